@@ -87,7 +87,7 @@ async function oneMode(mode) {
     const names = Array.from({ length: BURST }, (_, i) => `e-${i}`);
     const stateKey = schedulerKeys('tsbeat', DEPLOYMENT).state;
     await seed(redis.url, queueOf);
-    // Started just after a minute: the first burst is the next one, with the warm-up's seconds before it.
+    // Started just after a minute: the first burst is the next one, with the start done before it.
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     const config = join(tempDir('bench-many-queues-'), 'beat.config.json');
     writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BUDGET }));

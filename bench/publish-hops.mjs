@@ -1,7 +1,7 @@
 // The source files one run crosses from "due" to "in the broker" (docs/design.md, "The hops of a
 // run"), measured rather than read: `beat run` in this process on tsc's per-module build (dist/,
 // not the bundle, so each function is named by its file), with V8's precise coverage counting
-// calls. The counts are reset 50 ms before the entry's instant (its wake-up is armed 4 ms ahead) and read while the publish's
+// calls. The counts are reset 50 ms before the entry's instant and read while the publish's
 // EVALSHA waits in Redis, sent and not yet run: Redis's writes are paused (CLIENT PAUSE WRITE,
 // Redis >= 6.2) from just before the instant until the script is seen waiting, so nothing that
 // follows the reply (the run's log line, events, metrics, outcomes) is counted. A second window of

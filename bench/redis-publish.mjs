@@ -109,8 +109,6 @@ async function lead() {
     const timer = setTimeout(() => reject(new Error('not leading after 15 s')), 15_000);
     void leadership.start({ onLead: (lease) => (clearTimeout(timer), resolve(lease.token)), onLose: () => undefined }).catch(reject);
   });
-  // The runner prepares each entry's envelope layout while it waits for the entry to fall due.
-  for (const template of templates) publishing.dispatcher.prepare?.(template);
   const close = async () => {
     await leadership.stop();
     await publishing.close();

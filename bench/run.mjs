@@ -16,7 +16,6 @@
 //   npm run bench -- --only entries-io # 1,000,000 runtime entries imported, listed, exported, deleted (bench/lib/entries-io.mjs)
 //   npm run bench -- --only entries-import --import-sizes 100000,200000   # beat entries import alone: entries/s, CPU per entry
 //   npm run bench -- --only plan-apply # beat plan and beat apply of 100,000 entries of one owner (bench/lib/plan-apply.mjs)
-//   npm run bench -- --only ablation   # each speed-up of the publish path on and off (bench/lib/ablation.mjs)
 //   npm run bench -- --help            # every option
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,7 +39,6 @@ import {
 } from './lib/procs.mjs';
 import { runtimeEntries } from './lib/runtime-entries.mjs';
 import { amqpBurst } from './lib/amqp-burst.mjs';
-import { ABLATED, ablation } from './lib/ablation.mjs';
 import { withSection } from './lib/results-section.mjs';
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);
@@ -65,7 +63,6 @@ const workloads = {
   'entries-io': entriesIoRun,
   'entries-import': entriesImportRun,
   'plan-apply': planApplyRun,
-  ablation: ablationRows,
   million: millionRun,
   'cluster-shards': clusterShardsRun,
 };
@@ -77,7 +74,7 @@ const WORKLOADS = Object.keys(workloads);
  * million runs a scheduler of a million entries on a private redis-server (~15 minutes, ~3 GB);
  * cluster-shards starts a Redis Cluster of 6 redis-servers and needs RabbitMQ (about a minute).
  */
-const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'plan-apply', 'ablation', 'million', 'cluster-shards']);
+const OPT_IN = new Set(['django', 'amqp-burst', 'entries-io', 'entries-import', 'plan-apply', 'million', 'cluster-shards']);
 /** The sizes of a standard million run, which writes its section of RESULTS.md. */
 const STANDARD_MILLION_SIZES = '10000,100000,1000000';
 /** The size of a standard entries-io run, which writes its section of RESULTS.md (several minutes). */
@@ -119,12 +116,6 @@ standard sizes also writes its section of bench/RESULTS.md.
   --import-sizes LIST  entries-import: entry counts, comma-separated (default ${STANDARD_IMPORT_SIZES}), each
                        on a private redis-server; a run at the standard sizes writes its section of
                        bench/RESULTS.md (1000000 takes ~1 GB there and is worth it on a quiet machine)
-  --ablation-pairs N   ablation: on/off pairs per speed-up and workload (default 2), medians reported
-  --ablation-speedups LIST  ablation: which speed-ups (default all: ${Object.keys(ABLATED).join(', ')})
-  --ablation-workloads LIST ablation: which workloads (default all: burst10k, burst100k, tick)
-  --ablation-against CLI   ablation: instead of the speed-ups, this tree ("on") against another build's
-                       dist/cli.js ("off"), everything on in both: a change measured before and after
-  --ablation-tick-seconds S ablation: seconds of the 1 s entry measured per run (default 30)
   --million-sizes LIST million: entry counts, comma-separated (default ${STANDARD_MILLION_SIZES}); a run at
                        the standard sizes writes its section of bench/RESULTS.md
   --million-config JSON million: settings merged into each scheduler's config, such as
@@ -166,11 +157,6 @@ try {
       'cluster-entries': { type: 'string', default: String(STANDARD_CLUSTER_ENTRIES) },
       'kill-mid-burst': { type: 'boolean' },
       'redis-port': { type: 'string', default: '6379' },
-      'ablation-pairs': { type: 'string', default: '2' },
-      'ablation-speedups': { type: 'string' },
-      'ablation-workloads': { type: 'string' },
-      'ablation-against': { type: 'string' },
-      'ablation-tick-seconds': { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -218,14 +204,6 @@ if (importSizes.some((n) => !Number.isInteger(n) || n < 1))
   usageError(
     `--import-sizes "${values['import-sizes']}": expected positive whole numbers of entries, comma-separated, such as 100000,200000`,
   );
-const ablationPairs = Number(values['ablation-pairs']);
-if (!Number.isInteger(ablationPairs) || ablationPairs < 1)
-  usageError(`--ablation-pairs "${values['ablation-pairs']}": expected a positive whole number`);
-const ablationSpeedups = values['ablation-speedups']?.split(',').filter((name) => name !== '');
-if (ablationSpeedups !== undefined && !ablationSpeedups.every((name) => name in ABLATED))
-  usageError(`--ablation-speedups "${values['ablation-speedups']}": choose from ${Object.keys(ABLATED).join(', ')}`);
-if (!(Number(values['ablation-tick-seconds']) >= 5))
-  usageError(`--ablation-tick-seconds "${values['ablation-tick-seconds']}": expected at least 5 seconds`);
 const millionSizes = values['million-sizes'].split(',').map(Number);
 const millionConfig = (() => {
   if (values['million-config'] === undefined) return {};
@@ -379,36 +357,6 @@ async function amqpBurstRows() {
         : `first ${fmtS(b.first)}, last ${fmtS(b.last)}; ${rate} messages/s${cpu}`;
     row(`Burst ${n.toLocaleString('en')} due at once, to RabbitMQ`, text, 'not run (tsbeat alone)', '—', '');
   }
-}
-
-// ---------------------------------------------------------------- ablation
-const ABLATION_WORKLOADS = {
-  burst10k: 'burst of 10,000: first, last message after the instant, rate ÷ redis-benchmark LPUSH rate',
-  burst100k: 'burst of 100,000: first, last message after the instant, rate ÷ redis-benchmark LPUSH rate',
-  tick: '1 s entry beside 10,000 others: lateness p50, p99',
-};
-async function ablationRows() {
-  flushed = true;
-  const results = await ablation({
-    redis,
-    broker: BROKER,
-    log,
-    pairs: ablationPairs,
-    tickSeconds: Number(values['ablation-tick-seconds']),
-    only: ablationSpeedups,
-    workloads: values['ablation-workloads']?.split(','),
-    against: values['ablation-against'],
-  });
-  const ms = (v, k) => (v === undefined ? '—' : k === 'ratio' ? `${v.toFixed(2)}×` : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
-  const lines = ['| speed-up | workload | on | off | off − on |', '|---|---|---|---|---|'];
-  for (const r of results) {
-    const keys = Object.keys(r.on);
-    const fmt = (side) => keys.map((k) => ms(side[k], k)).join(', ');
-    const delta = keys.map((k) => (r.on[k] === undefined || r.off[k] === undefined ? '—' : ms(r.off[k] - r.on[k], k))).join(', ');
-    lines.push(`| \`${r.speedup}\` | ${ABLATION_WORKLOADS[r.workload]} | ${fmt(r.on)} | ${fmt(r.off)} | ${delta} |`);
-    row(`ablation ${r.speedup}, ${r.workload}`, `on ${fmt(r.on)}; off ${fmt(r.off)}`, '—', '—', `medians of ${r.runs}`);
-  }
-  process.stdout.write(`\n${lines.join('\n')}\n\n`);
 }
 
 // ---------------------------------------------------------------- 2. idle

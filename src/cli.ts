@@ -1,13 +1,7 @@
-#!/usr/bin/env -S node --no-allocation-site-pretenuring
+#!/usr/bin/env node
 /**
  * `beat`: the command line's entry point, and the only module that calls process.exit. The
  * commands (src/commands/main.ts) return an exit code (0 ok, 1 runtime failure, 2 bad input).
- *
- * Run as `beat` (npm's bin, the container's entrypoint), the shebang starts Node with
- * --no-allocation-site-pretenuring, for a large burst's peak memory: V8 would learn from the objects
- * made at a place in the code that survive (the start's catalog, the warm-up's templates) to make
- * the later ones there straight in the old generation, where the runs of a burst, which die young,
- * pile up until a full collection (bench/RESULTS.md, "A million entries in one process").
  *
  * This module loads nothing but the stop signals' holder before it holds them: the commands are
  * imported afterwards, because loading them is most of a start (the bundle's chunk of them is

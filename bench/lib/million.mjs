@@ -142,7 +142,7 @@ async function oneSize(n, { log, extraConfig = {} }) {
     const seedStarted = performance.now();
     await seed(redis.url, n);
     const seedMs = performance.now() - seedStarted;
-    // Started just after a minute, so that a start of up to ~50 s leaves the warm-up its seconds.
+    // Started just after a minute, so that a start of up to ~50 s is done before the first burst.
     await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
     const config = join(dir, 'beat.config.json');
     writeFileSync(config, JSON.stringify({ name: DEPLOYMENT, broker: { url: redis.url }, entryLimits: BENCH_BUDGET, ...extraConfig }));
@@ -159,7 +159,7 @@ async function oneSize(n, { log, extraConfig = {} }) {
       `million ${n}: seeded in ${(seedMs / 1000).toFixed(1)} s; scheduling after ${((schedulingAt - spawnedAt) / 1000).toFixed(1)} s; burst at ${new Date(at).toISOString()}`,
     );
     const afterStart = memoryOf(child.pid);
-    const warmUpMs = schedulingAt === undefined ? undefined : at - schedulingAt;
+    const untilBurstMs = schedulingAt === undefined ? undefined : at - schedulingAt;
     // The process's CPU time from the instant to the last message: on a shared machine, where its
     // wall time is stretched by the others, the figure to compare.
     let cpuAtInstant;
@@ -186,7 +186,7 @@ async function oneSize(n, { log, extraConfig = {} }) {
     );
     const counted = await countByEntry(redis.client, 'celery', n, at);
     // Idle after the burst: the quiet part of the minute, from 5 s after its last message (its
-    // recording done) to 13 s before the second instant (the warm-up for it starts 11 s before), in
+    // recording done) to 13 s before the second instant, in
     // windows of 5 s. V8's memory reducer gives the burst's garbage back during it, once: three full
     // collections (~20 s after the burst's end, ~0.9 s of CPU at 100,000 entries), which fell into
     // a 15 s sample or not depending on how long the burst took. So the idle figure is the median
@@ -207,8 +207,8 @@ async function oneSize(n, { log, extraConfig = {} }) {
     // Memory at the end of the quiet part: the reducer has given the burst's memory back by then.
     const afterBurst = memoryOf(child.pid);
     await redis.client.del('celery');
-    // The seconds before the second instant, once the warm-up's pass over the entries due (from 11 s
-    // before) is done: the wake-ups alone, which walked every entry due each second before.
+    // The seconds before the second instant: the wake-ups alone, which walked every entry due each
+    // second before.
     let beforeNextCpu;
     if (Date.now() < second - 7000) {
       await new Promise((r) => setTimeout(r, second - 7000 - Date.now()));
@@ -235,7 +235,7 @@ async function oneSize(n, { log, extraConfig = {} }) {
       seedMs,
       leadingMs: leadingAt === undefined ? undefined : leadingAt - spawnedAt,
       schedulingMs: schedulingAt === undefined ? undefined : schedulingAt - spawnedAt,
-      warmUpMs,
+      untilBurstMs,
       afterStartMB: afterStart?.rssMB,
       idleCpu,
       quietCpu,
@@ -356,14 +356,12 @@ export async function million({ sizes, log, extraConfig = {} }) {
     `|---|${cols.map(() => '---').join('|')}|`,
     line('seeding (client setMany, 10,000 a call)', (r) => s(r.seedMs)),
     line('start → leading', (r) => s(r.leadingMs)),
-    line('start → scheduling (then the first burst after)', (r) => `${s(r.schedulingMs)} (${s(r.warmUpMs)})`),
+    line('start → scheduling (then the first burst after)', (r) => `${s(r.schedulingMs)} (${s(r.untilBurstMs)})`),
     line('RSS after the start', (r) => mb(r.afterStartMB)),
     line("idle CPU after the burst: median 5 s window / the quiet part's mean", (r) =>
       r.idleCpu === undefined ? '—' : `${r.idleCpu.toFixed(2)} % / ${r.quietCpu.toFixed(2)} %`,
     ),
-    line('CPU 7 s to 0.3 s before the next instant (its warm-up done)', (r) =>
-      r.beforeNextCpu === undefined ? '—' : `${r.beforeNextCpu.toFixed(2)} %`,
-    ),
+    line('CPU 7 s to 0.3 s before the next instant', (r) => (r.beforeNextCpu === undefined ? '—' : `${r.beforeNextCpu.toFixed(2)} %`)),
     line('burst: first / last message after the instant', (r) => `${s(r.burstFirstMs)} / ${s(r.burstLastMs)}`),
     line(
       'burst: messages, duplicates, lost (read back from the list)',

@@ -1,7 +1,6 @@
 /**
  * The leader's scheduling loop: how long it sleeps, the book's load, the missed-run and overlap
- * policies (the speed-ups' tuning, work ahead of an instant and the precise timer, is in
- * defaults-speedups.ts).
+ * policies.
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const SCHEDULING_DEFAULTS = {

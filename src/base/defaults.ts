@@ -16,7 +16,6 @@ import { OUTCOME_DEFAULTS } from './defaults-outcomes.js';
 import { PUBLISH_DEFAULTS } from './defaults-publish.js';
 import { SCHEDULING_DEFAULTS } from './defaults-scheduling.js';
 import { SOURCE_DEFAULTS } from './defaults-sources.js';
-import { SPEEDUP_DEFAULTS } from './defaults-speedups.js';
 
 export const DEFAULTS = {
   ...CELERY_DEFAULTS,
@@ -30,5 +29,4 @@ export const DEFAULTS = {
   ...CONSUMER_DEFAULTS,
   ...HTTP_DEFAULTS,
   ...CONFIG_DEFAULTS,
-  ...SPEEDUP_DEFAULTS,
 } as const;

@@ -32,6 +32,4 @@ export const ENV = {
   sentryDsn: 'SENTRY_DSN',
   sentryEnvironment: 'SENTRY_ENVIRONMENT',
   sentryRelease: 'SENTRY_RELEASE',
-  /** For the bench's ablation only: comma-separated speed-ups of the publish path to turn off (base/speedups.ts). */
-  speedupsOff: 'BEAT_SPEEDUPS_OFF',
 } as const;

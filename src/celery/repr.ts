@@ -11,8 +11,6 @@
  * Python int, any other number as a float.
  */
 
-import { SPEEDUPS } from '../base/speedups.js';
-
 type Literal = { readonly kind: 'literal'; readonly value: string; readonly truncate: boolean; readonly direction: -1 | 0 | 1 };
 type Key = { readonly kind: 'key'; readonly value: string };
 type Quoted = { readonly kind: 'quoted'; readonly value: string };
@@ -153,63 +151,8 @@ function* reprStream(stack: Iterator<unknown>[], maxlevels: number): Generator<[
   }
 }
 
-/** What the stream prints for a value that is not a container. */
-function scalarRepr(value: unknown): string {
-  if (value === null || value === undefined) return 'None';
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'number') return pyNumber(value);
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'string') return `'${value.replaceAll("'", "\\'")}'`;
-  return String(value);
-}
-
-/**
- * The repr of `value` written straight into `out`, with no token stream, while the text stays
- * shorter than `maxlen` characters: returns its length so far (`used` before it), or undefined as
- * soon as it would not. Below the budget the stream cuts nothing (before each token at least as
- * much budget is left as the rest of the text is long, so neither its `truncate` nor its `, ...`
- * applies), and what it prints is exactly this. `level` is the number of containers around
- * `value`: from `maxlevels` on, a container is `[...]`, as in the stream.
- */
-function directRepr(value: unknown, maxlen: number, maxlevels: number, out: string[], level: number, used: number): number | undefined {
-  if (typeof value !== 'object' || value === null) return pushed(out, scalarRepr(value), used, maxlen);
-  const items = value instanceof PyTuple ? value.items : Array.isArray(value) ? (value as readonly unknown[]) : undefined;
-  const start = value instanceof PyTuple ? '(' : items === undefined ? '{' : '[';
-  const end = value instanceof PyTuple ? (items?.length === 1 ? ',)' : ')') : items === undefined ? '}' : ']';
-  if (level >= maxlevels) return pushed(out, `${start}...${end}`, used, maxlen);
-  out.push(start);
-  let at: number | undefined = used + start.length;
-  if (items !== undefined) {
-    for (let i = 0; i < items.length && at !== undefined; i += 1) {
-      if (i > 0) at = pushed(out, ', ', at, maxlen);
-      if (at !== undefined) at = directRepr(items[i], maxlen, maxlevels, out, level + 1, at);
-    }
-  } else {
-    const map = value as Readonly<Record<string, unknown>>;
-    const keys = Object.keys(map);
-    for (let i = 0; i < keys.length && at !== undefined; i += 1) {
-      const key = keys[i] as string;
-      if (i > 0) at = pushed(out, ', ', at, maxlen);
-      if (at !== undefined) at = pushed(out, scalarRepr(key), at, maxlen);
-      if (at !== undefined) at = pushed(out, ': ', at, maxlen);
-      if (at !== undefined) at = directRepr(map[key], maxlen, maxlevels, out, level + 1, at);
-    }
-  }
-  return at === undefined ? undefined : pushed(out, end, at, maxlen);
-}
-
-/** Appends `text` to `out`: the length so far, or undefined when it reaches `maxlen`. */
-function pushed(out: string[], text: string, used: number, maxlen: number): number | undefined {
-  out.push(text);
-  return used + text.length < maxlen ? used + text.length : undefined;
-}
-
 /** Celery's `saferepr(value, maxlen, maxlevels)`. */
 export function saferepr(value: unknown, maxlen?: number, maxlevels = 3): string {
-  if (SPEEDUPS.repr && maxlen !== undefined && maxlevels > 0) {
-    const out: string[] = [];
-    if (directRepr(value, maxlen, maxlevels, out, 0, 0) !== undefined) return out.join('');
-  }
   let budget = maxlen;
   const out: string[] = [];
   const stack: Iterator<unknown>[] = [[value][Symbol.iterator]()];

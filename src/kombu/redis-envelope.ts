@@ -179,14 +179,6 @@ function constantBytesOf(layout: EnvelopeLayout): ConstantBytes {
   return encoded;
 }
 
-/**
- * Lays out and measures a template's envelopes ahead of its first message (once per shape), so
- * that a burst of first runs only copies bytes (the runner does this while it sleeps).
- */
-export function prepareLayout(template: MessageTemplate, exchange: string, routingKey: string): void {
-  constantBytesOf(templateLayout(template, exchange, routingKey));
-}
-
 /** One argument of a script call: text, or a push whose payload is written (from its envelope layout when it has one). */
 export type ScriptArg = string | RedisPush;
 

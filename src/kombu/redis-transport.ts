@@ -21,7 +21,7 @@ import { withScripts } from '../redis/scripts.js';
 import type { PackedScriptName, ScriptClient } from '../redis/scripts.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { runMessages } from '../celery/message.js';
-import type { MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { TaskMessage } from '../celery/message.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
@@ -34,7 +34,7 @@ import { followSentinelFailovers } from '../redis/sentinel-failover.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { randomDeliveryTag } from './delivery-tag.js';
-import { BufferPool, EnvelopePush, packArgs, prepareLayout } from './redis-envelope.js';
+import { BufferPool, EnvelopePush, packArgs } from './redis-envelope.js';
 import type { RedisPush, ScriptArg } from './redis-envelope.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
@@ -351,15 +351,6 @@ export class RedisTransport {
       });
     }
     this.markDeclared(todo.map((d) => d.queue));
-  }
-
-  /**
-   * Work done ahead of a template's first message: its envelope layout, encoded. A fanout message
-   * goes out by PUBLISH as text and needs none.
-   */
-  prepare(template: MessageTemplate): void {
-    const d = template.shape.destination;
-    if (d.exchangeType !== 'fanout') prepareLayout(template, d.exchange, d.routingKey);
   }
 
   /**

@@ -3,7 +3,7 @@
  * moves their state forward; the Redis one does both in one fenced atomic step, the dry-run one in
  * memory. The runner knows nothing else about brokers.
  */
-import type { ChordSize, MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { ChordSize, TaskMessage } from '../celery/message.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 
 export interface DueRun {
@@ -62,18 +62,6 @@ export interface Dispatcher {
    * and the others as 'unsent', with a `failure`.
    */
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
-  /** The speed-ups this dispatcher offers, if any; the runner uses them only when they are here. */
-  readonly speedups?: DispatchSpeedups;
-}
-
-/**
- * Work a dispatcher can do ahead of an instant, so that the instant itself is left little more than
- * a write. A capability apart from dispatching: every method is pure CPU, never I/O, and never
- * publishes; a dispatcher without it publishes the same runs, only a little later after their instant.
- */
-export interface DispatchSpeedups {
-  /** Work ahead of an entry's first run, such as encoding its envelope layout. */
-  prepare(template: MessageTemplate): void;
 }
 
 /**

@@ -80,12 +80,9 @@ export function chordDispatcher(inner: Dispatcher, writer: ChordSizeWriter | und
   // of the batch, would be kept until the reply.
   const dispatch = (runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult> =>
     hasChordRun(runs) ? dispatchWithChords(inner, writer, runs, token, nowMs) : inner.dispatch(runs, token, nowMs);
-  const speedups = inner.speedups;
   return {
     ...(inner.dryRun === undefined ? {} : { dryRun: inner.dryRun }),
     dispatch,
-    // Work ahead of a run (its envelope's layout) is the inner dispatcher's: chord sizes are written at dispatch.
-    ...(speedups === undefined ? {} : { speedups }),
   };
 }
 

@@ -12,10 +12,10 @@ import type { ScriptArg } from '../kombu/redis-envelope.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control-source.js';
-import type { MessageTemplate, TaskMessage } from '../celery/message.js';
+import type { TaskMessage } from '../celery/message.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
 import { publishedStateAfterSlotFrom, publishedStateHead } from '../redis/entry-state-codec.js';
@@ -93,10 +93,7 @@ function refusalsOf(
   return refusals;
 }
 
-export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, TriggerPublisher, BackfillPublisher {
-  /** It offers it itself: prepare below. */
-  readonly speedups: DispatchSpeedups = this;
-
+export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, BackfillPublisher {
   constructor(
     private readonly broker: RedisTransport,
     private readonly keys: SchedulerKeys,
@@ -243,10 +240,6 @@ export class RedisFencedDispatcher implements Dispatcher, DispatchSpeedups, Trig
       });
     });
     return reports;
-  }
-
-  prepare(template: MessageTemplate): void {
-    this.broker.prepare(template);
   }
 
   /** One manual run, exactly once: the trigger script removes the request in the same step. */

@@ -1,17 +1,17 @@
 /**
  * Publishing everything due at an instant: batch by batch, with up to DEFAULTS.dispatchMaxInFlight
  * batches awaiting their reply, so that while Redis runs one batch's script the next is encoded and
- * sent and the one after planned (process-budget.ts BatchesInFlight). The bookkeeping of published batches (cursors, next slots, the
+ * sent and the one after planned. The bookkeeping of published batches (cursors, next slots, the
  * log line and metrics of each run) waits until the last batch is answered: in a burst the process
  * is CPU-bound, and time spent there would delay the messages still to go. Meanwhile only the runs'
  * slots and ids are kept, not their messages (see sentPart).
  *
  * A run is rendered as it is taken into a batch (RunRenderer): its Celery message, the entry's
- * template filled with the slot's task id and times. Templates are compiled on an entry's first run
- * or ahead of it (warm-up), not at start: most of a large schedule is idle most of the time. At
- * most DEFAULTS.templatesKept are kept at once (TemplateRoom); an entry rendered beyond them gets a
- * template of its own for that run only, which dies with the run's batch, and a batch's entries
- * not due again soon let theirs go once it is answered (sentPart).
+ * template filled with the slot's task id and times. Templates are compiled on an entry's first run,
+ * not at start: most of a large schedule is idle most of the time. An entry is kept compiled only
+ * while it is due again within TEMPLATE_KEPT_AHEAD_MS: the template of one due later is made for
+ * its run only and dies with the run's batch, and a batch's entries not due again soon let theirs
+ * go once it is answered (Recording).
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
@@ -22,14 +22,19 @@ import { MessageShapes } from '../celery/message-shape.js';
 import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, PublishResult, SlotAhead } from '../ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../ports/dispatcher.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions, SentBatch } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
-import { TemplateRoom } from './process-budget.js';
-import type { BatchesInFlight } from './process-budget.js';
+
+/**
+ * An entry due again within this long keeps its compiled template; one due later has it made for
+ * each run. Kept for every entry of a burst, the templates of hourly entries were most of the
+ * memory the burst left behind (~630 B each).
+ */
+const TEMPLATE_KEPT_AHEAD_MS = 10_000;
 
 export interface DispatchWindowOptions {
   readonly book: EntryBook;
@@ -57,8 +62,6 @@ export interface DispatchWindowOptions {
   readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
   /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
   readonly failures: EntryFailures;
-  /** The runner's batches planned or in flight (process-budget.ts). */
-  readonly batches: BatchesInFlight;
 }
 
 /** Runs taken off the book together, rendered, handed to the dispatcher in one call. */
@@ -117,57 +120,31 @@ export async function dispatchDue(
   mayRelease?: (entry: ResolvedEntry) => boolean,
 ): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
-  const untrack = options.batches.track(state.published);
-  try {
-    await dispatchWindow(options, state, token, nowMs, mayRelease);
-  } finally {
-    untrack();
-  }
-}
-
-async function dispatchWindow(
-  options: DispatchWindowOptions,
-  state: WindowState,
-  token: string,
-  nowMs: number,
-  mayRelease: ((entry: ResolvedEntry) => boolean) | undefined,
-): Promise<void> {
   const { book } = options;
   const recording = new Recording(options, nowMs);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = options.overlap.release(book, nowMs, mayRelease);
-  const { batches } = options;
   for (;;) {
-    // A place before planning, given back when the batch's reply comes, or at once when it is not sent.
-    await batches.acquire();
-    let sent = false;
-    try {
-      const batch = takeBatch(options, nowMs, released);
-      if (batch.runs.length === 0) break;
-      // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
-      // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
-      // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
-      const oldest = state.inFlight.length >= DEFAULTS.dispatchMaxInFlight ? state.inFlight.shift() : undefined;
-      if (oldest) settle(options, state, oldest.sent, await oldest.reply, nowMs);
-      if (state.halted === undefined && options.lease() !== token) state.halted = { reason: 'lease' };
-      if (state.halted !== undefined) {
-        keepDue(book, batch.entries, nowMs);
-        break;
-      }
-      // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
-      if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
-      const reply = replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now()));
-      sent = true;
-      void reply.then(() => batches.release());
-      state.inFlight.push({ sent: sentPart(batch), reply });
-    } finally {
-      if (!sent) batches.release();
+    const batch = takeBatch(options, nowMs, released);
+    if (batch.runs.length === 0) break;
+    // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
+    // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
+    // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
+    const oldest = state.inFlight.length >= DEFAULTS.dispatchMaxInFlight ? state.inFlight.shift() : undefined;
+    if (oldest) settle(options, state, oldest.sent, await oldest.reply, nowMs);
+    if (state.halted === undefined && options.lease() !== token) state.halted = { reason: 'lease' };
+    if (state.halted !== undefined) {
+      keepDue(book, batch.entries, nowMs);
+      break;
     }
+    // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
+    if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
+    const reply = replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now()));
+    state.inFlight.push({ sent: sentPart(batch), reply });
     // A long burst records what went out as it goes, once a backlog has piled up: kept to its end,
     // its slots and ids grow with the burst (hundreds of MB measured), and their recording becomes
     // one task as long as the burst is large.
-    if (state.published.length > 0 && batches.backlog() >= DEFAULTS.dispatchRecordBacklog)
-      recording.add(state.published.splice(0, state.published.length));
+    if (state.published.length >= DEFAULTS.dispatchRecordBacklog) recording.add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -295,9 +272,8 @@ class Recording {
     outcomes.forEach((outcome, i) => {
       if (outcome === 'superseded') (this.superseded ??= new Set()).add((sent.entries[i] as BookEntry).entry.name);
     });
-    // An entry not due again soon gives its template back (warm-up compiles it again before its
-    // next run): kept, the templates of a burst's entries were most of the memory it left behind.
-    const soonMs = nowMs + DEFAULTS.templateWarmAheadMs;
+    // An entry not due again soon gives its template back (compiled again at its next run).
+    const soonMs = nowMs + TEMPLATE_KEPT_AHEAD_MS;
     for (const held of sent.entries) if (held.nextSlotMs === undefined || held.nextSlotMs > soonMs) renderer.forget(held.entry);
   }
 }
@@ -363,7 +339,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
     if (plan === undefined) continue;
     // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
-    const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + DEFAULTS.templateWarmAheadMs;
+    const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + TEMPLATE_KEPT_AHEAD_MS;
     for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs, keep));
   }
   return batch;
@@ -396,52 +372,26 @@ export class RunRenderer {
   constructor(
     private readonly config: ResolvedConfig,
     private readonly messageEnv: MessageEnv,
-    /** Told of each template as it is compiled (DispatchSpeedups.prepare), when the dispatcher offers it. */
-    private readonly speedups: DispatchSpeedups | undefined,
-    /** Most templates kept at once (see hasRoom; process-budget.ts). */
-    private readonly room: TemplateRoom = new TemplateRoom(),
   ) {
     this.shapes = new MessageShapes(config, messageEnv);
   }
 
-  isCompiled(entry: ResolvedEntry): boolean {
-    return this.compiled.has(entry);
-  }
-
   /** Drops the compiled template of an entry that changed or left the book. */
   forget(entry: ResolvedEntry): void {
-    if (this.compiled.delete(entry)) this.room.add(-1);
+    this.compiled.delete(entry);
   }
 
   /** Lets every template go (the runner stopped). */
   forgetAll(): void {
-    this.room.add(-this.compiled.size);
     this.compiled.clear();
   }
 
-  /** Whether a template compiled now would be kept (the room is not full). */
-  hasRoom(): boolean {
-    return this.room.hasRoom();
-  }
-
-  /**
-   * The entry's template, compiled if it is not yet, and kept if there is room (see hasRoom);
-   * throws what compiling throws. Every template of a burst kept until its runs are recorded
-   * would grow the heap with the burst (~630 B a template), which young-generation collections
-   * copy and promote and old-generation ones mark, for templates used once.
-   */
-  compile(entry: ResolvedEntry): Compiled {
-    return this.compiled.get(entry) ?? this.compileNew(entry, true);
-  }
-
-  /** A new template of the entry, kept when `keep` and there is room. */
+  /** A new template of the entry, kept when `keep`; throws what compiling throws. */
   private compileNew(entry: ResolvedEntry, keep: boolean): Compiled {
     const template = compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes);
-    this.speedups?.prepare(template);
-    if (!keep || !this.hasRoom()) return { template, idPrefix: undefined };
+    if (!keep) return { template, idPrefix: undefined };
     const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
     this.compiled.set(entry, compiled);
-    this.room.add(1);
     return compiled;
   }
 

@@ -3,15 +3,14 @@
  * after `maxInterval`), publishes what is due then and sleeps again. Each part has its own module:
  *
  * - entry-book.ts: what is due at an instant and what to record after a dispatch (pure);
- * - precise-timer.ts: waking at the instant itself;
  * - dispatch-window.ts: publishing what is due, batch by batch, each run rendered as its Celery
- *   message from its entry's template (RunRenderer), and recording it;
- * - warm-up.ts: message templates compiled while it sleeps, so that an instant finds them ready.
+ *   message from its entry's template (RunRenderer), and recording it.
  *
  * Clocks: the injected Clock is the wall clock, which slots and due instants are read on (a clock
  * step is then a step of the schedule, which the book and the missed-run policy handle);
- * performance.now() is monotonic and measures only durations: the health check's "last woke up"
- * and the precise timer's bound on a wait.
+ * performance.now() is monotonic and measures only durations: the health check's "last woke up".
+ * It wakes by plain Node timers, which fire about a millisecond after their time; one that finds the
+ * wall clock short of the instant it was armed for is armed again for the rest.
  *
  * It never sleeps longer than `maxInterval`, re-reads the clock on every wake-up, and treats early
  * and late wake-ups alike: whatever is due at the current instant runs, nothing else.
@@ -20,7 +19,6 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
-import { SPEEDUPS } from '../base/speedups.js';
 import type { Pause } from '../base/pause-watch.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -39,15 +37,17 @@ import { EntryFailures } from './entry-backoff.js';
 import { OverlapGate } from './overlap.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
-import { PreciseTimer } from './precise-timer.js';
-import { processBudget } from './process-budget.js';
-import { WarmUp } from './warm-up.js';
 import type { ScheduleError } from '../base/step-budget.js';
 import type { DeploymentStop } from '../ports/control-source.js';
 import { stepsSpent } from '../base/step-budget.js';
 
 /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
 const OVERLAP_READY_WAIT_MS = 3000;
+/**
+ * How much further off an instant may be when its timer fires than when it was armed, before the
+ * wall clock is taken to have stepped back (armAt): more than a timer's own drift.
+ */
+const STEPPED_BACK_MS = 4;
 
 export interface RunnerOptions {
   readonly config: ResolvedConfig;
@@ -115,8 +115,8 @@ export interface RunnerReadFirst {
 
 export class Runner {
   private readonly book: EntryBook;
-  private readonly timer: PreciseTimer;
-  private readonly warmUp: WarmUp;
+  /** The armed wake-up, if one is. */
+  private timeout: NodeJS.Timeout | undefined;
   private readonly window: DispatchWindowOptions;
   private readonly renderer: RunRenderer;
   private running = false;
@@ -152,17 +152,12 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {
     const { config, dispatcher, clock, logger, lease } = options;
-    const { speedups } = dispatcher;
     this.book = new EntryBook({
       maxIntervalMs: config.maxIntervalMs,
-      onKeyed: (held) => this.warmUp.keyed(held),
       onScheduleFailure: (held, error, nowMs) => this.scheduleFailed(held.entry, error, nowMs),
     });
-    const budget = processBudget();
-    const renderer = new RunRenderer(config, options.messageEnv, speedups, budget.templates);
+    const renderer = new RunRenderer(config, options.messageEnv);
     this.renderer = renderer;
-    this.timer = new PreciseTimer({ clock });
-    this.warmUp = new WarmUp({ book: this.book, renderer, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
     const runLog = { logger, events, dryRun: dispatcher.dryRun === true };
     this.window = {
@@ -182,7 +177,6 @@ export class Runner {
       overlap: new OverlapGate(options.running, runLog, options.revoker),
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
-      batches: budget.batches,
     };
   }
 
@@ -408,7 +402,7 @@ export class Runner {
     this.running = false;
     this.stopHearingFinished?.();
     this.stopHearingFinished = undefined;
-    this.timer.cancel();
+    this.disarm();
     const inFlight = this.inFlight;
     // Its kept templates go back to the room once nothing renders.
     if (inFlight === undefined) return this.renderer.forgetAll();
@@ -428,8 +422,8 @@ export class Runner {
 
   /**
    * Arms the next tick `delayMs` from now, or at `instantMs` when a tick named the instant it
-   * sleeps until: at the exact instant when an entry is due by then (the precise timer), else a
-   * plain timer for the `maxInterval` re-check. Compiles ahead meanwhile.
+   * sleeps until: for that instant when an entry is due by then (armAt), else for the `maxInterval`
+   * re-check.
    */
   private wake(delayMs: number, instantMs?: number): void {
     if (!this.running) return;
@@ -445,16 +439,43 @@ export class Runner {
     if (nextDueMs !== undefined && nextDueMs <= dueMs) {
       // A clock that does not get there (stepped back) is looked at again from timers, never
       // later than maxInterval, so that a further step is seen.
-      this.timer.at(
+      this.armAt(
         dueMs,
         () => this.fire(),
         (leftMs) => this.wake(Math.min(leftMs, this.options.config.maxIntervalMs)),
       );
     } else {
-      this.timer.after(sleepMs, () => this.fire());
+      this.disarm();
+      this.timeout = setTimeout(() => {
+        this.timeout = undefined;
+        this.fire();
+      }, sleepMs);
     }
-    // Off (the bench's ablation), each template is compiled at its entry's first run.
-    if (sleepMs > 0 && SPEEDUPS.warmup) this.warmUp.whileSleeping(sleepMs);
+  }
+
+  /**
+   * Calls `fire` once the wall clock reads `dueMs`, replacing the armed wake-up. A timer that finds
+   * the clock short of it (a timer fires early by its loop's cached clock) is armed again for the
+   * rest; one that finds it further off than when armed, by more than STEPPED_BACK_MS, calls
+   * `behind` with how far it still is instead (the clock stepped back: the caller decides when to
+   * look again).
+   */
+  private armAt(dueMs: number, fire: () => void, behind: (leftMs: number) => void): void {
+    this.disarm();
+    const { clock } = this.options;
+    const leftMs = Math.max(0, dueMs - clock.now());
+    this.timeout = setTimeout(() => {
+      this.timeout = undefined;
+      const nowMs = clock.now();
+      if (nowMs >= dueMs) fire();
+      else if (dueMs - nowMs > leftMs + STEPPED_BACK_MS) behind(dueMs - nowMs);
+      else this.armAt(dueMs, fire, behind);
+    }, leftMs);
+  }
+
+  private disarm(): void {
+    if (this.timeout !== undefined) clearTimeout(this.timeout);
+    this.timeout = undefined;
   }
 
   private fire(): void {

@@ -77,7 +77,6 @@ async function publishPath(asText: boolean) {
   const runsOf = (c: typeof config) =>
     c.entries.flatMap((entry) => {
       const template = compileMessageTemplate(entry, c, MESSAGE_ENV);
-      dispatcher.prepare(template);
       return [T, T + 10_000].map((slotMs) => ({
         entry,
         slotMs,

@@ -335,7 +335,6 @@ describe('RedisFencedDispatcher (its script registered through ioredis, with han
     try {
       const dispatcher = new RedisFencedDispatcher(transport, keys, createLogger({ level: 'silent' }), DEFAULTS.maxClockSkewMs);
       const template = compileMessageTemplate(entry, config, ENV);
-      dispatcher.prepare(template);
       const runs = [T, T + 10_000].map((slotMs) => ({
         entry,
         slotMs,

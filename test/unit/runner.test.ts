@@ -4,12 +4,6 @@
  * timers (a wall-clock step), `vi.advanceTimersByTimeAsync` lets time pass. The fake dispatcher
  * publishes whatever it is given, with no per-slot check of its own, so a slot the runner hands over
  * twice shows up twice.
- *
- * The runner wakes as in production: its precise timer arms a fake timer DEFAULTS.timerLeadMs
- * before an instant and then waits for the wall clock, a wait bounded by the monotonic clock. So
- * `performance` stays real: the fake wall clock does not move during that wait, which the timer
- * then gives up after a few real milliseconds and finishes with a fake timer, as it would for a
- * clock that did not get there in time.
  */
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -19,11 +13,10 @@ import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
-import type { DispatchResult, DispatchSpeedups, Dispatcher, DueRun, PublishResult, SlotAhead } from '../../src/ports/dispatcher.js';
+import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
 import type { Clock } from '../../src/ports/clock.js';
 import { Runner } from '../../src/runtime/runner.js';
-import { PreciseTimer } from '../../src/runtime/precise-timer.js';
 import type { Pause } from '../../src/base/pause-watch.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { EntryFailure, SchedulerEvents } from '../../src/ports/events.js';
@@ -72,14 +65,10 @@ function fakeDispatcher(behaviour: Behaviour = () => undefined, refuse: (run: Du
   return { dispatcher, published, calls };
 }
 
-/** The dispatcher offering speed-ups: those not given do nothing. */
-function offering(dispatcher: Dispatcher, speedups: Partial<DispatchSpeedups>): Dispatcher {
-  return { ...dispatcher, speedups: { prepare: () => undefined, ...speedups } };
+/** The runner's private armAt (a timer for an instant of the wall clock), for a spy that records what it is armed for. */
+interface ArmsAt {
+  armAt(dueMs: number, fire: () => void, behind: (leftMs: number) => void): void;
 }
-
-// The precise timer's own at(), for a spy that records what it is armed for and then waits as it does.
-// eslint-disable-next-line @typescript-eslint/unbound-method
-const PRECISE_AT = PreciseTimer.prototype.at;
 
 /** A state store with fixed stored states; entries not in it are new and "seen" now (as the Redis store records them). */
 function fakeState(stored: Record<string, EntryState> = {}): StateStore {
@@ -600,22 +589,6 @@ describe('Runner', () => {
     expect(lines.filter((l) => l['event'] === EVENTS.skip)).toEqual([]);
   });
 
-  it('compiles (and has the dispatcher prepare) the messages of entries due soon while it sleeps, once, and leaves entries due later alone', async () => {
-    const fake = fakeDispatcher();
-    const { published } = fake;
-    const prepared: { entry: string; atMs: number }[] = [];
-    const dispatcher = offering(fake.dispatcher, { prepare: (template) => prepared.push({ entry: template.entry, atMs: Date.now() }) });
-    const config = configOf({ soon: { task: 't.soon', schedule: 5 }, hourly: { task: 't.hourly', schedule: 3600 } });
-    await startRunner({ config, dispatcher });
-    await advance(100);
-    expect(published).toEqual([]);
-    expect(prepared).toEqual([{ entry: 'soon', atMs: expect.any(Number) }]);
-    expect(prepared[0]?.atMs).toBeLessThan(T0 + 5 * S);
-    await advance(20 * S);
-    expect(slotsOf(published, 'soon')).toEqual([T0 + 5 * S, T0 + 10 * S, T0 + 15 * S, T0 + 20 * S]);
-    expect(prepared.map((p) => p.entry)).toEqual(['soon']);
-  });
-
   async function runFor(runner: Runner, ms: number): Promise<void> {
     await runner.start();
     await new Promise((resolve) => setTimeout(resolve, ms));
@@ -662,10 +635,13 @@ describe('Runner', () => {
     let last = 0;
     const clock: Clock = { now: () => (last = Math.max(Date.now(), last + 1)) };
     const armed: number[] = [];
-    const at = vi.spyOn(PreciseTimer.prototype, 'at');
-    at.mockImplementation(function (this: PreciseTimer, dueMs, fire, behind) {
+    const prototype = Runner.prototype as unknown as ArmsAt;
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const armAt = prototype.armAt;
+    const at = vi.spyOn(prototype, 'armAt');
+    at.mockImplementation(function (this: ArmsAt, dueMs, fire, behind) {
       armed.push(dueMs);
-      return PRECISE_AT.call(this, dueMs, fire, behind);
+      armAt.call(this, dueMs, fire, behind);
     });
     onTestFinished(() => at.mockRestore());
     const { dispatcher, published } = fakeDispatcher();
@@ -711,15 +687,15 @@ describe('Runner', () => {
     let stepAt: number | undefined;
     let turnedAt: number | undefined;
     const { dispatcher, published } = fakeDispatcher();
-    // NTP steps the clock back in the last milliseconds before the slot after the latest published,
-    // while the loop waits for that instant (PreciseTimer.waitFor reads the clock there). The latest,
-    // not the first: on a loaded machine the timer of one wait may fire past those milliseconds, and
-    // the step then comes in a later wait.
+    // NTP steps the clock back in the last half second before the slot after the latest published,
+    // while the loop's timer waits for that instant (the test's own looks at the clock, every 5 ms,
+    // see it there). The latest, not the first: on a loaded machine a look may come past that half
+    // second, and the step then comes before a later slot.
     const clock = {
       now: () => {
         const next = (published[published.length - 1]?.slotMs ?? Number.NaN) + S;
         const now = Date.now();
-        if (stepAt === undefined && now >= next - DEFAULTS.timerEdgeMs && now < next) {
+        if (stepAt === undefined && now >= next - S / 2 && now < next) {
           stepAt = next;
           offset = -STEP;
           setTimeout(() => {
@@ -742,7 +718,10 @@ describe('Runner', () => {
     runners.push(runner);
     await runner.start();
     const until = async (done: () => boolean): Promise<void> => {
-      while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+      while (!done()) {
+        clock.now();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     };
     await until(() => turnedAt !== undefined);
     // The event loop turned (a renewal timer, /healthz, a signal handler would have run) before the

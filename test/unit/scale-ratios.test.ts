@@ -80,7 +80,7 @@ async function measure(n: number): Promise<{ restPerEntry: number; afterBurstPer
     onFenced: () => undefined,
   });
   await runner.start();
-  // At rest, before the warm-up compiles the templates of the entries due soon.
+  // At rest, before any template is compiled (at an entry's first run).
   const rest = heapAfterGc() - before;
   // The clock steps to 300 ms before the instant (the runner re-reads it within maxInterval).
   offsetMs = startMs + LEAD_MS - 300 - Date.now();
@@ -105,8 +105,8 @@ describe('20,000 against 200,000 entries, all due at one instant', () => {
     // again soon, its runs' slots and ids, log lines) is not kept.
     expect(large.afterBurstPerEntry, report).toBeLessThan(large.restPerEntry * 1.3);
     expect(small.afterBurstPerEntry, report).toBeLessThan(small.restPerEntry * 1.3);
-    // Linear: a run of the large burst costs no more than twice one of the small (the warm-up of
-    // the small one's code is in its figure, so the ratio is usually below 1).
+    // Linear: a run of the large burst costs no more than twice one of the small (the JIT's first
+    // compilation of the code is in the small one's figure, so the ratio is usually below 1).
     expect(large.cpuPerRun, report).toBeLessThan(small.cpuPerRun * 2);
   }, 900_000);
 });
