@@ -137,8 +137,6 @@ export interface MessageTemplate {
   readonly kwargs: string;
   readonly argsrepr: string;
   readonly kwargsrepr: string;
-  /** Whether those five are ASCII: packArgs (kombu/redis-envelope.ts) copies ASCII values byte by byte, others are encoded. */
-  readonly ownAscii: boolean;
   /** Protocol 2's body (the same on every run) and its base64; undefined for protocol 1 and a canvas. */
   readonly body: string | undefined;
   readonly bodyBase64: string | undefined;
@@ -153,8 +151,6 @@ export interface MessageTemplate {
   /** A canvas run's: the tasks its outcome is made of (canvas.ts canvasPartSpecs); absent for a run of one task. */
   readonly outcomeParts?: readonly CanvasPartSpec[];
 }
-
-const ASCII = /^[\x00-\x7f]*$/;
 
 /** A plain object with no own enumerable keys: JSON `{}`, Python repr `{}`. */
 function isEmpty(value: object): boolean {
@@ -262,7 +258,6 @@ function ownTemplate(
     kwargs,
     argsrepr,
     kwargsrepr,
-    ownAscii: ASCII.test(entryName) && ASCII.test(args) && ASCII.test(kwargs) && ASCII.test(argsrepr) && ASCII.test(kwargsrepr),
     body,
     bodyBase64: body === undefined ? undefined : Buffer.from(body, 'utf8').toString('base64'),
     canvas,

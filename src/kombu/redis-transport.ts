@@ -10,8 +10,7 @@
  *   maybe_declare); `declare` runs those SADDs.
  * - `evalScript` runs a script registered on the connection like every other (redis/scripts.ts
  *   `withScripts`, ioredis's `defineCommand`), its arguments packed into one Buffer argument (a
- *   MessagePack array the script reads with cmsgpack; envelopes written from their layouts, never
- *   built as strings: redis-envelope.ts `packArgs`).
+ *   MessagePack array the script reads with cmsgpack: redis-envelope.ts `packArgs`).
  * Commands are never re-sent after a dropped connection: a publish fails rather than risk
  * duplicates, and the caller decides what to retry.
  */
@@ -34,17 +33,10 @@ import { followSentinelFailovers } from '../redis/sentinel-failover.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
 import { randomDeliveryTag } from './delivery-tag.js';
-import { BufferPool, EnvelopePush, packArgs } from './redis-envelope.js';
+import { EnvelopePush, packArgs } from './redis-envelope.js';
 import type { RedisPush, ScriptArg } from './redis-envelope.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
 import type { RedisConnectionSpec } from '../config/redis-url.js';
-
-/**
- * Encoded script arguments the Redis broker connection keeps for reuse (each up to 64 MB): enough
- * for the dispatches in flight, so that a burst's batches reuse
- * them instead of allocating a buffer of their size each.
- */
-const SCRIPT_BUFFERS_KEPT = 8;
 
 /** A message that reached no queue. Never silent: the dispatcher logs each one. */
 export interface DroppedMessage {
@@ -258,17 +250,6 @@ export interface RedisTransportOptions {
 // Kept importable from here: the broker's callers strip their errors through this module.
 export { withoutCommandArgs } from '../redis/server-errors.js';
 
-/**
- * A script call ready to send (RedisTransport.encodeScript): its keys and its arguments packed into
- * `packed`, a view of `buffer` (pooled, released once the call is answered or given up).
- */
-export interface EncodedScript {
-  readonly script: PackedScriptName;
-  readonly keys: readonly string[];
-  readonly packed: Buffer;
-  readonly buffer: Buffer;
-}
-
 export class RedisTransport {
   private readonly keys: KombuKeyOptions;
   readonly spec: RedisConnectionSpec;
@@ -280,7 +261,6 @@ export class RedisTransport {
   private readonly logger: Logger;
   /** Queues whose binding exists on the current connection; forgotten when it closes. */
   private readonly declared = new Set<string>();
-  private readonly buffers: BufferPool;
   /** The connection with the scripts registered (redis/scripts.ts), as every other caller runs them. */
   private readonly scripts: ScriptClient;
 
@@ -288,7 +268,6 @@ export class RedisTransport {
     this.spec = parseRedisUrl(options.url, options.transportOptions);
     this.keys = kombuKeyOptions(options.transportOptions, this.spec.db);
     this.logger = options.logger.child({ broker: this.spec.display });
-    this.buffers = new BufferPool(SCRIPT_BUFFERS_KEPT);
     for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
     this.client = new Redis({
       ...redisClientOptions(this.spec, options.transportOptions, options.readFile ?? ((path) => readFileSync(path))),
@@ -355,34 +334,15 @@ export class RedisTransport {
 
   /**
    * Runs a script that reads its arguments with `cmsgpack.unpack(ARGV[1])`, the arguments packed
-   * into one Buffer (redis-envelope.ts packArgs), envelopes never made into strings (the
-   * scheduler's fenced publish sends thousands of envelopes in one call). The script is registered
-   * once through ioredis (redis/scripts.ts), which loads it on each new connection and again after
-   * NOSCRIPT (a server restarted or flushed) without running anything twice.
+   * into one Buffer (redis-envelope.ts packArgs): the scheduler's fenced publish sends thousands of
+   * envelopes in one call. The script is registered once through ioredis (redis/scripts.ts), which
+   * loads it on each new connection and again after NOSCRIPT (a server restarted or flushed)
+   * without running anything twice.
    */
   evalScript(script: PackedScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
-    // Encoded here, synchronously, so that nothing holds the arguments (thousands of envelopes)
+    // Packed here, synchronously, so that nothing holds the arguments (thousands of envelopes)
     // while the reply is awaited: only the bytes wait.
-    return this.sendScript(this.encodeScript(script, keys, args));
-  }
-
-  /** The script's arguments packed into a pooled buffer, released once sendScript() is answered. */
-  private encodeScript(script: PackedScriptName, keys: readonly string[], args: readonly ScriptArg[]): EncodedScript {
-    return { script, keys, ...packArgs(args, (bytes) => this.buffers.acquire(bytes)) };
-  }
-
-  private releaseScript(encoded: EncodedScript): void {
-    this.buffers.release(encoded.buffer);
-  }
-
-  private async sendScript(encoded: EncodedScript): Promise<unknown> {
-    const { script, keys, packed } = encoded;
-    try {
-      return await this.scripts[script](keys.length, ...keys, packed);
-    } finally {
-      // Answered or failed, ioredis is done with the arguments' bytes.
-      this.releaseScript(encoded);
-    }
+    return this.scripts[script](keys.length, ...keys, packArgs(args));
   }
 
   async close(): Promise<void> {

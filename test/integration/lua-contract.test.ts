@@ -11,7 +11,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
-import { packStrings } from '../../src/kombu/redis-envelope.js';
+import { packArgs } from '../../src/kombu/redis-envelope.js';
 import {
   MAX_RUN_COUNT,
   UNREADABLE,
@@ -105,7 +105,7 @@ const CALLS = {
       keys.entries,
       keys.stop,
       QUEUE,
-      packStrings([
+      packArgs([
         TOKEN,
         String(DEFAULTS.maxClockSkewMs),
         '1',
@@ -367,7 +367,7 @@ describe("the entry fence: a run's revision against the stored record (every scr
     'publish-fenced': () =>
       scripts.publishFenced(
         ...[5, keys.fence, keys.state, keys.entries, keys.stop, QUEUE],
-        packStrings([
+        packArgs([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
           ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '5', '1', '1', PAYLOAD],
         ]),
@@ -495,7 +495,7 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
     'publish-fenced': () =>
       scripts.publishFenced(
         ...[5, keys.fence, keys.state, keys.entries, keys.stop, QUEUE],
-        packStrings([
+        packArgs([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
           ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '5', '1', '1', PAYLOAD],
         ]),

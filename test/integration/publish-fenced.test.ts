@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
-import { packStrings } from '../../src/kombu/redis-envelope.js';
+import { packArgs } from '../../src/kombu/redis-envelope.js';
 import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/message.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -83,7 +83,7 @@ async function publish(
   argv.push(...runs.map((r) => r.revision ?? ''));
   argv.push(String(groups.size));
   for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);
-  return withScripts(client).publishFenced(allKeys.length, ...allKeys, packStrings(argv));
+  return withScripts(client).publishFenced(allKeys.length, ...allKeys, packArgs(argv));
 }
 
 async function stateOf(entry: string): Promise<unknown> {
