@@ -56,6 +56,27 @@ export class MinHeap<T extends HeapItem> {
     return found;
   }
 
+  /**
+   * The smallest key above `limit`, undefined when no item has one. Visits what upTo(limit) visits:
+   * the items at or below the limit and the roots of the subtrees above it, the least of which is
+   * the answer.
+   */
+  firstKeyAbove(limit: number): number | undefined {
+    let first: number | undefined;
+    const stack: number[] = this.items.length > 0 ? [0] : [];
+    for (let i = stack.pop(); i !== undefined; i = stack.pop()) {
+      const { key } = this.items[i] as T;
+      if (key > limit) {
+        if (first === undefined || key < first) first = key;
+        continue;
+      }
+      const left = 2 * i + 1;
+      if (left < this.items.length) stack.push(left);
+      if (left + 1 < this.items.length) stack.push(left + 1);
+    }
+    return first;
+  }
+
   /** Removes the item if present. */
   remove(item: T): void {
     if (!this.has(item)) return;

@@ -100,6 +100,11 @@ export interface BookOptions {
   /** The runner's longest sleep: a slot that close to now is on time, not missed. */
   readonly maxIntervalMs: number;
   /**
+   * Told of each entry put in the heap or moved in it (its new key is `entry.key`), as it happens:
+   * the warm-up follows what came due sooner from this, rather than walking the heap again.
+   */
+  readonly onKeyed?: (entry: BookEntry) => void;
+  /**
    * An entry's schedule could not be computed (base/step-budget.ts: it spent its step budget, or gave a
    * slot that does not advance): that entry alone is failed. Answers when to try it again (the
    * runner's EntryFailures backoff); the entry waits in the heap until then, with no next slot.

@@ -7,11 +7,12 @@
  * slots and ids are kept, not their messages (see sentPart).
  *
  * A run is rendered as it is taken into a batch (RunRenderer): its Celery message, the entry's
- * template filled with the slot's task id and times. Templates are compiled on an entry's first run,
- * not at start: most of a large schedule is idle most of the time. An entry is kept compiled only
- * while it is due again within TEMPLATE_KEPT_AHEAD_MS: the template of one due later is made for
- * its run only and dies with the run's batch, and a batch's entries not due again soon let theirs
- * go once it is answered (Recording).
+ * template filled with the slot's task id and times. Templates are compiled while the runner
+ * sleeps for the entries due within TEMPLATE_KEPT_AHEAD_MS (warm-up.ts), or at an entry's first run,
+ * not at start: most of a large schedule is idle most of the time. At most TEMPLATES_KEPT are kept;
+ * the template of an entry due later, or past that bound, is made for its run only and dies with
+ * the run's batch, and a batch's entries not due again soon let theirs go once it is answered
+ * (Recording).
  */
 import { DEFAULTS } from '../base/defaults.js';
 import { EVENTS } from '../base/log-events.js';
@@ -30,11 +31,17 @@ import type { RunLogOptions, SentBatch } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
 
 /**
- * An entry due again within this long keeps its compiled template; one due later has it made for
- * each run. Kept for every entry of a burst, the templates of hourly entries were most of the
- * memory the burst left behind (~630 B each).
+ * An entry due within this long has its template compiled ahead (warm-up.ts) and kept; one due later
+ * has it made for each run. Kept for every entry of a burst, the templates of hourly entries were
+ * most of the memory the burst left behind (~630 B each).
  */
-const TEMPLATE_KEPT_AHEAD_MS = 10_000;
+export const TEMPLATE_KEPT_AHEAD_MS = 10_000;
+/**
+ * Most templates kept at once (~630 B of heap each): past it, the warm-up compiles no more and an
+ * entry's template is made for its run alone. A burst of 1,000,000 first runs kept ~630 MB of
+ * templates used once, which the collector copied, promoted and marked through the burst.
+ */
+const TEMPLATES_KEPT = 100_000;
 
 export interface DispatchWindowOptions {
   readonly book: EntryBook;
@@ -376,6 +383,10 @@ export class RunRenderer {
     this.shapes = new MessageShapes(config, messageEnv);
   }
 
+  isCompiled(entry: ResolvedEntry): boolean {
+    return this.compiled.has(entry);
+  }
+
   /** Drops the compiled template of an entry that changed or left the book. */
   forget(entry: ResolvedEntry): void {
     this.compiled.delete(entry);
@@ -386,10 +397,20 @@ export class RunRenderer {
     this.compiled.clear();
   }
 
-  /** A new template of the entry, kept when `keep`; throws what compiling throws. */
+  /** Whether a template compiled now would be kept (fewer than TEMPLATES_KEPT are). */
+  hasRoom(): boolean {
+    return this.compiled.size < TEMPLATES_KEPT;
+  }
+
+  /** The entry's template, compiled (and kept, if there is room) if it is not yet; throws what compiling throws. */
+  compile(entry: ResolvedEntry): Compiled {
+    return this.compiled.get(entry) ?? this.compileNew(entry, true);
+  }
+
+  /** A new template of the entry, kept when `keep` and there is room; throws what compiling throws. */
   private compileNew(entry: ResolvedEntry, keep: boolean): Compiled {
     const template = compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes);
-    if (!keep) return { template, idPrefix: undefined };
+    if (!keep || !this.hasRoom()) return { template, idPrefix: undefined };
     const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
     this.compiled.set(entry, compiled);
     return compiled;

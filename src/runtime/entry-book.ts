@@ -167,14 +167,19 @@ export class EntryBook {
     return lost;
   }
 
-  /** When the first waiting entry is due; undefined when none. */
-  nextDueMs(): number | undefined {
-    return this.heap.peek()?.key;
+  /** When the first waiting entry is due (of those due after `afterMs` if given, a walk of those due by then); undefined when none. */
+  nextDueMs(afterMs?: number): number | undefined {
+    return afterMs === undefined ? this.heap.peek()?.key : this.heap.firstKeyAbove(afterMs);
   }
 
   /** The waiting entries due at or before `limitMs` (at most `most`), in no particular order. */
   dueBy(limitMs: number, most?: number): BookEntry[] {
     return this.heap.upTo(limitMs, most);
+  }
+
+  /** True while the entry waits in the heap (not taken for a dispatch, not paused, not run out, not removed). */
+  isWaiting(entry: BookEntry): boolean {
+    return entry.phase.kind === 'waiting';
   }
 
   /**
@@ -415,6 +420,7 @@ export class EntryBook {
     }
     held.phase = WAITING;
     this.heap.update(held, atMs);
+    this.options.onKeyed?.(held);
     return true;
   }
 
@@ -499,6 +505,7 @@ export class EntryBook {
     if (held.nextSlotMs === undefined) return this.rest(held, FINISHED);
     held.phase = WAITING;
     this.heap.update(held, held.nextSlotMs + jitterFor(held.entry.name, held.nextSlotMs, held.entry.jitterMs));
+    this.options.onKeyed?.(held);
   }
 
   /** Out of the heap, in `phase` (paused or finished). */
@@ -537,6 +544,7 @@ export class EntryBook {
     if (this.pausedNames.has(held.entry.name)) return this.rest(held, PAUSED);
     held.phase = WAITING;
     this.heap.update(held, retryAtMs);
+    this.options.onKeyed?.(held);
   }
 
   private nextSlotAfter(held: BookedEntry, afterMs: number): number | undefined {

@@ -4,7 +4,8 @@
  *
  * - entry-book.ts: what is due at an instant and what to record after a dispatch (pure);
  * - dispatch-window.ts: publishing what is due, batch by batch, each run rendered as its Celery
- *   message from its entry's template (RunRenderer), and recording it.
+ *   message from its entry's template (RunRenderer), and recording it;
+ * - warm-up.ts: message templates compiled while it sleeps, so that an instant finds them ready.
  *
  * Clocks: the injected Clock is the wall clock, which slots and due instants are read on (a clock
  * step is then a step of the schedule, which the book and the missed-run policy handle);
@@ -33,6 +34,7 @@ import type { BeforePublish } from './before-publish.js';
 import { RunRenderer, dispatchDue } from './dispatch-window.js';
 import type { DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
+import { WarmUp } from './warm-up.js';
 import { EntryFailures } from './entry-backoff.js';
 import { OverlapGate } from './overlap.js';
 import type { Revoker } from '../ports/revoker.js';
@@ -117,6 +119,7 @@ export class Runner {
   private readonly book: EntryBook;
   /** The armed wake-up, if one is. */
   private timeout: NodeJS.Timeout | undefined;
+  private readonly warmUp: WarmUp;
   private readonly window: DispatchWindowOptions;
   private readonly renderer: RunRenderer;
   private running = false;
@@ -154,10 +157,12 @@ export class Runner {
     const { config, dispatcher, clock, logger, lease } = options;
     this.book = new EntryBook({
       maxIntervalMs: config.maxIntervalMs,
+      onKeyed: (held) => this.warmUp.keyed(held),
       onScheduleFailure: (held, error, nowMs) => this.scheduleFailed(held.entry, error, nowMs),
     });
     const renderer = new RunRenderer(config, options.messageEnv);
     this.renderer = renderer;
+    this.warmUp = new WarmUp({ book: this.book, renderer, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
     const runLog = { logger, events, dryRun: dispatcher.dryRun === true };
     this.window = {
@@ -423,7 +428,7 @@ export class Runner {
   /**
    * Arms the next tick `delayMs` from now, or at `instantMs` when a tick named the instant it
    * sleeps until: for that instant when an entry is due by then (armAt), else for the `maxInterval`
-   * re-check.
+   * re-check. Compiles ahead meanwhile (warm-up.ts).
    */
   private wake(delayMs: number, instantMs?: number): void {
     if (!this.running) return;
@@ -451,6 +456,7 @@ export class Runner {
         this.fire();
       }, sleepMs);
     }
+    if (sleepMs > 0) this.warmUp.whileSleeping(sleepMs);
   }
 
   /**

@@ -9,7 +9,7 @@ interface Item {
 }
 
 describe('MinHeap', () => {
-  it('pops in key order, upTo(limit) finds exactly the items at or below the limit, through pushes, updates and removes', () => {
+  it('pops in key order, upTo(limit) finds exactly the items at or below the limit and firstKeyAbove(limit) the least key above it, through pushes, updates and removes', () => {
     const next = prng(42);
     const heap = new MinHeap<Item>();
     const items: Item[] = Array.from({ length: 500 }, (_, name) => ({ key: 0, heapIndex: -1, name }));
@@ -29,10 +29,13 @@ describe('MinHeap', () => {
           .map((i) => i.name)
           .sort((a, b) => a - b),
       ).toEqual(expected);
+      const above = items.filter((i) => heap.has(i) && i.key > limit).map((i) => i.key);
+      expect(heap.firstKeyAbove(limit)).toBe(above.length === 0 ? undefined : Math.min(...above));
     }
     const keys: number[] = [];
     for (let top = heap.pop(); top !== undefined; top = heap.pop()) keys.push(top.key);
     expect(keys).toEqual([...keys].sort((a, b) => a - b));
     expect(heap.upTo(Infinity)).toEqual([]);
+    expect(heap.firstKeyAbove(-Infinity)).toBeUndefined();
   });
 });
