@@ -20,7 +20,7 @@ import type { RedisEntryStore, StoredEntry, WriteOutcome } from '../redis/entry-
 import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { EntryPlan } from '../control/entry-plan.js';
-import type { AuditEvent } from '../control/audit-events.js';
+import type { AuditEventView } from '../control/audit-event-view.js';
 import type { RunView } from '../control/run-view.js';
 import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
 import type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from '../operations/control-verbs.js';
@@ -116,7 +116,7 @@ export interface EntryHandle {
   trigger(options?: TriggerOptions): Promise<TriggerAnswer>;
   /** Its last runs, newest first (kept with a resultBackend or taskEvents); times in `timezone` (the client's, else UTC). */
   history(options?: { limit?: number; timezone?: string }): Promise<RunView[]>;
-  audit(options?: AuditQuery): Promise<AuditEvent[]>;
+  audit(options?: AuditQuery): Promise<AuditEventView[]>;
 }
 
 /** The verbs on the store's entries a selector selects, at once, one audit event each. */
@@ -136,7 +136,7 @@ export interface DeploymentHandle {
     readonly leader: { readonly instance: string; readonly since: string } | null;
     readonly paused: readonly string[];
   }>;
-  audit(options?: AuditQuery): Promise<AuditEvent[]>;
+  audit(options?: AuditQuery): Promise<AuditEventView[]>;
 }
 
 interface Connection {
@@ -493,7 +493,7 @@ export class Entries {
   }
 
   /** The audit trail, newest first: `limit` events (default 50) older than `before`, of one entry or all. */
-  private async audit(options: AuditQuery & { entry?: string }): Promise<AuditEvent[]> {
+  private async audit(options: AuditQuery & { entry?: string }): Promise<AuditEventView[]> {
     const { AuditLog } = await import('../redis/audit-log.js');
     const log = new AuditLog(this.connection.client, this.connection.keys);
     return this.call(() =>

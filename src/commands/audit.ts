@@ -7,7 +7,6 @@ import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import { terminalField } from '../base/terminal-text.js';
 import { changeText } from '../control/audit-events.js';
-import { apiAuditEvent } from '../service/audit-reader.js';
 import { parseCount } from './args.js';
 import { redisOptions, withControl } from './control-open.js';
 import { ExitCode, terminalColumns } from './io.js';
@@ -52,7 +51,7 @@ async function auditCommand(
   const who = values.who;
   if (who?.trim() === '') throw new BeatError(ErrorCode.Usage, "beat audit: --who: give a caller's name, such as ci or alice@build-7");
   return withControl(io, 'audit', values, async (control) => {
-    const events = (await auditTrail(control.auditLog, { ...(entry === undefined ? {} : { entry }), who, limit })).map(apiAuditEvent);
+    const events = await auditTrail(control.auditLog, { ...(entry === undefined ? {} : { entry }), who, limit });
     if (values.json) {
       io.out(JSON.stringify(events));
       return ExitCode.Ok;

@@ -1,9 +1,9 @@
 /**
  * One event of the audit trail as every reader outside the process sees it: GET /api/audit's
- * `events`, `beat audit --json` and the dashboard's audit tab (src/ui/audit-view.ts, through
+ * `events`, `beat audit --json`, the TypeScript client's `audit()` and the dashboard's audit tab (src/ui/audit-view.ts, through
  * dashboard/wire.ts). Declared once, as a zod schema (the HTTP API's OpenAPI document describes
- * GET /api/audit's answer from here), the type its `z.infer`; service/audit-reader.ts
- * `apiAuditEvent` is the one place that fills it from the stored event (control/audit-events.ts).
+ * GET /api/audit's answer from here), the type its `z.infer`; operations/read-verbs.ts
+ * `auditEventView` is the one place that fills it from the stored event (control/audit-events.ts).
  *
  * It imports zod alone: the dashboard's page (src/ui/) takes its type through dashboard/wire.ts.
  */

@@ -9,6 +9,7 @@ import { decideDeployment } from '../core/grants.js';
 import { mayRead } from './operator.js';
 import type { Operator } from './operator.js';
 import type { AuditEvent } from '../control/audit-events.js';
+import type { AuditEventView } from '../control/audit-event-view.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import { statusParts } from '../control/status-parts.js';
 import { buildStatus } from '../control/status.js';
@@ -104,9 +105,9 @@ export async function auditTrail(
   query: { entry?: string | undefined; who?: string | undefined; limit: number; before?: string | undefined },
   by?: Pick<Operator, 'grants'>,
   scopeOf: (name: string) => ScopedEntry | undefined = () => undefined,
-): Promise<AuditEvent[]> {
+): Promise<AuditEventView[]> {
   const { who, ...asked } = query;
-  if (who === undefined && by?.grants === undefined) return log.read(asked);
+  if (who === undefined && by?.grants === undefined) return (await log.read(asked)).map(auditEventView);
   const keep = (event: AuditEvent): boolean => {
     if (who !== undefined && event.who !== who) return false;
     if (by?.grants === undefined) return true;
@@ -131,5 +132,21 @@ export async function auditTrail(
     if (last?.id === undefined || page.length < AUDIT_CHUNK) break;
     before = last.id;
   }
-  return out;
+  return out.map(auditEventView);
+}
+
+/** The stored event as every reader sees it (GET /api/audit, `beat audit --json`, the dashboard's audit tab, the client). */
+export function auditEventView(event: AuditEvent): AuditEventView {
+  return {
+    id: event.id ?? '',
+    at: new Date(event.atMs).toISOString(),
+    who: event.who,
+    ...(event.grant === undefined ? {} : { grant: event.grant }),
+    entry: event.entry,
+    action: event.action,
+    changes: event.changes,
+    ...(event.note === undefined ? {} : { note: event.note }),
+    ...(event.taskId === undefined ? {} : { taskId: event.taskId }),
+    ...(event.selector === undefined ? {} : { selector: event.selector, entries: event.entries ?? [] }),
+  };
 }

@@ -8,29 +8,11 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { AuditReader } from '../http/api-ports.js';
 import { whileConnected } from './entries-handlers.js';
-import type { AuditEvent } from '../control/audit-events.js';
-import type { AuditEventView } from '../control/audit-event-view.js';
 import { AuditLog, auditEvent, logAudit } from '../redis/audit-log.js';
 import { auditTrail } from '../operations/read-verbs.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { SourceChange } from '../runtime/source-audit.js';
-
-/** The stored event as every reader outside the process sees it (GET /api/audit, `beat audit --json`, the dashboard's audit tab). */
-export function apiAuditEvent(event: AuditEvent): AuditEventView {
-  return {
-    id: event.id ?? '',
-    at: new Date(event.atMs).toISOString(),
-    who: event.who,
-    ...(event.grant === undefined ? {} : { grant: event.grant }),
-    entry: event.entry,
-    action: event.action,
-    changes: event.changes,
-    ...(event.note === undefined ? {} : { note: event.note }),
-    ...(event.taskId === undefined ? {} : { taskId: event.taskId }),
-    ...(event.selector === undefined ? {} : { selector: event.selector, entries: event.entries ?? [] }),
-  };
-}
 
 /** The API's audit reader: only the events of entries the caller may read (`scopeOf`: an entry's owner and labels now). */
 export function auditReader(
@@ -39,7 +21,7 @@ export function auditReader(
   scopeOf: (name: string) => ScopedEntry | undefined = () => undefined,
 ): AuditReader {
   const log = new AuditLog(client, keys);
-  return (query, by) => whileConnected(client, async () => (await auditTrail(log, query, by, scopeOf)).map(apiAuditEvent));
+  return (query, by) => whileConnected(client, async () => auditTrail(log, query, by, scopeOf));
 }
 
 /**

@@ -246,6 +246,9 @@ describe('the operator verbs through every door', () => {
     expect(cliEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
     expect(apiEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
     expect(sessionEvents.map((e) => e.id)).toEqual(clientEvents.map((e) => e.id));
+    // One shape for every reader: the client's events are the API's and the CLI's, field for field.
+    expect(clientEvents).toEqual(apiEvents);
+    expect(cliEvents).toEqual(apiEvents);
     // The session's own events, found by its name as the audit page's filter finds them.
     const bySession = await api('GET', '/api/audit?who=dashboard%3Aapi&limit=20', undefined, session);
     expect(bySession.status).toBe(200);

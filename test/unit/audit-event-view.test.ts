@@ -1,13 +1,13 @@
 /**
  * The audit event's view (control/audit-event-view.ts) is the one shape GET /api/audit, `beat audit
  * --json` and the dashboard's audit tab read, and the OpenAPI document describes: what the one filler
- * (service/audit-reader.ts apiAuditEvent) makes of a stored event is the schema's, every field of it
+ * (operations/read-verbs.ts auditEventView) makes of a stored event is the schema's, every field of it
  * declared (zod drops a field the schema lacks, so the parse would differ).
  */
 import { describe, expect, it } from 'vitest';
 import { auditEventViewSchema, auditPageSchema } from '../../src/control/audit-event-view.js';
 import type { AuditEvent } from '../../src/control/audit-events.js';
-import { apiAuditEvent } from '../../src/service/audit-reader.js';
+import { auditEventView } from '../../src/operations/read-verbs.js';
 
 const AT = Date.UTC(2026, 10, 26, 12, 0, 0, 250);
 
@@ -40,7 +40,7 @@ describe('the audit event view', () => {
         entries: ['s1', 's2'],
       },
     ];
-    const views = stored.map(apiAuditEvent);
+    const views = stored.map(auditEventView);
     expect(views[0]).toMatchObject({ id: '1764158400250-0', at: '2026-11-26T12:00:00.250Z', grant: 'editor@team=billing' });
     for (const view of views) expect(auditEventViewSchema.parse(view)).toEqual(view);
     const page = { events: views, next: views[2]!.id };
@@ -48,7 +48,7 @@ describe('the audit event view', () => {
   });
 
   it('refuses an action the trail never records', () => {
-    const view = apiAuditEvent({ id: '1-0', atMs: AT, who: 'ci', entry: 'x', action: 'pause', changes: [] });
+    const view = auditEventView({ id: '1-0', atMs: AT, who: 'ci', entry: 'x', action: 'pause', changes: [] });
     expect(auditEventViewSchema.safeParse({ ...view, action: 'rename' }).success).toBe(false);
   });
 });
