@@ -16,6 +16,7 @@ import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { decodeEntryState } from '../../src/redis/entry-state-codec.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import type { LogLine } from '../support/beat-process.js';
 import { PYTHON, pythonCelery, startWorker, stopAll } from '../support/celery.js';
 import type { CeleryProcess } from '../support/celery.js';
 import { runBeatCli, startPrivateRedis } from '../support/ops.js';
@@ -273,10 +274,18 @@ suite(`RedBeat's entries under tsbeat${celery.ok ? '' : ` (skipped: ${celery.pro
         '',
       ].join('\n'),
     );
+    // The RedBeat beat lives (its lock renewed, as its tick renews it) until tsbeat has said so: on a
+    // loaded machine tsbeat may take longer than the lock's 3 s to start leading.
+    const renewal = setInterval(() => void redis.pexpire('held::lock', 3000).catch(() => undefined), 500);
     const leader = fleet.spawn({ config: file });
-    const taken = await leader.waitForEvent(EVENTS.redbeatLockTaken, 10_000);
+    let taken: LogLine;
+    try {
+      taken = await leader.waitForEvent(EVENTS.redbeatLockTaken, 30_000);
+    } finally {
+      clearInterval(renewal);
+    }
     expect(taken['level']).toBe('warn');
-    await leader.waitForEvent(EVENTS.redbeatLockHeld, 10_000);
+    await leader.waitForEvent(EVENTS.redbeatLockHeld, 15_000);
     expect(py<{ acquired: boolean }>({ op: 'lock', key: 'held::lock' }).acquired).toBe(false);
     leader.signal('SIGTERM');
     await leader.waitForEvent(EVENTS.stop, 10_000);
