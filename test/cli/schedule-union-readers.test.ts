@@ -1,6 +1,6 @@
 /**
  * Issue 71's readers of one entry with several specs and hashed times: `beat next`, `beat check`,
- * `beat status` and `beat plan` each show the union (its specs in order, separated by "; ", and its
+ * `beat status` and `beat plan` (and its --horizon) each show the union (its specs in order, separated by "; ", and its
  * instants merged) and every H as the real time it resolves to, never "H". The worker test
  * (schedule-union-worker.test.ts) runs a union; this file holds what each command shows of one.
  * A private redis-server holds the recorded definition `beat plan` compares with; no leader runs.
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { definitionOf } from '../../src/control/deployment-definition.js';
 import type { DeploymentDefinition } from '../../src/control/deployment-definition.js';
+import type { PlanLoad } from '../../src/control/entry-plan.js';
 import { recordDefinition } from '../../src/redis/definition-store.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { TempDir } from '../support/beat-process.js';
@@ -119,5 +120,22 @@ describe('an entry with several specs and an H line, as each command shows it', 
     const after = /next fires after: ([^\n]*(?:\n {6,}[^\n]*)*)/.exec(r.stdout)?.[1] ?? '';
     expect(after).toContain('2026-11-21T07:15:00+00:00, 2026-11-21T12:00:00+00:00');
     expect(after).not.toMatch(/\bH\b/);
+  });
+
+  it('beat plan --horizon 7d counts the load of a week now and after, and refuses more than a week (exit 2)', async () => {
+    // The plan's test above recorded the plain entry: weekdays at 09:00, five runs a week.
+    const week = await runCli(['plan', '--config', file, '--horizon', '7d', '--json']);
+    expect(week.code, week.stderr).toBe(3);
+    const load = (JSON.parse(week.stdout) as { load: PlanLoad }).load;
+    expect(load.horizonMs).toBe(7 * 86_400_000);
+    expect(load.before.total).toBe(5);
+    // After: five weekdays at 09:00, two weekend days at 12:00, and the H line once a day.
+    expect(load.after.total).toBe(14);
+    expect(load.after.perMinute).toHaveLength(7 * 1440);
+    const text = await runCli(['plan', '--config', file, '--horizon', '7d']);
+    expect(text.stdout).toContain("The load of the config's entries over the next 7d, now and after");
+    const long = await runCli(['plan', '--config', file, '--horizon', '8d']);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain('beat plan: --horizon "8d": give a duration between 60 s and 7 days (604,800 s)');
   });
 });
