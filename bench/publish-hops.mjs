@@ -6,7 +6,8 @@
 // Redis >= 6.2) from just before the instant until the script is seen waiting, so nothing that
 // follows the reply (the run's log line, events, metrics, outcomes) is counted. A second window of
 // the same length with nothing due tells the background (the pause watch, the lock's renewal,
-// timers) apart.
+// timers) apart. On a machine too busy to start the window before the instant (the run already in
+// the queue when Redis is paused), it says so and measures nothing.
 //
 //   node bench/publish-hops.mjs [redis://127.0.0.1:6379/0]   (the DB is flushed)
 import { Session } from 'node:inspector/promises';
@@ -55,10 +56,24 @@ async function calledFiles() {
   return files;
 }
 
-await sleep(at - Date.now() - 50);
+// Reading the counts takes time itself (~100 ms on a busy machine): the reset begins that much
+// earlier (twice what a first read took), so that it ends about 50 ms before the instant.
+await sleep(at - Date.now() - 1000);
+const readStartMs = Date.now();
+await calledFiles();
+const readMs = Date.now() - readStartMs;
+await sleep(at - Date.now() - 50 - 2 * readMs);
 await calledFiles();
 await sleep(Math.max(0, at - Date.now() - 20));
 await redis.call('CLIENT', 'PAUSE', '5000', 'WRITE');
+// The first run's message is in the queue; the measured one must not be yet.
+if ((await redis.llen('celery')) > 1) {
+  console.error(
+    'the run went out before Redis was paused (the machine too busy to start the window in time): nothing measured; run it again',
+  );
+  await redis.call('CLIENT', 'UNPAUSE');
+  process.exit(1);
+}
 /** Whether a client's EVALSHA waits in Redis for the pause to end (CLIENT LIST's flag b). */
 const scriptWaiting = async () =>
   String(await redis.call('CLIENT', 'LIST'))

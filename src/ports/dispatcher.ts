@@ -62,6 +62,11 @@ export interface Dispatcher {
    * and the others as 'unsent', with a `failure`.
    */
   dispatch(runs: readonly DueRun[], token: string, nowMs: number): Promise<DispatchResult>;
+  /**
+   * The publisher behind a step that only some runs need (publish/chord-runs.ts: chord runs' sizes
+   * written first): a caller that knows its runs need none of it (no chord run) hands them here.
+   */
+  readonly plain?: Dispatcher;
 }
 
 /**

@@ -83,6 +83,8 @@ export function chordDispatcher(inner: Dispatcher, writer: ChordSizeWriter | und
   return {
     ...(inner.dryRun === undefined ? {} : { dryRun: inner.dryRun }),
     dispatch,
+    // The dispatch window knows whether a batch holds a chord run as it takes it: one without goes here.
+    plain: inner,
   };
 }
 

@@ -123,6 +123,12 @@ export class Leadership {
     return lease !== undefined && performance.now() < lease.publishUntil ? lease : undefined;
   }
 
+  /**
+   * The current lease's token (currentLease), or undefined: what the runner checks before each
+   * batch it publishes, handed to it as this function itself.
+   */
+  readonly leaseToken = (): string | undefined => this.currentLease()?.token;
+
   get isLeader(): boolean {
     return this.lease !== undefined;
   }

@@ -74,13 +74,18 @@ export interface DispatchWindowOptions {
 /** Runs taken off the book together, rendered, handed to the dispatcher in one call. */
 interface Batch extends SentBatch {
   readonly runs: DueRun[];
+  /** Whether a run is a chord run, whose size the dispatcher writes first (most batches hold none). */
+  hasChordRun: boolean;
+  /** Whether an entry of it has an overlap policy (not "allow"), which may have decided revokes. */
+  gated: boolean;
 }
 
 function emptyBatch(): Batch {
-  return { entries: [], slots: [], ids: [], destinations: [], runs: [] };
+  return { entries: [], slots: [], ids: [], destinations: [], runs: [], hasChordRun: false, gated: false };
 }
 
 function addRun(batch: Batch, entry: BookEntry, run: DueRun): void {
+  if (run.message.chordSize !== undefined) batch.hasChordRun = true;
   batch.entries.push(entry);
   batch.slots.push(run.slotMs);
   batch.ids.push(run.message.id);
@@ -128,12 +133,16 @@ export async function dispatchDue(
 ): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
   const { book } = options;
-  const recording = new Recording(options, nowMs);
+  // Made once there is something to record: nothing before the first reply needs it.
+  let recording: Recording | undefined;
   // Buffered runs whose previous run has finished go first: they have waited already.
-  const released = options.overlap.release(book, nowMs, mayRelease);
+  const released = book.hasBuffered() ? options.overlap.release(book, nowMs, mayRelease) : [];
+  // Whether an entry went through the overlap gate: only then may revokes be pending.
+  let gated = false;
   for (;;) {
     const batch = takeBatch(options, nowMs, released);
     if (batch.runs.length === 0) break;
+    gated ||= batch.gated;
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
     // sitting idle while each batch is encoded. The batch after is planned before the wait, so that
     // the scheduler works while Redis does (taken after it, the scheduler waited idle for each reply).
@@ -145,13 +154,16 @@ export async function dispatchDue(
       break;
     }
     // Revokes of previous runs (cancelOther, terminateOther) go out before the runs replacing them.
-    if (options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
-    const reply = replyOf(options.dispatcher.dispatch(batch.runs, token, options.clock.now()));
+    if (gated && options.overlap.hasRevokes()) await options.overlap.sendRevokes(nowMs, () => options.lease() === token);
+    const { dispatcher } = options;
+    const to = batch.hasChordRun ? dispatcher : (dispatcher.plain ?? dispatcher);
+    const reply = replyOf(to.dispatch(batch.runs, token, options.clock.now()));
     state.inFlight.push({ sent: sentPart(batch), reply });
     // A long burst records what went out as it goes, once a backlog has piled up: kept to its end,
     // its slots and ids grow with the burst (hundreds of MB measured), and their recording becomes
     // one task as long as the burst is large.
-    if (state.published.length >= DEFAULTS.dispatchRecordBacklog) recording.add(state.published.splice(0, state.published.length));
+    if (state.published.length >= DEFAULTS.dispatchRecordBacklog)
+      (recording ??= new Recording(options, nowMs)).add(state.published.splice(0, state.published.length));
     // Let the dispatcher finish writing this batch (its steps after the first await run as
     // microtasks) before planning the next one.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -159,9 +171,9 @@ export async function dispatchDue(
   // Released runs not taken when the dispatch stopped early stay due: decided again next time, and
   // so are the revokes of a batch that did not go out.
   for (const run of released) book.keepDue(run.held, nowMs);
-  options.overlap.forgetRevokes();
+  if (gated) options.overlap.forgetRevokes();
   for (const { sent, reply } of state.inFlight) settle(options, state, sent, await reply, nowMs);
-  await recording.finish(state.published);
+  await (recording ?? new Recording(options, nowMs)).finish(state.published);
   if (state.halted?.reason === 'error') throw state.halted.error;
 }
 
@@ -342,8 +354,14 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const due = book.takeDue(nowMs);
     if (due === undefined) break;
-    const plan = options.overlap.admit(book, due, nowMs);
-    logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
+    // An entry that allows overlap has no policy to ask (most entries: the default).
+    const gate = due.held.entry.overlap !== 'allow';
+    if (gate) batch.gated = true;
+    const plan = gate ? options.overlap.admit(book, due, nowMs) : due.plan;
+    // An entry on time (nothing missed, one slot) has nothing to report: the common case, not asked.
+    // The overlap policy keeps the plan's missed count and publishes some of its slots at most.
+    if (due.plan.missed > 0 || due.plan.slots.length > 1)
+      logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
     if (plan === undefined) continue;
     // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
     const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + TEMPLATE_KEPT_AHEAD_MS;

@@ -9,7 +9,6 @@
  * that applies to some phases only: entries leave the heap while their runs are being dispatched and
  * come back once recorded, so one entry is never in two dispatches at once.
  */
-import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { jitterFor, nextFires, passOver, planDue, skipThrough } from '../core/schedule.js';
 import type { DuePlan } from '../core/schedule.js';
@@ -83,7 +82,7 @@ export class EntryBook {
         continue;
       }
       replaced.push(held.entry);
-      held.entry = entry;
+      held.define(entry);
       // An entry in a dispatch is rescheduled, with its new schedule, when the dispatch is recorded;
       // a buffered one keeps waiting for its previous run (its new overlap policy decides then); a
       // paused one when it is resumed.
@@ -156,9 +155,7 @@ export class EntryBook {
     this.held.set(entry.name, held);
     if (own?.resumedAtMs !== undefined) {
       const { resumedAtMs } = own;
-      const skipped = this.computing(held, nowMs, () =>
-        skipThrough(entry.schedule, entry.timezone, cursorMs, resumedAtMs, entryWindow(entry)),
-      );
+      const skipped = this.computing(held, nowMs, () => skipThrough(entry.schedule, entry.timezone, cursorMs, resumedAtMs, held.window));
       if (skipped === FAILED) return lost;
       held.cursorMs = skipped;
     }
@@ -206,7 +203,7 @@ export class EntryBook {
     // Never more runs in one plan than maxRuns leaves (catchUp "all" after downtime, say).
     const left = e.maxRuns === undefined ? Infinity : Math.max(0, e.maxRuns - entry.runs);
     return planDue(
-      { schedule: e.schedule, zone: e.timezone, catchUp: e.catchUp, catchUpWindowMs: e.catchUpWindowMs, window: entryWindow(e) },
+      { schedule: e.schedule, zone: e.timezone, catchUp: e.catchUp, catchUpWindowMs: e.catchUpWindowMs, window: held.window },
       entry.cursorMs,
       nowMs,
       // The jitter delays a slot on purpose: that delay is not lateness, and an entry with catchUp
@@ -282,6 +279,11 @@ export class EntryBook {
     return this.held.get(name)?.phase.kind === 'buffered';
   }
 
+  /** Whether an entry holds a buffered slot (most wake-ups: none). */
+  hasBuffered(): boolean {
+    return this.bufferedHeld.size > 0;
+  }
+
   /** The entries holding a buffered slot. */
   buffered(): IterableIterator<BookEntry> {
     return this.bufferedHeld.values();
@@ -313,7 +315,7 @@ export class EntryBook {
       return { slotMs: oldestKeptMs, passed: dropped, firstPassedMs: dropped > 0 ? bufferedMs : undefined, lastPassedMs: lastDroppedMs };
     }
     const over = this.computing(held, nowMs, () => {
-      const passed = passOver(e.schedule, e.timezone, bufferedMs, nowMs, entryWindow(e));
+      const passed = passOver(e.schedule, e.timezone, bufferedMs, nowMs, held.window);
       return { ...passed, firstPassedMs: passed.count > 0 ? this.nextSlotAfter(held, bufferedMs) : undefined };
     });
     if (over === FAILED) return undefined;
@@ -339,7 +341,7 @@ export class EntryBook {
     let lastDroppedMs: number | undefined;
     let afterMs = firstMs;
     for (;;) {
-      const chunk = nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 256);
+      const chunk = nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: held.window }, 256);
       for (const slot of chunk) {
         if (slot > nowMs) return { oldestKeptMs: ring[start] as number, dropped, lastDroppedMs };
         ring.push(slot);
@@ -453,7 +455,7 @@ export class EntryBook {
         change.resumed.push(entry.name);
         const resumed = this.computing(held, nowMs, () => ({
           firstSlotMs: this.nextSlotAfter(held, held.cursorMs),
-          over: passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, entryWindow(entry)),
+          over: passOver(entry.schedule, entry.timezone, held.cursorMs, nowMs, held.window),
         }));
         if (resumed === FAILED) continue;
         const { firstSlotMs, over } = resumed;
@@ -549,6 +551,6 @@ export class EntryBook {
 
   private nextSlotAfter(held: BookedEntry, afterMs: number): number | undefined {
     const { entry } = held;
-    return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: entryWindow(entry) }, 1)[0];
+    return nextFires(entry.schedule, { zone: entry.timezone, afterMs, anchorMs: held.cursorMs, window: held.window }, 1)[0];
   }
 }

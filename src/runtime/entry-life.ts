@@ -13,8 +13,10 @@
  * The transitions are EntryBook's methods, one per event (the table is in test/unit/entry-life.test.ts):
  * an event that does not apply to the phase an entry is in changes nothing and says so.
  */
+import { entryWindow } from '../config/resolve.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { HeapItem } from '../core/heap.js';
+import type { FireWindow } from '../core/schedule.js';
 import type { BookEntry, EntryPhase } from './book-entry.js';
 
 export type { EntryPhase } from './book-entry.js';
@@ -34,6 +36,13 @@ export class BookedEntry implements BookEntry, HeapItem {
   readonly #booked = true;
   key = 0;
   heapIndex = -1;
+  /** The definition it schedules (define). */
+  entry: ResolvedEntry;
+  /**
+   * The window the schedule maths takes of `entry` (made from startAt, endAt and exclude), made once
+   * per definition rather than at each of its runs; undefined, and no object, for most entries.
+   */
+  window: FireWindow | undefined;
   phase: EntryPhase;
   /** The slot a resumed or re-anchored entry continues after (see BookEntry.cursorMs). */
   cursorMs: number;
@@ -47,17 +56,19 @@ export class BookedEntry implements BookEntry, HeapItem {
    */
   backlogToMs: number | undefined = undefined;
 
-  constructor(
-    public entry: ResolvedEntry,
-    phase: EntryPhase,
-    cursorMs: number,
-    lastRunMs: number | undefined,
-    runs: number,
-  ) {
+  constructor(entry: ResolvedEntry, phase: EntryPhase, cursorMs: number, lastRunMs: number | undefined, runs: number) {
+    this.entry = entry;
+    this.window = entryWindow(entry);
     this.phase = phase;
     this.cursorMs = cursorMs;
     this.lastRunMs = lastRunMs;
     this.runs = runs;
+  }
+
+  /** Takes a new definition of the entry (a runtime entry changed), where it stands kept. */
+  define(entry: ResolvedEntry): void {
+    this.entry = entry;
+    this.window = entryWindow(entry);
   }
 
   /** The book's record behind a handle it gave out; a handle the book did not make is a defect. */

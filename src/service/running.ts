@@ -36,7 +36,8 @@ export interface RunningService {
   readonly httpAddress: HttpAddress | undefined;
 }
 
-export const wallClock: Clock = { now: () => Date.now() };
+/** The system's wall clock itself, with no wrapper of ours: each wake-up and publish reads it several times. */
+export const wallClock: Clock = { now: Date.now };
 
 /** Where this process's messages say they come from, and where replies would go. */
 export function messageEnv(): MessageEnv {

@@ -45,7 +45,7 @@ export interface SupervisorOptions {
   readonly triggers: TriggerPublisher;
   readonly state: StateStore;
   readonly control: ControlSource & Pick<ControlStore, 'updateLeaderFingerprint'>;
-  readonly leadership: Pick<Leadership, 'start' | 'stop' | 'relinquish' | 'currentLease'>;
+  readonly leadership: Pick<Leadership, 'start' | 'stop' | 'relinquish' | 'currentLease' | 'leaseToken'>;
   readonly clockGuard: Pick<ClockGuard, 'watch' | 'unwatch' | 'reportAhead'>;
   /** Where the sessions report, and leadership changes are reported. */
   readonly events: SchedulerEvents;
@@ -271,7 +271,7 @@ export class Supervisor {
       clock: this.options.clock,
       logger,
       messageEnv: this.options.messageEnv,
-      lease: () => leadership.currentLease()?.token,
+      lease: leadership.leaseToken,
       onFenced: () => leadership.relinquish('another instance holds the fence'),
       onClockAhead: (ahead) => leadership.relinquish(clockGuard.reportAhead(ahead)),
       onPublishFailed: (error) => handOverOnRefusal(error, (reason) => leadership.relinquish(reason)),

@@ -72,6 +72,7 @@ function setup(options: { load?: StateStore['load']; names?: readonly string[]; 
       stop: async () => void said.push(['leadership.stop']),
       relinquish: (reason: string) => void said.push(['relinquish', reason]),
       currentLease: () => ({ token: TOKEN, publishUntil: Number.POSITIVE_INFINITY }),
+      leaseToken: () => TOKEN,
     },
     clockGuard: {
       watch: () => void said.push(['clock.watch']),
