@@ -26,6 +26,8 @@ import { resolveExclusions } from './exclude-schema.js';
 import type { CalendarDrafts } from './exclude-schema.js';
 import type { Exclusions } from '../core/exclusions.js';
 import type { ResolvedSentryMonitor, SentrySettings } from './sentry-schema.js';
+import { resolveRetry } from './retry-schema.js';
+import type { RetryPolicy } from './retry-schema.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entry-source.ts). */
 export type EntryOrigin = 'file' | 'store' | 'redbeat' | 'django';
@@ -70,6 +72,10 @@ export interface ResolvedEntry {
   readonly maxRuns?: number | undefined;
   /** Failed runs in a row after which the entry is paused; undefined = never. */
   readonly pauseOnFailure?: number;
+  /** Its own retry policy (false: the config's is off for it); undefined: the config's. Read through retryPolicyOf. */
+  readonly retry?: RetryPolicy | false;
+  /** Its own deadLetter; undefined: the config's. Read through deadLettersOf. */
+  readonly deadLetter?: boolean;
   /** Its `exclude`, calendars expanded, in its zone: slots there do not exist; undefined = none. */
   readonly exclude?: Exclusions;
   /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
@@ -146,6 +152,10 @@ export interface ResolvedConfig {
    */
   readonly taskEvents: boolean | undefined;
   readonly outcomeTimeoutMs: number;
+  /** Every entry's retry policy unless it sets its own (retryPolicyOf); undefined: none. */
+  readonly retry?: RetryPolicy;
+  /** Every entry's deadLetter unless it sets its own (deadLettersOf); undefined: false. */
+  readonly deadLetter?: boolean;
   /** The leader's check for queues nobody consumes (absent: on, with the defaults). */
   readonly consumers?: ConsumerCheckSettings;
   /** How deep and large runtime entries' args and kwargs may be (absent: the defaults). */
@@ -299,6 +309,8 @@ export function resolveEntry(
     ...(sentry === undefined ? {} : { sentry }),
     ...(exclude === undefined ? {} : { exclude }),
     ...(entry.pauseOnFailure === undefined ? {} : { pauseOnFailure: entry.pauseOnFailure }),
+    ...(entry.retry === undefined ? {} : { retry: entry.retry === false ? false : resolveRetry(entry.retry) }),
+    ...(entry.deadLetter === undefined ? {} : { deadLetter: entry.deadLetter }),
     ...(labels === undefined ? {} : { labels }),
     // In this literal, not spread onto its result: V8 gives an object spread and then extended a hidden class of its own.
     ...(fence.incarnation === undefined ? {} : { incarnation: fence.incarnation }),
@@ -360,6 +372,8 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
         : { url: parsed.resultBackend, transportOptions: parsed.resultBackendTransportOptions },
     taskEvents: parsed.taskEvents,
     outcomeTimeoutMs: parsed.outcomeTimeout,
+    ...(parsed.retry === undefined ? {} : { retry: resolveRetry(parsed.retry) }),
+    ...(parsed.deadLetter === undefined ? {} : { deadLetter: parsed.deadLetter }),
     consumers: {
       check: parsed.consumers.check,
       everyMs: parsed.consumers.every,

@@ -30,6 +30,7 @@ import { leaseMarginMs } from './lease-margin.js';
 import { newEntryNameSchema } from './name-lookalikes.js';
 import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
+import { deadLetterSchema, entryRetrySchema, retrySchema } from './retry-schema.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
 
@@ -188,6 +189,14 @@ export const entrySchema = keyed({
     .int({ error: pauseOnFailureError })
     .min(1, { error: pauseOnFailureError })
     .optional(),
+  /**
+   * A run that ends in FAILURE, or is lost on the way, is published again after a backoff, up to
+   * `attempts` runs of its slot (retry-schema.ts); over the config's `retry`, and false turns that
+   * off for this entry. Needs run outcomes.
+   */
+  retry: entryRetrySchema.optional(),
+  /** A run that failed for good (its attempts exhausted, or failed without retry) goes to the dead-letter list; over the config's `deadLetter`. */
+  deadLetter: deadLetterSchema.optional(),
   /** The entry stops after this many scheduled runs (`beat trigger` runs are not counted); then status says it finished. */
   maxRuns: z.number({ error: maxRunsError }).int({ error: maxRunsError }).min(1, { error: maxRunsError }).optional(),
   /** `oneOff: true` is `maxRuns: 1` (django-celery-beat's `one_off`). */
@@ -516,6 +525,10 @@ export const configSchema = keyed(
      * without counting on them (docs/outcomes.md, "Task events by default"); `false` turns that off.
      */
     taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).optional(),
+    /** Every entry's retry policy unless it sets its own (retry-schema.ts); default: none. */
+    retry: retrySchema.optional(),
+    /** Every entry's `deadLetter` unless it sets its own; default false. */
+    deadLetter: deadLetterSchema.optional(),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
     /**

@@ -1,0 +1,183 @@
+/**
+ * `retry` and `deadLetter`, in the config (for every entry) and on an entry (its own over the
+ * config's): a run that ends in FAILURE, or is lost on the way, is published again after a backoff,
+ * up to `attempts` runs of its slot; one whose attempts are exhausted goes to the deployment's
+ * dead-letter list (docs/outcomes.md, "Retries and the dead-letter list"). tsbeat only knows how a
+ * run ended from its outcome source, so both need one (`retrySettingProblems`).
+ */
+import * as z from 'zod';
+import { DEFAULTS } from '../base/defaults.js';
+import { durationSchema } from './duration.js';
+import { keyed } from './key-spelling.js';
+
+/** What ends an attempt in another: `failure` a final FAILURE, `lost` a run whose outcome never came (outcomeTimeout) or whose worker went offline. */
+export const RETRY_ON = ['failure', 'lost'] as const;
+export type RetryOn = (typeof RETRY_ON)[number];
+
+const attemptsError = `retry.attempts must be a whole number from 1 to ${DEFAULTS.retryAttemptsMax} (runs of one slot, the first included)`;
+const factorError = `retry.backoff.factor must be a number from 1 to ${DEFAULTS.retryBackoffFactorMax} (each wait is the one before times this)`;
+const onError = `retry.on must be a list of ${RETRY_ON.join(', ')} (what ends an attempt in another), with at least one`;
+
+const backoffSchema = keyed({
+  initial: durationSchema('retry.backoff.initial', DEFAULTS.retryBackoffFloorMs, DEFAULTS.retryBackoffCeilingMs).default(
+    DEFAULTS.retryBackoffInitialMs,
+  ),
+  factor: z
+    .number({ error: factorError })
+    .min(1, { error: factorError })
+    .max(DEFAULTS.retryBackoffFactorMax, { error: factorError })
+    .default(DEFAULTS.retryBackoffFactor),
+  max: durationSchema('retry.backoff.max', DEFAULTS.retryBackoffFloorMs, DEFAULTS.retryBackoffCeilingMs).default(
+    DEFAULTS.retryBackoffMaxMs,
+  ),
+});
+
+const policySchema = keyed({
+  attempts: z
+    .number({ error: attemptsError })
+    .int({ error: attemptsError })
+    .min(1, { error: attemptsError })
+    .max(DEFAULTS.retryAttemptsMax, { error: attemptsError }),
+  backoff: backoffSchema.optional(),
+  on: z
+    .array(z.enum(RETRY_ON, { error: onError }), { error: onError })
+    .min(1, { error: onError })
+    .optional(),
+}).superRefine((policy, ctx) => {
+  const initial = policy.backoff?.initial ?? DEFAULTS.retryBackoffInitialMs;
+  const max = policy.backoff?.max ?? DEFAULTS.retryBackoffMaxMs;
+  if (max < initial)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['backoff', 'max'],
+      message: `retry.backoff.max (${max / 1000} s) must be at least retry.backoff.initial (${initial / 1000} s): no wait could be that short`,
+      input: policy.backoff?.max,
+    });
+});
+
+/**
+ * A retry policy as written: `{attempts, backoff: {initial, factor, max}, on}`; on an entry also
+ * `false`, which turns the config's default off for it.
+ */
+export const retrySchema = policySchema;
+export const entryRetrySchema = z.union([z.literal(false), policySchema], {
+  error: 'retry must be an object such as { attempts: 3, backoff: { initial: 30s, factor: 2, max: 10m } }, or false',
+});
+export const deadLetterSchema = z.boolean({ error: 'deadLetter must be true or false' });
+
+export type ParsedRetry = z.output<typeof policySchema>;
+
+/** A retry policy in force: every field known, durations in ms. */
+export interface RetryPolicy {
+  /** Runs of one slot, the first included (1: no retry; with deadLetter, a failure goes straight to the list). */
+  readonly attempts: number;
+  readonly initialMs: number;
+  readonly factor: number;
+  readonly maxMs: number;
+  readonly on: readonly RetryOn[];
+}
+
+/** A written policy with every field known. */
+export function resolveRetry(written: ParsedRetry): RetryPolicy {
+  return {
+    attempts: written.attempts,
+    initialMs: written.backoff?.initial ?? DEFAULTS.retryBackoffInitialMs,
+    factor: written.backoff?.factor ?? DEFAULTS.retryBackoffFactor,
+    maxMs: written.backoff?.max ?? DEFAULTS.retryBackoffMaxMs,
+    on: written.on === undefined ? DEFAULTS.retryOn : [...new Set(written.on)],
+  };
+}
+
+/** What an entry and its config say of retries (ResolvedEntry, ResolvedConfig: each its own, as written). */
+export interface RetrySettings {
+  /** The policy; an entry's false turns the config's off for it; undefined: the config's (on an entry), none (on the config). */
+  readonly retry?: RetryPolicy | false | undefined;
+  readonly deadLetter?: boolean | undefined;
+}
+
+/**
+ * The policy in force for an entry: its own, else its config's (read when used, not when
+ * resolved: a runtime entry is resolved without the config's settings); undefined = no retry.
+ */
+export function retryPolicyOf(entry: RetrySettings, config: RetrySettings): RetryPolicy | undefined {
+  if (entry.retry === false) return undefined;
+  return entry.retry ?? (config.retry === false ? undefined : config.retry);
+}
+
+/** Whether an entry's run that failed for good (attempts exhausted, or no retry) goes to the dead-letter list. */
+export function deadLettersOf(entry: RetrySettings, config: RetrySettings): boolean {
+  return entry.deadLetter ?? config.deadLetter ?? false;
+}
+
+/** How this config learns runs' outcomes (alerts-schema.ts OutcomeReading). */
+interface OutcomeReading {
+  /** Followed: a resultBackend or `taskEvents: true` (followsOutcomes). */
+  readonly followed: boolean;
+  /** Heard, task events read by default included (keepsRunHistory). */
+  readonly heard: boolean;
+}
+
+/**
+ * Retry settings valid alone but not in this config, at the schema's paths: a failure must be
+ * heard (task events read by default do), a lost run needs runs followed (task events read by
+ * default give a silent run up as unknown without counting on the workers to send any: retrying
+ * those would publish every run `attempts` times against workers started without -E), and either
+ * needs the task's result (options.ignoreResult: true stores none).
+ */
+export function retrySettingProblems(
+  config: { readonly retry?: ParsedRetry | undefined; readonly deadLetter?: boolean | undefined },
+  entries: Readonly<
+    Record<
+      string,
+      {
+        readonly retry?: ParsedRetry | false | undefined;
+        readonly deadLetter?: boolean | undefined;
+        readonly options: { readonly ignoreResult?: boolean | undefined };
+      }
+    >
+  >,
+  outcomes: OutcomeReading,
+): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const howToKnow = "set resultBackend (the workers' Celery result_backend) or taskEvents: true (workers with -E)";
+  const check = (retry: ParsedRetry | undefined, deadLetter: boolean | undefined, path: (string | number)[]): boolean => {
+    if (retry !== undefined) {
+      const on = retry.on ?? DEFAULTS.retryOn;
+      if (!outcomes.heard) {
+        problems.push({
+          path: [...path, 'retry'],
+          message: `retry needs to know how runs ended, and this config reads no outcomes: ${howToKnow}, or remove retry`,
+        });
+        return false;
+      }
+      if (on.includes('lost') && !outcomes.followed) {
+        problems.push({
+          path: [...path, 'retry', 'on'],
+          message: `retry on "lost" needs runs followed to their end, which task events read by default are not (a worker started without -E sends none): ${howToKnow}, or set retry.on: [failure]`,
+        });
+        return false;
+      }
+    } else if (deadLetter === true && !outcomes.heard) {
+      problems.push({
+        path: [...path, 'deadLetter'],
+        message: `deadLetter needs to know which runs failed, and this config reads no outcomes: ${howToKnow}, or remove deadLetter`,
+      });
+      return false;
+    }
+    return true;
+  };
+  // The config's default is judged once, where it is written; an entry that inherits it is not named again.
+  const configFine = check(config.retry, config.deadLetter, []);
+  for (const [name, entry] of Object.entries(entries)) {
+    const path = ['beatSchedule', name];
+    if (!check(entry.retry === false ? undefined : entry.retry, entry.deadLetter, path)) continue;
+    const inForce = entry.retry === false ? undefined : (entry.retry ?? (configFine ? config.retry : undefined));
+    const deadLetter = entry.deadLetter ?? config.deadLetter;
+    if ((inForce !== undefined || deadLetter === true) && entry.options.ignoreResult === true)
+      problems.push({
+        path: [...path, 'options', 'ignoreResult'],
+        message: `${inForce === undefined ? 'deadLetter' : 'retry'} needs the task's result to know how a run ended, but options.ignoreResult is true; remove one of them, or set retry: false on this entry`,
+      });
+  }
+  return problems;
+}
