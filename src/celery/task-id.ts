@@ -65,3 +65,14 @@ export function slotTaskId(deployment: string, entryName: string, slotMs: number
 export function randomTaskId(): string {
   return randomUUID();
 }
+
+/**
+ * The task id of a slot's attempt `attempt` (issue 70, core/retry.ts): attempt 1 is the slot's own
+ * run and keeps its id; a later one is UUID v5 in the slot id's namespace of `attempt\n<n>`, so that
+ * every replica derives the same id for the same (entry, slot, attempt), as for canvas parts. In
+ * Python: `uuid.uuid5(uuid.UUID(slot_id), f"attempt\n{n}")`.
+ */
+export function attemptTaskId(slotId: string, attempt: number): string {
+  if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be a whole number of at least 1, got ${attempt}`);
+  return attempt === 1 ? slotId : uuidV5(slotId, `attempt\n${attempt}`);
+}

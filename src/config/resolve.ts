@@ -27,7 +27,7 @@ import type { CalendarDrafts } from './exclude-schema.js';
 import type { Exclusions } from '../core/exclusions.js';
 import type { ResolvedSentryMonitor, SentrySettings } from './sentry-schema.js';
 import { resolveRetry } from './retry-schema.js';
-import type { RetryPolicy } from './retry-schema.js';
+import type { RetryPolicy } from '../core/retry.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entry-source.ts). */
 export type EntryOrigin = 'file' | 'store' | 'redbeat' | 'django';

@@ -9,10 +9,8 @@ import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { durationSchema } from './duration.js';
 import { keyed } from './key-spelling.js';
-
-/** What ends an attempt in another: `failure` a final FAILURE, `lost` a run whose outcome never came (outcomeTimeout) or whose worker went offline. */
-export const RETRY_ON = ['failure', 'lost'] as const;
-export type RetryOn = (typeof RETRY_ON)[number];
+import { RETRY_ON } from '../core/retry.js';
+import type { RetryPolicy } from '../core/retry.js';
 
 const attemptsError = `retry.attempts must be a whole number from 1 to ${DEFAULTS.retryAttemptsMax} (runs of one slot, the first included)`;
 const factorError = `retry.backoff.factor must be a number from 1 to ${DEFAULTS.retryBackoffFactorMax} (each wait is the one before times this)`;
@@ -67,16 +65,6 @@ export const deadLetterSchema = z.boolean({ error: 'deadLetter must be true or f
 
 export type ParsedRetry = z.output<typeof policySchema>;
 
-/** A retry policy in force: every field known, durations in ms. */
-export interface RetryPolicy {
-  /** Runs of one slot, the first included (1: no retry; with deadLetter, a failure goes straight to the list). */
-  readonly attempts: number;
-  readonly initialMs: number;
-  readonly factor: number;
-  readonly maxMs: number;
-  readonly on: readonly RetryOn[];
-}
-
 /** A written policy with every field known. */
 export function resolveRetry(written: ParsedRetry): RetryPolicy {
   return {
@@ -104,9 +92,13 @@ export function retryPolicyOf(entry: RetrySettings, config: RetrySettings): Retr
   return entry.retry ?? (config.retry === false ? undefined : config.retry);
 }
 
-/** Whether an entry's run that failed for good (attempts exhausted, or no retry) goes to the dead-letter list. */
+/**
+ * Whether an entry's run that failed for good (attempts exhausted, or no retry) goes to the
+ * dead-letter list: its own deadLetter, else the config's, else whether it retries (a run whose
+ * attempts are exhausted is kept unless deadLetter: false says not to).
+ */
 export function deadLettersOf(entry: RetrySettings, config: RetrySettings): boolean {
-  return entry.deadLetter ?? config.deadLetter ?? false;
+  return entry.deadLetter ?? config.deadLetter ?? retryPolicyOf(entry, config) !== undefined;
 }
 
 /** How this config learns runs' outcomes (alerts-schema.ts OutcomeReading). */
