@@ -79,7 +79,7 @@ export function advanceParts(record: RunRecord, metas: readonly (ResultMeta | un
     const at = other === undefined ? -1 : next.indexOf(other);
     return ended(other?.state ?? 'SUCCESS', other === undefined ? undefined : metas[at]?.exception);
   }
-  if (nowMs - record.publishedAtMs > timeoutMs) return { ...record, parts: next, state: 'unknown', finishedAtMs: nowMs };
+  if (nowMs - record.publishedAtMs > timeoutMs) return { ...record, parts: next, state: 'unknown', finishedAtMs: nowMs, lost: true };
   const moved = next.some((p) => p.state !== 'PENDING');
   if (moved && record.state === 'PENDING') return { ...record, parts: next, state: 'STARTED', startedAtMs: record.startedAtMs ?? nowMs };
   return changed ? { ...record, parts: next } : record;

@@ -631,7 +631,7 @@ export function advance(record: RunRecord, meta: ResultMeta | undefined, nowMs: 
       ...(meta.exception === undefined ? {} : { exception: meta.exception }),
     };
   }
-  if (nowMs - record.publishedAtMs > timeoutMs) return { ...record, state: 'unknown', finishedAtMs: nowMs };
+  if (nowMs - record.publishedAtMs > timeoutMs) return { ...record, state: 'unknown', finishedAtMs: nowMs, lost: true };
   if (meta === undefined || meta.state === 'PENDING' || meta.state === record.state) return record;
   // STARTED or RETRY: when it was first seen running (within a poll interval of its start).
   return {

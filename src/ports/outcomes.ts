@@ -42,6 +42,13 @@ export interface RunRecord {
   readonly runtimeMs?: number;
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
   readonly exception?: string;
+  /**
+   * Given up at outcomeTimeout: published, and no outcome came (`unknown`). What `retry.on: lost`
+   * retries; an `unknown` without it (no task event heard, too many runs followed) tells nothing of a loss.
+   */
+  readonly lost?: true;
+  /** A retry of its slot's run (core/retry.ts): its attempt, 2 or more; absent: the slot's own run (attempt 1). */
+  readonly attempt?: number;
   /** How it was published: by `beat trigger` or `beat backfill`; absent: by its schedule (and on records written before origins). */
   readonly origin?: RunOrigin;
   /**

@@ -5,6 +5,7 @@
  *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line,
  *    "origin"?: "trigger" | "backfill" (how it was published; absent: by its schedule, as on older records),
  *    "rvk"?: the overlap policy by which tsbeat revoked it,
+ *    "lost"?: 1 when given up at outcomeTimeout, "att"?: a retry's attempt (2 or more),
  *    "parts"?: a canvas run's tasks, each [path, task name, task id, state, 1 when final else 0,
  *              and for a final part that succeeded, its result's JSON text; for a part that
  *              failed, null there and then its exception's first line],
@@ -26,6 +27,8 @@ export function encodeRun(r: RunRecord): string {
   if (r.exception !== undefined) out['exc'] = r.exception;
   if (r.origin !== undefined) out['origin'] = r.origin;
   if (r.revokedBy !== undefined) out['rvk'] = r.revokedBy;
+  if (r.lost === true) out['lost'] = 1;
+  if (r.attempt !== undefined) out['att'] = r.attempt;
   if (r.parts !== undefined)
     out['parts'] = r.parts.map((p) => [
       p.path,
@@ -52,6 +55,7 @@ export function decodeRun(text: string): RunRecord | undefined {
   const startedAtMs = num(o['start']);
   const finishedAtMs = num(o['done']);
   const runtimeMs = num(o['rt']);
+  const attempt = num(o['att']);
   return {
     taskId: o['id'],
     slotMs,
@@ -64,6 +68,8 @@ export function decodeRun(text: string): RunRecord | undefined {
     // Another value (a newer tsbeat's) reads as none: the run is shown, not dropped.
     ...(o['origin'] === 'trigger' || o['origin'] === 'backfill' ? { origin: o['origin'] } : {}),
     ...(o['rvk'] === 'cancelOther' || o['rvk'] === 'terminateOther' ? { revokedBy: o['rvk'] } : {}),
+    ...(o['lost'] === 1 ? { lost: true as const } : {}),
+    ...(attempt !== undefined && Number.isInteger(attempt) && attempt >= 2 ? { attempt } : {}),
     ...(typeof o['res'] === 'string' ? { result: o['res'] } : {}),
     ...(Array.isArray(o['parts']) ? { parts: o['parts'].map(decodePart).filter((p) => p !== undefined) } : {}),
   };

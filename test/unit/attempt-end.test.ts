@@ -1,0 +1,43 @@
+/** How a run's record ends, as retries see it: a loss is only a run given up at outcomeTimeout; the record keeps that and its attempt. */
+import { describe, expect, it } from 'vitest';
+import { attemptEndOf, attemptOf } from '../../src/outcomes/attempt-end.js';
+import { advance } from '../../src/outcomes/tracker.js';
+import { advanceParts } from '../../src/outcomes/canvas-outcome.js';
+import type { RunRecord } from '../../src/ports/outcomes.js';
+import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
+
+const published: RunRecord = { taskId: 't', slotMs: 1000, publishedAtMs: 1000, state: 'PENDING' };
+
+describe('attemptEndOf', () => {
+  it('marks a run given up at outcomeTimeout as lost, a plain task and a canvas alike', () => {
+    const timedOut = advance(published, undefined, 1001 + 60_000, 60_000);
+    expect(timedOut).toMatchObject({ state: 'unknown', lost: true });
+    expect(attemptEndOf(timedOut)).toBe('lost');
+    const canvas: RunRecord = { ...published, parts: [{ path: 'chain[0]', task: 'a', id: 'p', state: 'PENDING', final: true }] };
+    expect(attemptEndOf(advanceParts(canvas, [undefined], 1001 + 60_000, 60_000))).toBe('lost');
+  });
+
+  it('reads SUCCESS, FAILURE and REVOKED, an unknown that tells of no loss, and nothing before the end', () => {
+    expect(attemptEndOf(advance(published, { state: 'FAILURE', exception: 'E: x' }, 2000, 60_000))).toBe('failure');
+    expect(attemptEndOf(advance(published, { state: 'SUCCESS' }, 2000, 60_000))).toBe('success');
+    expect(attemptEndOf({ state: 'REVOKED' })).toBe('stopped');
+    // Given up for want of task events, or as one of too many runs followed: no sign of a loss.
+    expect(attemptEndOf({ state: 'unknown' })).toBe('unknown');
+    for (const state of ['PENDING', 'STARTED', 'RETRY'] as const) expect(attemptEndOf({ state })).toBeUndefined();
+  });
+
+  it("keeps the loss and a retry's attempt through the history codec; a record without them is the slot's own run", () => {
+    const retried: RunRecord = { ...published, state: 'unknown', finishedAtMs: 9, lost: true, attempt: 3 };
+    expect(encodeRun(retried)).toContain('"lost":1,"att":3');
+    expect(decodeRun(encodeRun(retried))).toEqual(retried);
+    expect(attemptOf(decodeRun(encodeRun(retried)) ?? published)).toBe(3);
+    expect(attemptOf(published)).toBe(1);
+    // Another tsbeat's values read as none: the run is shown, not dropped.
+    expect(decodeRun('{"id":"t","slot":1,"pub":2,"st":"unknown","lost":"yes","att":1.5}')).toEqual({
+      taskId: 't',
+      slotMs: 1,
+      publishedAtMs: 2,
+      state: 'unknown',
+    });
+  });
+});
