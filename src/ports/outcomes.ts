@@ -49,6 +49,8 @@ export interface RunRecord {
   readonly lost?: true;
   /** A retry of its slot's run (core/retry.ts): its attempt, 2 or more; absent: the slot's own run (attempt 1). */
   readonly attempt?: number;
+  /** With `attempt`: the task id of its slot's own run, from which every attempt's id is derived (celery/task-id.ts attemptTaskId). */
+  readonly retryOf?: string;
   /** How it was published: by `beat trigger` or `beat backfill`; absent: by its schedule (and on records written before origins). */
   readonly origin?: RunOrigin;
   /**

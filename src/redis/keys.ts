@@ -67,6 +67,10 @@
  *                              failovers and after the history list has moved on
  *   <prefix>:{<name>}:failures  hash  entry name → its FAILUREs since its last SUCCESS (lua/run-history.lua; deleted on resume):
  *                              what pauseOnFailure counts
+ *   <prefix>:{<name>}:retries  zset  a slot's next attempt due (core/retry.ts; score: when, epoch ms), member the JSON
+ *                              {"e": entry, "s": slot ms, "a": attempt, "id": its task id, "of": the slot's first task id}
+ *                              (retry-codec.ts), added by lua/run-history.lua with the final outcome of the attempt before
+ *                              it, so that no failover loses or doubles it
  *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http, ttl}, written by
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
@@ -133,6 +137,8 @@ export interface SchedulerKeys {
   readonly runsFinished: string;
   /** Each entry's FAILUREs since its last SUCCESS or resume. */
   readonly failures: string;
+  /** Each slot's next attempt, by when it is due (a retry of a failed or lost run). */
+  readonly retries: string;
   /** The last note given with a pause, resume or trigger of each entry. */
   readonly notes: string;
   /** Why each paused entry was paused: its note. */
@@ -176,6 +182,7 @@ export const SCHEDULER_KEY_TYPES = {
   runsPending: 'set',
   runsFinished: 'hash',
   failures: 'hash',
+  retries: 'zset',
   pauseNotes: 'hash',
   notes: 'hash',
   replicas: 'hash',
@@ -232,6 +239,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsPending: `${base}runs:pending`,
     runsFinished: `${base}finished`,
     failures: `${base}failures`,
+    retries: `${base}retries`,
     pauseNotes: `${base}paused:notes`,
     notes: `${base}notes`,
     replicas: `${base}replicas`,

@@ -5,7 +5,7 @@
  *    "start"?: epoch ms, "done"?: epoch ms, "rt"?: runtime ms, "exc"?: the exception's first line,
  *    "origin"?: "trigger" | "backfill" (how it was published; absent: by its schedule, as on older records),
  *    "rvk"?: the overlap policy by which tsbeat revoked it,
- *    "lost"?: 1 when given up at outcomeTimeout, "att"?: a retry's attempt (2 or more),
+ *    "lost"?: 1 when given up at outcomeTimeout, "att"?: a retry's attempt (2 or more) and "of": its slot's first task id,
  *    "parts"?: a canvas run's tasks, each [path, task name, task id, state, 1 when final else 0,
  *              and for a final part that succeeded, its result's JSON text; for a part that
  *              failed, null there and then its exception's first line],
@@ -29,6 +29,7 @@ export function encodeRun(r: RunRecord): string {
   if (r.revokedBy !== undefined) out['rvk'] = r.revokedBy;
   if (r.lost === true) out['lost'] = 1;
   if (r.attempt !== undefined) out['att'] = r.attempt;
+  if (r.retryOf !== undefined) out['of'] = r.retryOf;
   if (r.parts !== undefined)
     out['parts'] = r.parts.map((p) => [
       p.path,
@@ -69,7 +70,9 @@ export function decodeRun(text: string): RunRecord | undefined {
     ...(o['origin'] === 'trigger' || o['origin'] === 'backfill' ? { origin: o['origin'] } : {}),
     ...(o['rvk'] === 'cancelOther' || o['rvk'] === 'terminateOther' ? { revokedBy: o['rvk'] } : {}),
     ...(o['lost'] === 1 ? { lost: true as const } : {}),
-    ...(attempt !== undefined && Number.isInteger(attempt) && attempt >= 2 ? { attempt } : {}),
+    ...(attempt !== undefined && Number.isInteger(attempt) && attempt >= 2 && typeof o['of'] === 'string'
+      ? { attempt, retryOf: o['of'] }
+      : {}),
     ...(typeof o['res'] === 'string' ? { result: o['res'] } : {}),
     ...(Array.isArray(o['parts']) ? { parts: o['parts'].map(decodePart).filter((p) => p !== undefined) } : {}),
   };

@@ -9,6 +9,8 @@ import { isFinal } from '../ports/outcomes.js';
 import type { FinishedRuns, RunHistory, RunRecord, RunToRecord } from '../ports/outcomes.js';
 import type { SchedulerKeys } from './keys.js';
 import { decodeFinished, decodeRun, encodeRun } from './run-history-codec.js';
+import { decodeRetryMember, encodeRetryMember } from './retry-codec.js';
+import type { PendingRetry } from './retry-codec.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 
@@ -25,9 +27,15 @@ export interface FailurePausing {
   paused(entry: string, record: RunRecord): void;
 }
 
+/** retry: a run's next attempt, should its record (final) be written now. */
+export interface RetryScheduling {
+  /** The slot's next attempt after `record`, or undefined (outcomes/attempt-end.ts nextAttempt); must not throw. */
+  next(entry: string, record: RunRecord): PendingRetry | undefined;
+}
+
 type HistoryKeys = Pick<
   SchedulerKeys,
-  'runs' | 'runsPending' | 'runsFinished' | 'failures' | 'paused' | 'pauseNotes' | 'state' | 'entries'
+  'runs' | 'runsPending' | 'runsFinished' | 'failures' | 'paused' | 'pauseNotes' | 'state' | 'entries' | 'retries'
 >;
 
 export class RedisRunHistory implements RunHistory {
@@ -36,6 +44,7 @@ export class RedisRunHistory implements RunHistory {
     private readonly keys: HistoryKeys,
     private readonly length: number = DEFAULTS.runHistoryLength,
     private readonly pausing?: FailurePausing,
+    private readonly retrying?: RetryScheduling,
   ) {}
 
   /** History key → why it cannot be read or written (its type), while it cannot: one entry's fault, see faults(). */
@@ -70,8 +79,18 @@ export class RedisRunHistory implements RunHistory {
     const scripts = withScripts(this.client);
     for (let from = 0; from < runs.length; from += CHUNK) {
       const chunk = runs.slice(from, from + CHUNK);
-      const { runsPending, runsFinished, failures, paused, pauseNotes, state, entries } = this.keys;
-      const keys = [runsPending, runsFinished, failures, paused, pauseNotes, state, entries, ...chunk.map((r) => this.keys.runs(r.entry))];
+      const { runsPending, runsFinished, failures, paused, pauseNotes, state, entries, retries } = this.keys;
+      const keys = [
+        runsPending,
+        runsFinished,
+        failures,
+        paused,
+        pauseNotes,
+        state,
+        entries,
+        retries,
+        ...chunk.map((r) => this.keys.runs(r.entry)),
+      ];
       const args = [
         mode,
         String(this.length),
@@ -81,6 +100,7 @@ export class RedisRunHistory implements RunHistory {
           encodeRun(r.record),
           String(this.pausing?.pauseAfter(r.entry) ?? 0),
           r.revision ?? '',
+          this.retryArgument(r),
         ]),
       ];
       const replies = await scripts.runHistory(keys.length, ...keys, ...args);
@@ -91,6 +111,28 @@ export class RedisRunHistory implements RunHistory {
           await this.fault(this.keys.runs(r.entry), new Error('WRONGTYPE Operation against a key holding the wrong kind of value'));
       }
     }
+  }
+
+  /** A final record's next attempt as run-history.lua takes it: "<due ms> <member>", or '' for none. */
+  private retryArgument(r: RunToRecord): string {
+    if (this.retrying === undefined || !isFinal(r.record.state)) return '';
+    const next = this.retrying.next(r.entry, r.record);
+    return next === undefined ? '' : `${Math.max(0, Math.round(next.dueMs))} ${encodeRetryMember(next)}`;
+  }
+
+  /** The pending attempts due at `nowMs` or before, the earliest first, at most `max`. */
+  async dueRetries(nowMs: number, max: number): Promise<PendingRetry[]> {
+    const flat = await this.client
+      .zrangebyscore(this.keys.retries, '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, max)
+      .catch(async (error: unknown) => {
+        throw await nameWrongType(this.client, error, [[this.keys.retries, 'zset']]);
+      });
+    const out: PendingRetry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const retry = decodeRetryMember(flat[i]!, Number(flat[i + 1]));
+      if (retry !== undefined) out.push(retry);
+    }
+    return out;
   }
 
   async pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]> {

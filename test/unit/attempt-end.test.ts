@@ -1,6 +1,6 @@
 /** How a run's record ends, as retries see it: a loss is only a run given up at outcomeTimeout; the record keeps that and its attempt. */
 import { describe, expect, it } from 'vitest';
-import { attemptEndOf, attemptOf } from '../../src/outcomes/attempt-end.js';
+import { attemptEndOf, attemptOf } from '../../src/runtime/attempt-end.js';
 import { advance } from '../../src/outcomes/tracker.js';
 import { advanceParts } from '../../src/outcomes/canvas-outcome.js';
 import type { RunRecord } from '../../src/ports/outcomes.js';
@@ -27,8 +27,8 @@ describe('attemptEndOf', () => {
   });
 
   it("keeps the loss and a retry's attempt through the history codec; a record without them is the slot's own run", () => {
-    const retried: RunRecord = { ...published, state: 'unknown', finishedAtMs: 9, lost: true, attempt: 3 };
-    expect(encodeRun(retried)).toContain('"lost":1,"att":3');
+    const retried: RunRecord = { ...published, state: 'unknown', finishedAtMs: 9, lost: true, attempt: 3, retryOf: 's' };
+    expect(encodeRun(retried)).toContain('"lost":1,"att":3,"of":"s"');
     expect(decodeRun(encodeRun(retried))).toEqual(retried);
     expect(attemptOf(decodeRun(encodeRun(retried)) ?? published)).toBe(3);
     expect(attemptOf(published)).toBe(1);

@@ -57,6 +57,8 @@ const TODAY: Record<string, string> = {
   runsPending: 'tsbeat:{prod}:runs:pending',
   runsFinished: 'tsbeat:{prod}:finished',
   failures: 'tsbeat:{prod}:failures',
+  // Added with retries (issue 70): a new name, which no 0.2 deployment has.
+  retries: 'tsbeat:{prod}:retries',
   pauseNotes: 'tsbeat:{prod}:paused:notes',
   notes: 'tsbeat:{prod}:notes',
   replicas: 'tsbeat:{prod}:replicas',

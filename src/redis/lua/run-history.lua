@@ -14,14 +14,17 @@
   KEYS[6]      state hash (includes/entry-state.lua), for the entry fence of an '@' revision
   KEYS[7]      entries hash: the runtime entries' records (includes/entry-record.lua), for the
                entry fence of a digits revision
-  KEYS[8..n]   one history list per run, in ARGV's order (newest first)
+  KEYS[8]      retries zset: each slot's next attempt, scored by when it is due (retry-codec.ts)
+  KEYS[9..n]   one history list per run, in ARGV's order (newest first)
 
   ARGV[1]      mode: 'push' (newly published runs) or 'update' (a run's new state)
   ARGV[2]      the history length to keep
-  ARGV[3..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none), and the
+  ARGV[3..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none), the
                revision its entry was published under (publish-fenced.lua's revision column;
                '' = not checked: the config file's entries, and runs a new leader took over from
-               the pending set, whose history an entry's delete removes with it)
+               the pending set, whose history an entry's delete removes with it), and the slot's
+               next attempt should this record be final ('' = none; else "<due ms> <member>",
+               the member retry-codec.ts's JSON)
 
   The entry fence (includes/entry-fence.lua incarnationHolds): a run whose entry was deleted, or
   deleted and created again, since it was published writes nothing (its reply is 3), so that no
@@ -41,17 +44,21 @@
           neither). A FAILURE that brings the count to the entry's pauseOnFailure pauses it (SADD to the paused
           set) with its note {note: "N failed runs in a row; the last: <exception>", by:
           "pauseOnFailure", at: its finish}, unless it is paused already.
+          A record that becomes final here (pushed final, or written by an update) with a next
+          attempt adds it to the retries zset (ZADD NX: once per member), in the same step as the
+          outcome: a failover loses no attempt, and a record already final adds none again (nor
+          does the SUCCESS or FAILURE that replaces a REVOKED: that run was stopped on purpose).
   Either way the entry is then in the pending set exactly while one of its records is not final.
 
   Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it,
           3 = superseded (the entry fence): nothing written for it, the pending set untouched;
           4 = refused: its history list holds another type (nothing written for it; the caller names the key).
   Errors  WRONGTYPE naming the key when a key other than a history list holds another type, before anything is written;
-          ERR when the arguments are not five per run.
+          ERR when the arguments are not six per run, or a next attempt is not "<due ms> <member>".
   Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
           HSET of the finished hash, HINCRBY / HDEL of the failures hash (update of a final record);
           SADD of the paused set and HSET of
-          the pause notes (pauseOnFailure reached).
+          the pause notes (pauseOnFailure reached); ZADD NX of the retries zset (a next attempt).
 ]]
 --- @include "key-type"
 --- @include "entry-state"
@@ -61,15 +68,24 @@
 local SCRIPT = 'run-history'
 local refused = wrongType(SCRIPT, KEYS[1], 'set') or wrongType(SCRIPT, KEYS[2], 'hash')
   or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
-  or wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash')
+  or wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash') or wrongType(SCRIPT, KEYS[8], 'zset')
 if refused then return refused end
-if (#ARGV - 2) ~= 5 * (#KEYS - 7) then
-  return redis.error_reply('ERR ' .. SCRIPT .. ': expected five arguments per run, one run per history key')
+if (#ARGV - 2) ~= 6 * (#KEYS - 8) then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': expected six arguments per run, one run per history key')
+end
+-- Each next attempt is read before anything is written: all or nothing.
+local retries = {}
+for i = 8, #ARGV, 6 do
+  if ARGV[i] ~= '' then
+    local due, member = string.match(ARGV[i], '^(%d+) (.+)$')
+    if not due then return redis.error_reply('ERR ' .. SCRIPT .. ': a next attempt must be "<due ms> <member>"') end
+    retries[i] = { due, member }
+  end
 end
 -- A history list of another type is its entry's fault alone (something else wrote the key): its
 -- run is refused (4), the others' are written.
 local wrongList = {}
-for i = 8, #KEYS do
+for i = 9, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then wrongList[i] = kind end
 end
@@ -145,14 +161,20 @@ local function holds(entry, fence)
   return incarnationHolds(fence, redis.call('HGET', KEYS[7], entry), nil)
 end
 
+-- The run's next attempt, once its record became final here.
+local function retryLater(i)
+  local retry = retries[i + 5]
+  if retry then redis.call('ZADD', KEYS[8], 'NX', retry[1], retry[2]) end
+end
+
 local written = {}
 local run = 0
-for i = 3, #ARGV, 5 do
+for i = 3, #ARGV, 6 do
   run = run + 1
-  local key = KEYS[run + 7]
+  local key = KEYS[run + 8]
   local entry, id, record, pauseAfter, fence = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0, ARGV[i + 4]
   local wrote = 3
-  if wrongList[run + 7] then
+  if wrongList[run + 8] then
     wrote = 4
   elseif holds(entry, fence) then
     wrote = 0
@@ -172,6 +194,7 @@ for i = 3, #ARGV, 5 do
           local v = decoded(record)
           if v and FINAL[v.st] then
             if summarise(entry, v, record, pauseAfter) then wrote = 2 end
+            retryLater(i)
           end
         end
       end
@@ -181,7 +204,11 @@ for i = 3, #ARGV, 5 do
       if not FINAL[stored.st] or (stored.st == 'REVOKED' and ended) then
         redis.call('LSET', key, at, record)
         wrote = 1
-        if v and FINAL[v.st] and summarise(entry, v, record, pauseAfter) then wrote = 2 end
+        if v and FINAL[v.st] then
+          if summarise(entry, v, record, pauseAfter) then wrote = 2 end
+          -- A run seen REVOKED was stopped on purpose: the end it stores over that is no cause to run it again.
+          if stored.st ~= 'REVOKED' then retryLater(i) end
+        end
       end
     end
     if pendingNow or anyPending(key) then redis.call('SADD', KEYS[1], entry) else redis.call('SREM', KEYS[1], entry) end

@@ -1,0 +1,57 @@
+/**
+ * How a run ended, as retries see it (core/retry.ts AttemptEnd), from its history record: which
+ * `unknown` is a loss (given up at outcomeTimeout: `lost`) and which tells nothing (no task event
+ * heard, too many runs followed); undefined while the run is not final.
+ */
+import { afterAttempt } from '../core/retry.js';
+import type { AttemptEnd, RetryPolicy } from '../core/retry.js';
+import { attemptTaskId } from '../celery/task-id.js';
+import { isFinal } from '../ports/outcomes.js';
+import type { RunRecord } from '../ports/outcomes.js';
+
+export function attemptEndOf(record: Pick<RunRecord, 'state' | 'lost' | 'revokedBy'>): AttemptEnd | undefined {
+  if (!isFinal(record.state)) return undefined;
+  // Revoked by the entry's overlap policy for its next slot: whatever it ended in, that slot took its place.
+  if (record.revokedBy !== undefined) return 'stopped';
+  switch (record.state) {
+    case 'SUCCESS':
+      return 'success';
+    case 'FAILURE':
+      return 'failure';
+    case 'REVOKED':
+      return 'stopped';
+    default:
+      return record.lost === true ? 'lost' : 'unknown';
+  }
+}
+
+/** A run's attempt: its record's, else 1 (the slot's own run). */
+export function attemptOf(record: Pick<RunRecord, 'attempt'>): number {
+  return record.attempt ?? 1;
+}
+
+/**
+ * The slot's next attempt after `record` (a run that just became final) under `policy`, or
+ * undefined when there is none (it succeeded, was stopped, is not known to have failed, or failed
+ * for good). The wait counts from its finish (else `nowMs`).
+ */
+export function nextAttempt(
+  entry: string,
+  record: RunRecord,
+  policy: RetryPolicy | undefined,
+  nowMs: number,
+): { entry: string; slotMs: number; attempt: number; taskId: string; retryOf: string; dueMs: number } | undefined {
+  const end = attemptEndOf(record);
+  if (end === undefined || policy === undefined) return undefined;
+  const decision = afterAttempt(end, attemptOf(record), record.finishedAtMs ?? nowMs, policy, false);
+  if (decision.kind !== 'retry') return undefined;
+  const retryOf = record.retryOf ?? record.taskId;
+  return {
+    entry,
+    slotMs: record.slotMs,
+    attempt: decision.attempt,
+    taskId: attemptTaskId(retryOf, decision.attempt),
+    retryOf,
+    dueMs: decision.dueMs,
+  };
+}
