@@ -129,6 +129,16 @@ describe('the retired `partitions` setting', () => {
 describe('check refuses what run would refuse', () => {
   const cases: [string, string[], string][] = [
     [
+      'retry',
+      [...ENTRY, 'taskEvents: false', 'retry: { attempts: 3 }'],
+      "  retry (line 4): retry needs to know how runs ended, and this config reads no outcomes: set resultBackend (the workers' Celery result_backend) or taskEvents: true (workers with -E), or remove retry",
+    ],
+    [
+      'retry.attempts',
+      ['resultBackend: redis://127.0.0.1:6399/1', 'beatSchedule:', '  a: { task: t, schedule: 5, retry: { attempts: 101 } }'],
+      '  beatSchedule.a.retry.attempts (line 3): retry.attempts must be a whole number from 1 to 100 (runs of one slot, the first included)',
+    ],
+    [
       'lock.urls',
       [...ENTRY, 'lock:', '  urls: ["http://x"]'],
       '  lock.urls[0] (line 4): http://x: unsupported scheme "http://"; use redis://, rediss://, redis+socket://, sentinel:// or redis-cluster://',
