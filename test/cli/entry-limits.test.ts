@@ -1,4 +1,4 @@
-/** `beat next` and `beat check` on entries with startAt, endAt, exclude, pauseOnFailure, maxRuns and oneOff (in-process, a fixed "now"). */
+/** `beat next` and `beat check` on entries with startAt, endAt, exclude, pauseOnFailure, retry, deadLetter, maxRuns and oneOff (in-process, a fixed "now"). */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -142,7 +142,7 @@ describe('beat entries (real CLI processes, private Redis)', () => {
       stdout: 'created other (store version 4)\n',
     });
 
-    // The entry limits: the config file's startAt, endAt, exclude, pauseOnFailure, maxRuns, oneOff.
+    // The entry limits: the config file's startAt, endAt, exclude, pauseOnFailure, retry, deadLetter, maxRuns, oneOff.
     expect(
       await d.beat('entries', 'set', 'other', '--start-at', '2030-01-01T00:00:00Z', '--end-at', '2031-01-01T00:00:00Z', '--max-runs', '3'),
     ).toMatchObject({ code: 0 });

@@ -33,7 +33,7 @@ const timingOf = (entry: ResolvedEntry, catchUp: EntryTiming['catchUp']): EntryT
   window: entryWindow(entry),
 });
 
-describe('startAt, endAt, exclude, pauseOnFailure, maxRuns, oneOff in the schema', () => {
+describe('startAt, endAt, exclude, pauseOnFailure, retry, deadLetter, maxRuns, oneOff in the schema', () => {
   it('resolves ISO instants, wall times in the entry zone, snake_case keys, and oneOff as maxRuns 1', () => {
     const e = entryOf(
       { task: 't', schedule: 60, start_at: '2027-01-01T09:00:00', end_at: '2027-01-02T09:00:00+00:00', one_off: true },
