@@ -190,3 +190,16 @@ export interface RunningRuns {
    */
   onFinished(listener: (entry: string) => void): () => void;
 }
+
+/** retry-fenced.lua's reply for one pending attempt (issue 70). */
+export const RetryPublishResult = {
+  Published: 1,
+  /** No longer pending: published already (another leader, a lost reply) or dropped. */
+  Gone: 0,
+  /** The entry was deleted or created again since its slot's run: the attempt was dropped, nothing published. */
+  Dropped: 2,
+  Fenced: -1,
+  /** The deployment is stopped: the attempt stays pending. */
+  Stopped: -3,
+} as const;
+export type RetryPublishResult = (typeof RetryPublishResult)[keyof typeof RetryPublishResult];

@@ -13,6 +13,7 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
+import type { RetryPublishResult } from '../ports/outcomes.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control-source.js';
 import type { TaskMessage } from '../celery/message.js';
@@ -266,6 +267,40 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
     } catch (error) {
       if (error instanceof BeatError) throw error;
       throw await this.failure('publishing a manual run', error);
+    }
+  }
+
+  /**
+   * One pending attempt of a slot, exactly once (retry-fenced.lua): its member leaves the retries
+   * zset in the step that pushes `message` (attemptMessage). `member` is the zset's text as read.
+   */
+  async publishRetry(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult> {
+    const plan = await this.broker.plan([message]);
+    await this.broker.declare(plan);
+    const deliveries = plan.messages[0];
+    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys.retries];
+    const argv: (string | Buffer)[] = [
+      token,
+      member,
+      String(deliveries?.pushes.length ?? 0),
+      String(deliveries?.publishes.length ?? 0),
+      revision ?? '',
+    ];
+    for (const push of deliveries?.pushes ?? []) {
+      keys.push(push.key);
+      argv.push(String(keys.length), push.payload);
+    }
+    for (const publish of deliveries?.publishes ?? []) argv.push(publish.channel, publish.payload);
+    try {
+      const reply = await withScripts(this.broker.client).retryFenced(keys.length, ...keys, ...argv);
+      if (typeof reply === 'number') return reply as RetryPublishResult;
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `attempt of "${message.entry}" (${message.id}) dropped: its queue key ${JSON.stringify(String(reply[1]))} holds a ${String(reply[2])}, not a list; route the entry to another queue, or remove that key`,
+      );
+    } catch (error) {
+      if (error instanceof BeatError) throw error;
+      throw await this.failure('publishing an attempt', error);
     }
   }
 

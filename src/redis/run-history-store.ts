@@ -117,7 +117,7 @@ export class RedisRunHistory implements RunHistory {
   private retryArgument(r: RunToRecord): string {
     if (this.retrying === undefined || !isFinal(r.record.state)) return '';
     const next = this.retrying.next(r.entry, r.record);
-    return next === undefined ? '' : `${Math.max(0, Math.round(next.dueMs))} ${encodeRetryMember(next)}`;
+    return next === undefined ? '' : `${Math.max(0, Math.round(next.dueMs))} ${encodeRetryMember({ ...next, revision: r.revision })}`;
   }
 
   /** The pending attempts due at `nowMs` or before, the earliest first, at most `max`. */

@@ -24,6 +24,7 @@ export function lua(name: string): string {
 
 const PUBLISH_FENCED = lua('publish-fenced');
 const TRIGGER_FENCED = lua('trigger-fenced');
+const RETRY_FENCED = lua('retry-fenced');
 const RECORD_SEEN = lua('record-seen');
 const SEED_STATE = lua('seed-state');
 
@@ -49,6 +50,8 @@ export interface ScriptClient {
   publishFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number[]>;
   /** trigger-fenced.lua: see its header. */
   triggerFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<TriggerResult | unknown[]>;
+  /** retry-fenced.lua: see its header. */
+  retryFenced(numKeys: number, ...keysAndArgs: (string | Buffer)[]): Promise<number | unknown[]>;
   /** record-seen.lua: first sightings of entries without a state; 1 per name written, 0 if it had one. */
   recordSeen(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
   /** seed-state.lua: cut-over adoption of another scheduler's last runs (RedBeat's meta, django's last_run_at; seed-states.ts). */
@@ -94,6 +97,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptClient {
   if (!('publishFenced' in client)) {
     client.defineCommand('publishFenced', { lua: PUBLISH_FENCED });
     client.defineCommand('triggerFenced', { lua: TRIGGER_FENCED });
+    client.defineCommand('retryFenced', { lua: RETRY_FENCED });
     client.defineCommand('recordSeen', { lua: RECORD_SEEN });
     client.defineCommand('seedState', { lua: SEED_STATE });
     client.defineCommand('claimFenced', { lua: CLAIM_FENCED });

@@ -1,0 +1,88 @@
+--[[
+  retry-fenced: publish one pending attempt of a slot (issue 70; core/retry.ts) exactly once, only
+  while the caller holds the leadership fence: the attempt's member leaves the retries zset in the
+  same step that pushes its message, so that no failover, lost reply or racing leader publishes it
+  twice. An attempt does not move the entry's schedule: the state is read (for the entry fence), never
+  written; the attempt's run record is the outcome tracker's (lua/run-history.lua).
+
+  KEYS[1]      fence key (string)
+  KEYS[2]      state hash (includes/entry-state.lua), for the entry fence of an '@' revision
+  KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua), for a digits revision
+  KEYS[4]      stop key: while it exists (`beat pause --all`) nothing is published (includes/stop.lua)
+  KEYS[5]      retries zset (keys.ts `retries`, retry-codec.ts)
+  KEYS[6..]    broker lists to push to
+
+  ARGV[1]      fence token
+  ARGV[2]      the attempt's member exactly as it sits in the zset (removed here, so it runs once)
+  ARGV[3]      P: number of pushes; ARGV[4]: C: number of channel publishes
+  ARGV[5]      the revision the slot's run was published under (the member's `r`; '' = not checked: an
+               entry of the config file; see includes/entry-fence.lua)
+  then P pairs (index into KEYS, payload) and C pairs (channel, payload)
+
+  Reply   1 published; 0 the attempt was no longer pending (published already, or dropped): nothing
+          written; -1 fenced; -3 stopped: nothing written, the attempt stays pending until the stop is
+          lifted; 2 dropped: the entry was deleted or created again since its slot's run was
+          published (incarnationHolds), so the attempt is removed and nothing is published;
+          { 3, key, type } refused: a broker list holds another Redis type (this entry's fault): the
+          attempt is removed, nothing is published
+  Errors  WRONGTYPE naming the key when the fence, state, entries hash or retries zset holds another
+          type; ERR when a push's key index is not valid. All before anything is written.
+  Writes  ZREM of the member; LPUSH / PUBLISH of the payloads.
+]]
+--- @include "fence"
+--- @include "stop"
+--- @include "entry-state"
+--- @include "entry-record"
+--- @include "entry-fence"
+
+local SCRIPT = 'retry-fenced'
+local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
+if held ~= true then return held or -1 end
+if deploymentStopped(KEYS[4]) then return -3 end
+local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[5], 'zset')
+if refused then return refused end
+local badKey, badType
+for i = 6, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    badKey, badType = KEYS[i], kind
+    break
+  end
+end
+local pushes = tonumber(ARGV[3])
+local channels = tonumber(ARGV[4])
+if not pushes or not channels then return redis.error_reply('ERR ' .. SCRIPT .. ': the push and publish counts are not numbers') end
+for i = 1, pushes do
+  local index = tonumber(ARGV[4 + 2 * i])
+  if not index or index < 6 or index > #KEYS then
+    return redis.error_reply('ERR ' .. SCRIPT .. ': push ' .. i .. ' names no broker list in KEYS')
+  end
+end
+
+if redis.call('ZSCORE', KEYS[5], ARGV[2]) == false then return 0 end
+local entry = cjson.decode(ARGV[2]).e
+local fence = ARGV[5]
+if fence ~= '' then
+  local holds
+  if fenceOf(fence) then
+    holds = incarnationHolds(fence, false, decodeState(redis.call('HGET', KEYS[2], entry)))
+  else
+    holds = incarnationHolds(fence, redis.call('HGET', KEYS[3], entry), nil)
+  end
+  if not holds then
+    redis.call('ZREM', KEYS[5], ARGV[2])
+    return 2
+  end
+end
+redis.call('ZREM', KEYS[5], ARGV[2])
+if badKey then return { 3, badKey, badType } end
+local at = 6
+for _ = 1, pushes do
+  redis.call('LPUSH', KEYS[tonumber(ARGV[at])], ARGV[at + 1])
+  at = at + 2
+end
+for _ = 1, channels do
+  redis.call('PUBLISH', ARGV[at], ARGV[at + 1])
+  at = at + 2
+end
+return 1
