@@ -184,6 +184,8 @@ export const EVENTS = {
   standby: 'beat.standby',
   /** A manual run (`beat trigger`) was published. */
   trigger: 'beat.trigger',
+  /** A slot's later attempt (retry) was published, or dropped because its entry is gone (issue 70). */
+  retry: 'beat.retry',
   /** A backfill (`beat backfill`) was worked through by the leader, or refused: entry, request id, counts. */
   backfill: 'beat.backfill',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */

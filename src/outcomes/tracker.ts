@@ -222,6 +222,8 @@ export class OutcomeTracker implements RunningRuns {
     origin?: RunOrigin,
     revision?: string,
     parts?: readonly RunPart[],
+    /** A slot's later attempt (issue 70): its number and the slot's first task id. */
+    retry?: { readonly attempt: number; readonly retryOf: string },
   ): void {
     if (!this.running) return;
     this.burstFromMs ??= publishedAtMs;
@@ -238,6 +240,7 @@ export class OutcomeTracker implements RunningRuns {
       state: 'PENDING',
       ...(origin === undefined ? {} : { origin }),
       ...(parts === undefined || parts.length === 0 ? {} : { parts }),
+      ...(retry === undefined ? {} : { attempt: retry.attempt, retryOf: retry.retryOf }),
     };
     this.toRecord.push(this.track(entry, record, revision, false));
     this.arrived += 1;

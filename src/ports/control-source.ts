@@ -1,5 +1,6 @@
 /** What live control (pause, resume, manual runs) needs from the outside: where requests come from, and how a manual run is published. */
 import type { TaskMessage } from '../celery/message.js';
+import type { PendingAttempt, RetryPublishResult } from './outcomes.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 
 export type { BackfillOverlap };
@@ -32,6 +33,10 @@ export interface ControlSource extends Partial<BackfillSource> {
   /** The deployment-wide stop (`beat pause --all`), if it is set. Absent: the loop does not look (the scripts still refuse). */
   deploymentStop?(): Promise<DeploymentStop | undefined>;
   pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
+  /** The slots' pending attempts due at `nowMs` or before, the earliest first, at most `max` (retries zset), each with its member's text. */
+  dueRetries?(nowMs: number, max: number): Promise<{ member: string; retry: PendingAttempt }[]>;
+  /** Removes a pending attempt unpublished (its entry is no longer in the config). */
+  discardRetry?(member: string): Promise<void>;
   discardTrigger(text: string): Promise<void>;
 }
 
@@ -60,6 +65,11 @@ export interface TriggerPublisher {
   publishBackfill?: BackfillPublisher['publishBackfill'];
   /** A backfill step's slots classified, nothing written (BackfillPublisher). */
   claimBackfill?: BackfillPublisher['claimBackfill'];
+  /**
+   * A slot's pending attempt (issue 70), exactly once: `member` is the retries zset's text as read
+   * (retry-fenced.lua); absent where the broker has no such script yet (RabbitMQ, SQS).
+   */
+  publishRetry?(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult>;
 }
 
 /** A pending backfill, as stored (JSON) in the `backfills` list. */

@@ -203,3 +203,16 @@ export const RetryPublishResult = {
   Stopped: -3,
 } as const;
 export type RetryPublishResult = (typeof RetryPublishResult)[keyof typeof RetryPublishResult];
+
+/** A slot's next attempt, due at `dueMs` (core/retry.ts). */
+export interface PendingAttempt {
+  readonly entry: string;
+  readonly slotMs: number;
+  readonly attempt: number;
+  readonly taskId: string;
+  /** The task id of the slot's own run (attempt 1). */
+  readonly retryOf: string;
+  /** The entry fence the slot's run was published under (includes/entry-fence.lua): an attempt of an entry deleted or re-created since is dropped. */
+  readonly revision?: string;
+  readonly dueMs: number;
+}

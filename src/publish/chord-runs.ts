@@ -98,7 +98,16 @@ export function chordTriggers(inner: TriggerPublisher, writer: ChordSizeWriter |
   };
   const backfill = inner.publishBackfill?.bind(inner);
   const claim = inner.claimBackfill?.bind(inner);
+  const retry = inner.publishRetry?.bind(inner);
   return {
+    ...(retry === undefined
+      ? {}
+      : {
+          publishRetry: async (message, member, revision, token) => {
+            await before([message], `attempt of "${message.entry}"`);
+            return retry(message, member, revision, token);
+          },
+        }),
     publishTrigger: async (message, requestText, token, nowMs, revision) => {
       await before([message], `manual run of "${message.entry}"`);
       return inner.publishTrigger(message, requestText, token, nowMs, revision);

@@ -30,6 +30,8 @@ import {
 import { BeatError, ErrorCode } from '../base/errors.js';
 import type { DeploymentStop } from '../control/deployment-stop.js';
 import { storedObject } from '../base/stored-object.js';
+import { decodeRetryMember } from './retry-codec.js';
+import type { PendingRetry } from './retry-codec.js';
 
 export const CONTROL_MESSAGE = 'control';
 
@@ -379,6 +381,25 @@ export class ControlStore {
   }
 
   /** Pending requests, oldest first, as stored (the text is what the trigger script removes). */
+  async dueRetries(nowMs: number, max: number): Promise<{ member: string; retry: PendingRetry }[]> {
+    const flat = await this.client
+      .zrangebyscore(this.keys.retries, '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, max)
+      .catch(async (error: unknown) => {
+        throw await nameWrongType(this.client, error, [[this.keys.retries, 'zset']]);
+      });
+    const out: { member: string; retry: PendingRetry }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const member = flat[i] as string;
+      const retry = decodeRetryMember(member, Number(flat[i + 1]));
+      if (retry !== undefined) out.push({ member, retry });
+    }
+    return out;
+  }
+
+  async discardRetry(member: string): Promise<void> {
+    await this.client.zrem(this.keys.retries, member);
+  }
+
   async pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]> {
     const texts = await this.client.lrange(this.keys.triggers, 0, max - 1);
     return texts.map((text) => {

@@ -6,19 +6,10 @@
  * member: lua/run-history.lua adds it with ZADD NX, and a second add of it changes nothing.
  */
 import { storedObject } from '../base/stored-object.js';
+import type { PendingAttempt } from '../ports/outcomes.js';
 
-/** A slot's next attempt, due at `dueMs` (core/retry.ts). */
-export interface PendingRetry {
-  readonly entry: string;
-  readonly slotMs: number;
-  readonly attempt: number;
-  readonly taskId: string;
-  /** The task id of the slot's own run (attempt 1). */
-  readonly retryOf: string;
-  /** The entry fence the slot's run was published under (includes/entry-fence.lua): an attempt of an entry deleted or re-created since is dropped. */
-  readonly revision?: string;
-  readonly dueMs: number;
-}
+/** A slot's next attempt, due at `dueMs` (ports/outcomes.ts PendingAttempt). */
+export type PendingRetry = PendingAttempt;
 
 export function encodeRetryMember(r: Omit<PendingRetry, 'dueMs'>): string {
   const member = { e: r.entry, s: r.slotMs, a: r.attempt, id: r.taskId, of: r.retryOf };

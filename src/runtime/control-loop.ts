@@ -7,6 +7,9 @@
  * first (before-publish.ts): it runs as the entry is then, and one deleted is an entry it lacks.
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
+import { attemptMessage } from '../celery/attempt-message.js';
+import { RetryPublishResult } from '../ports/outcomes.js';
+import type { SchedulerEvents } from '../ports/events.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -55,6 +58,8 @@ export interface ControlLoopOptions {
   readonly running?: RunningRuns | undefined;
   readonly revoker?: Revoker | undefined;
   readonly revoked?: ((revoke: RunRevoked) => void) | undefined;
+  /** A slot's later attempt was published (SchedulerEvents.retryPublished: the tracker follows it). */
+  readonly retryPublished?: SchedulerEvents['retryPublished'] | undefined;
 }
 
 export class ControlLoop {
@@ -106,6 +111,7 @@ export class ControlLoop {
         }
       }
       if ((await this.publishTriggers(source)) === 'not leading') return;
+      if ((await this.publishRetries(source)) === 'not leading') return;
       if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
       this.lastError = undefined;
     } catch (error) {
@@ -149,6 +155,52 @@ export class ControlLoop {
       const result = await this.publishTrigger(entry, request, text, token, now);
       // Stopped (the script's check): the request stays pending, as the others do.
       if (result === TriggerResult.Fenced || result === TriggerResult.Stopped) return 'not leading';
+    }
+    return undefined;
+  }
+
+  /**
+   * The slots' attempts that are due (issue 70), each published once through retry-fenced.lua with
+   * the slot's message, the attempt's task id and headers (celery/attempt-message.ts). An attempt of
+   * an entry this config no longer has is discarded; the script drops one whose entry was deleted or
+   * re-created since its slot's run.
+   */
+  private async publishRetries(source: ControlSource): Promise<'not leading' | undefined> {
+    const { logger, publisher } = this.options;
+    if (source.dueRetries === undefined || publisher.publishRetry === undefined) return undefined;
+    const due = await source.dueRetries(this.options.now(), DEFAULTS.triggersPerWake);
+    for (const { member, retry } of due) {
+      const token = this.options.lease();
+      if (token === undefined) return 'not leading';
+      const found = this.options.config.entries.find((e) => e.name === retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
+      const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
+      if (!entry) {
+        logger.warn(
+          { event: EVENTS.retry, entry: retry.entry, id: retry.taskId, attempt: retry.attempt },
+          'discarding an attempt of an entry this config no longer has',
+        );
+        await source.discardRetry?.(member);
+        continue;
+      }
+      const now = this.options.now();
+      const message = attemptMessage(
+        renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
+          taskId: retry.taskId,
+          slotMs: retry.slotMs,
+          nowMs: now,
+        }),
+        retry.attempt,
+        retry.retryOf,
+      );
+      const result = await publisher.publishRetry(message, member, retry.revision, token);
+      if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
+      const fields = { event: EVENTS.retry, entry: entry.name, id: retry.taskId, attempt: retry.attempt, retryOf: retry.retryOf };
+      if (result === RetryPublishResult.Published) {
+        this.options.retryPublished?.(message, retry.slotMs, retry.attempt, retry.retryOf, retry.revision);
+        logger.info({ ...fields, task: entry.task, slot: new Date(retry.slotMs).toISOString() }, `attempt ${retry.attempt} published`);
+      } else if (result === RetryPublishResult.Dropped) {
+        logger.info(fields, 'attempt dropped: its entry was deleted or created again since its slot ran');
+      }
     }
     return undefined;
   }

@@ -101,6 +101,7 @@ export class LeaderSession {
       running: options.running,
       revoker: options.revoker,
       revoked: options.events?.revoked?.bind(options.events),
+      retryPublished: options.events?.retryPublished?.bind(options.events),
     });
     this.catalog = catalog;
   }

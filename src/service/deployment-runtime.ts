@@ -83,7 +83,9 @@ export function makeDeploymentRuntime(shared: SharedParts): DeploymentRuntime {
   // The record of passed-over slots writes under the lease of the lock that hears its events.
   const lock = late<Pick<Leadership, 'currentLease'>>("the lock (the lease's token)");
   const passedSlots = new RedisPassedSlots(state, keys, log, () => lock.get().currentLease()?.token, config.lock.maxClockSkewMs);
-  const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing);
+  const outcomes = startOutcomes(config, keys, state, log, clock, observability.outcomeEvents, observability.pausing, (name) =>
+    shared.catalog.find(name),
+  );
   const failures = new RedisEntryFailures(state, keys);
   const unconsumed = new RedisUnconsumedQueues(state, keys);
   const counted = fanOutEvents([...observability.sinks, failures.events(), unconsumed.events(), missedSlots.events, passedSlots.events]);

@@ -42,8 +42,22 @@ function failedWith(error: unknown, events: PublishEvents, handOver: HandOver): 
 export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, handOver: HandOver): TriggerPublisher {
   const backfill = inner.publishBackfill?.bind(inner);
   const claim = inner.claimBackfill?.bind(inner);
+  const retry = inner.publishRetry?.bind(inner);
   return {
     ...(claim === undefined ? {} : { claimBackfill: claim }),
+    // An attempt is reported by the control loop (SchedulerEvents.retryPublished), which knows its slot and number.
+    ...(retry === undefined
+      ? {}
+      : {
+          publishRetry: async (message, member, revision, token) => {
+            try {
+              return await retry(message, member, revision, token);
+            } catch (error) {
+              failedWith(error, events, handOver);
+              throw error;
+            }
+          },
+        }),
     ...(backfill === undefined
       ? {}
       : {

@@ -22,7 +22,10 @@ import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
-import type { FailurePausing } from '../redis/run-history-store.js';
+import type { FailurePausing, RetryScheduling } from '../redis/run-history-store.js';
+import { retryPolicyOf } from '../config/retry-schema.js';
+import type { RetrySettings } from '../config/retry-schema.js';
+import { nextAttempt } from '../runtime/attempt-end.js';
 
 /**
  * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
@@ -49,6 +52,8 @@ export function startOutcomes(
   clock: Clock,
   events: OutcomeEvents,
   pausing?: FailurePausing,
+  /** A runtime entry of this name (the catalog), for its retry policy; the config's entries are looked up first. */
+  findEntry?: (name: string) => RetrySettings | undefined,
 ): Outcomes | undefined {
   if (!keepsRunHistory(config)) return undefined;
   const backend = config.resultBackend;
@@ -59,7 +64,7 @@ export function startOutcomes(
   const taskEvents =
     config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
   const tracker = new OutcomeTracker({
-    history: new RedisRunHistory(state, keys, undefined, pausing),
+    history: new RedisRunHistory(state, keys, undefined, pausing, retryScheduling(config, clock, findEntry)),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
@@ -73,4 +78,24 @@ export function startOutcomes(
   });
   const onError = (error: unknown): void => logger.warn({ event: EVENTS.outcomeError, err: error }, `run outcomes: ${errorMessage(error)}`);
   return { tracker, client, onError };
+}
+
+/**
+ * The next attempt of a run whose record is final (issue 70): its entry's retry policy
+ * (retryPolicyOf) applied to how it ended (runtime/attempt-end.ts), written by run-history.lua in
+ * the same step as the outcome. An entry not found (deleted since) has none.
+ */
+function retryScheduling(
+  config: ResolvedConfig,
+  clock: Clock,
+  findEntry: ((name: string) => RetrySettings | undefined) | undefined,
+): RetryScheduling {
+  return {
+    next: (name, record) => {
+      const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
+      if (entry === undefined) return undefined;
+      const policy = retryPolicyOf(entry, config);
+      return policy === undefined ? undefined : nextAttempt(name, record, policy, clock.now());
+    },
+  };
 }
