@@ -113,6 +113,20 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
     def fail():
         raise ValueError("boom: line one\nline two")
 
+    @app.task(bind=True, name="tsbeat_test.fail_twice")
+    def fail_twice(self):
+        # Fails the first two attempts of a slot and succeeds at the third (tsbeat's retries, issue
+        # 70): each attempt's id, headers and start go to a list in the result backend's DB.
+        import redis
+
+        r = redis.Redis.from_url(os.environ["TSBEAT_TEST_BACKEND"])
+        retry_of = getattr(self.request, "beat_retry_of", None)
+        attempt = getattr(self.request, "beat_attempt", None)
+        r.rpush("tsbeat-test:attempts", json.dumps({"id": self.request.id, "attempt": attempt, "retry_of": retry_of, "at": time.time()}))
+        if r.incr("tsbeat-test:fails:" + (retry_of or self.request.id)) <= 2:
+            raise ValueError("not yet")
+        return "third time"
+
     # Canvas steps (docs/canvas.md): each records its id in the order it ran, and passes its result on.
     @app.task(bind=True, name="tsbeat_test.add")
     def add(self, x, y):

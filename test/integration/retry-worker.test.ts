@@ -1,0 +1,124 @@
+/**
+ * Retries acted on end to end (issue 70) with a real Celery worker (Debian's 5.2.6) and a Redis
+ * result backend: a task that fails twice and then succeeds runs three times for its slot, with the
+ * attempts' deterministic task ids and the headers that name them, the backoff waited between them,
+ * and SUCCESS in `beat history`.
+ * Redis: a private redis-server (broker and state on DB 0, results on DB 1).
+ * Oracle: the worker's own record of each attempt it ran (tsbeat_test.fail_twice: id, headers, start).
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '../../src/base/log-events.js';
+import { attemptTaskId } from '../../src/celery/task-id.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { pythonCelery, startWorker, stopAll } from '../support/celery.js';
+import type { CeleryProcess } from '../support/celery.js';
+import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import type { PrivateRedis } from '../support/redis-server.js';
+
+const celery = pythonCelery();
+const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
+
+interface Attempt {
+  readonly id: string;
+  readonly attempt: number | null;
+  readonly retry_of: string | null;
+  /** When the worker started it, epoch seconds. */
+  readonly at: number;
+}
+
+interface RunJson {
+  readonly taskId: string;
+  readonly state: string;
+}
+
+suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.problem})`}`, () => {
+  const fleet = new BeatFleet();
+  const dir = new TempDir();
+  let redis: PrivateRedis;
+  let results: Redis;
+  const workers: CeleryProcess[] = [];
+
+  beforeAll(async () => {
+    if (!celery.ok) throw new Error(celery.problem);
+    redis = await startPrivateRedis();
+    results = redis.client(1);
+    const env = { broker: redis.url(0), backend: redis.url(1) };
+    workers.push(await startWorker({ name: 'retry-main', queues: ['celery'], env }));
+  });
+
+  afterAll(async () => {
+    await fleet.killAll();
+    killCliChildren();
+    await stopAll(workers);
+    results?.disconnect();
+    await redis?.stop();
+    dir.remove();
+  });
+
+  it('runs a task that fails twice three times for its slot, with the attempts ids, headers and backoff, and SUCCESS in beat history', async () => {
+    const name = uniqueName('retry');
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: redis.url(0) },
+      resultBackend: redis.url(1),
+      lock: FAST_LOCK,
+      beatSchedule: {
+        // One slot is what is looked at; the period is long enough that no second slot comes first.
+        flaky3: { task: 'tsbeat_test.fail_twice', schedule: 3, retry: { attempts: 3, backoff: { initial: '1s', factor: 2, max: '1m' } } },
+      },
+    });
+    const beat = fleet.spawn({ config: file, label: 'leader' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+
+    const attemptsOf = async (): Promise<Attempt[]> =>
+      (await results.lrange('tsbeat-test:attempts', 0, -1)).map((t) => JSON.parse(t) as Attempt);
+    let seen: Attempt[] = [];
+    // The first slot's run and its two retries, as the worker ran them.
+    const chain = await waitUntil(
+      'three attempts of the first slot',
+      async () => {
+        const all = await attemptsOf();
+        seen = all;
+        const first = all.find((a) => a.attempt === null);
+        if (first === undefined) return undefined;
+        const chain = [first, ...all.filter((a) => a.retry_of === first.id)];
+        return chain.length >= 3 ? chain : undefined;
+      },
+      40_000,
+      () => `worker saw ${JSON.stringify(seen)}; beat ${JSON.stringify(beat.logs.slice(-20))}`,
+    );
+    const slotId = chain[0]!.id;
+    expect(chain.map((a) => [a.id, a.attempt, a.retry_of])).toEqual([
+      [slotId, null, null],
+      [attemptTaskId(slotId, 2), 2, slotId],
+      [attemptTaskId(slotId, 3), 3, slotId],
+    ]);
+    // The waits: 1 s after attempt 1 ended, 2 s after attempt 2 (each attempt runs briefly); a
+    // bound above, loose for a loaded machine, shows the attempt was not left for long.
+    const gap1 = chain[1]!.at - chain[0]!.at;
+    const gap2 = chain[2]!.at - chain[1]!.at;
+    expect(gap1).toBeGreaterThanOrEqual(0.95);
+    expect(gap2).toBeGreaterThanOrEqual(1.95);
+    expect(gap1).toBeLessThan(15);
+    expect(gap2).toBeLessThan(15);
+
+    const third = attemptTaskId(slotId, 3);
+    const runs = await waitUntil(
+      'the third attempt SUCCESS in beat history',
+      async () => {
+        const run = await runBeatCli(['history', 'flaky3', '--config', file, '--json']);
+        expect(run.stderr).toBe('');
+        const list = JSON.parse(run.stdout) as RunJson[];
+        return list.find((r) => r.taskId === third)?.state === 'SUCCESS' ? list : undefined;
+      },
+      20_000,
+    );
+    const states = new Map(runs.map((r) => [r.taskId, r.state]));
+    expect(states.get(slotId)).toBe('FAILURE');
+    expect(states.get(attemptTaskId(slotId, 2))).toBe('FAILURE');
+    expect(states.get(third)).toBe('SUCCESS');
+    // No fourth attempt: the third succeeded.
+    expect((await attemptsOf()).filter((a) => a.retry_of === slotId)).toHaveLength(2);
+  }, 90_000);
+});
