@@ -68,7 +68,7 @@
  *   <prefix>:{<name>}:failures  hash  entry name → its FAILUREs since its last SUCCESS (lua/run-history.lua; deleted on resume):
  *                              what pauseOnFailure counts
  *   <prefix>:{<name>}:retries  zset  a slot's next attempt due (core/retry.ts; score: when, epoch ms), member the JSON
- *                              {"e": entry, "s": slot ms, "a": attempt, "id": its task id, "of": the slot's first task id}
+ *                              {"e": entry, "s": slot ms, "a": attempt, "id": its task id, "of": the slot's first task id, "r": revision}
  *                              (retry-codec.ts), added by lua/run-history.lua with the final outcome of the attempt before
  *                              it, so that no failover loses or doubles it
  *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http, ttl}, written by
