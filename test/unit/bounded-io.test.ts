@@ -88,6 +88,7 @@ const BOUNDED: Record<string, string> = {
   'src/publish/confirmed-backfill.ts scripts.backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, three values each',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).triggerFenced': 'one manual run',
+  'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).retryFenced': 'one attempt of one slot',
   'src/publish/redis-fenced-dispatcher.ts withScripts(this.broker.client).backfillFenced':
     'one step of a backfill: at most DEFAULTS.backfillChunk slots, a few values each',
   'src/redbeat/write-back.ts scripts.redbeatMeta': 'one batch of the write-back (BATCH runs)',
