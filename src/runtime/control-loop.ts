@@ -168,7 +168,7 @@ export class ControlLoop {
   private async publishRetries(source: ControlSource): Promise<'not leading' | undefined> {
     const { logger, publisher } = this.options;
     if (source.dueRetries === undefined || publisher.publishRetry === undefined) return undefined;
-    const due = await source.dueRetries(this.options.now(), DEFAULTS.triggersPerWake);
+    const due = await source.dueRetries(this.options.now(), TRIGGERS_PER_WAKE);
     for (const { member, retry } of due) {
       const token = this.options.lease();
       if (token === undefined) return 'not leading';
