@@ -20,7 +20,7 @@ import { followsOutcomes, resolveConfig } from './resolve.js';
 import { keepsRunHistory } from './outcome-sources.js';
 import { alertSettingProblems } from './alerts-schema.js';
 import { overlapSettingProblems, pauseOnFailureProblems } from './overlap-settings.js';
-import { retrySettingProblems } from './retry-schema.js';
+import { retrySettingProblems } from './retry-settings.js';
 import { sentryConfigProblems, sentrySettingsFrom } from './sentry-schema.js';
 import type { ResolvedConfig } from './resolve.js';
 
@@ -170,10 +170,12 @@ export function parseConfig(
     }),
     ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
-    ...retrySettingProblems(result.data, result.data.beatSchedule, {
-      followed: followsOutcomes(resolved),
-      heard: keepsRunHistory(resolved),
-    }),
+    ...retrySettingProblems(
+      result.data,
+      result.data.beatSchedule,
+      { followed: followsOutcomes(resolved), heard: keepsRunHistory(resolved) },
+      brokerKindIfKnown(resolved.broker.url),
+    ),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
     ...(queues === undefined ? [] : configQueueProblems(result.data, queues)),
   ];

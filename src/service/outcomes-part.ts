@@ -24,6 +24,7 @@ import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import type { FailurePausing, RetryScheduling } from '../redis/run-history-store.js';
 import { retryPolicyOf } from '../config/retry-schema.js';
+import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import type { RetrySettings } from '../config/retry-schema.js';
 import { nextAttempt } from '../runtime/attempt-end.js';
 
@@ -83,13 +84,16 @@ export function startOutcomes(
 /**
  * The next attempt of a run whose record is final (issue 70): its entry's retry policy
  * (retryPolicyOf) applied to how it ended (runtime/attempt-end.ts), written by run-history.lua in
- * the same step as the outcome. An entry not found (deleted since) has none.
+ * the same step as the outcome. An entry not found (deleted since) has none. A broker that cannot
+ * publish attempts yet (publishesAttempts: RabbitMQ, SQS) schedules none: `beat check` refuses the
+ * config's retry there, and a runtime entry's would only pile up attempts nobody publishes.
  */
 function retryScheduling(
   config: ResolvedConfig,
   clock: Clock,
   findEntry: ((name: string) => RetrySettings | undefined) | undefined,
-): RetryScheduling {
+): RetryScheduling | undefined {
+  if (brokerKindIfKnown(config.broker.url)?.publishesAttempts !== true) return undefined;
   return {
     next: (name, record) => {
       const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
