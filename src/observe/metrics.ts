@@ -80,6 +80,8 @@ export class BeatMetrics {
       this.missed,
       this.revokes,
       this.dropped,
+      this.retryAttempts,
+      this.retriesExhausted,
       this.runs,
       this.lastSuccess,
       this.lastFailure,
@@ -125,6 +127,19 @@ export class BeatMetrics {
     name: 'tsbeat_messages_dropped_total',
     help: 'Messages that matched no queue (a named exchange without a matching binding).',
     labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retryAttempts = new Counter({
+    name: 'tsbeat_retry_attempts_total',
+    help: "Later attempts of failed or lost runs published (retry: attempt 2 and on; the slot's own run is not one), by entry.",
+    labelNames: ['entry'] as const,
+    registers: [this.registry],
+  });
+  readonly retriesExhausted = new Counter({
+    name: 'tsbeat_retries_exhausted_total',
+    help: "Slots whose last attempt failed with none left under their entry's retry, by entry and how it ended (failure, lost).",
+    labelNames: ['entry', 'end'] as const,
     registers: [this.registry],
   });
 
@@ -271,6 +286,10 @@ export class BeatMetrics {
     },
     triggerPublished: (message) =>
       this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey),
+    retryPublished: (message) => {
+      this.countPublished(message.entry, message.task, message.destination.declareQueue ?? message.destination.routingKey);
+      if (this.admit(message.entry)) this.retryAttempts.inc({ entry: message.entry });
+    },
     missed: ({ entry, count, reason }) => {
       if (this.admit(entry.name)) this.missed.inc({ entry: entry.name, reason }, count);
     },
@@ -345,6 +364,9 @@ export class BeatMetrics {
       const at = (record.finishedAtMs ?? 0) / 1000;
       if (record.state === 'SUCCESS') this.lastSuccess.set({ entry }, at);
       else if (record.state === 'FAILURE') this.lastFailure.set({ entry }, at);
+    },
+    retriesExhausted: (entry, _record, end) => {
+      if (this.admit(entry)) this.retriesExhausted.inc({ entry, end });
     },
   };
 

@@ -161,6 +161,11 @@ export interface TaskEventFeed {
 /** Told of every run that reached a final state; must return at once and never throw. */
 export interface OutcomeEvents {
   finished(entry: string, record: RunRecord): void;
+  /**
+   * A slot's run failed for good after its retries (issue 70): `record` is its last attempt, which
+   * ended in `end` with no attempt left under its entry's policy. Told after `finished`.
+   */
+  retriesExhausted?(entry: string, record: RunRecord, end: 'failure' | 'lost'): void;
 }
 
 export const NO_OUTCOME_EVENTS: OutcomeEvents = { finished: () => undefined };

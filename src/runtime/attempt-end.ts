@@ -31,6 +31,18 @@ export function attemptOf(record: Pick<RunRecord, 'attempt'>): number {
 }
 
 /**
+ * How `record` (a run that just became final) failed for good with its attempts used up under
+ * `policy`: its end, or undefined when it is not (it succeeded, another attempt follows, or its
+ * entry does not retry this end: a run without retries is not one whose retries ran out).
+ */
+export function exhaustedEnd(record: RunRecord, policy: RetryPolicy | undefined): 'failure' | 'lost' | undefined {
+  const end = attemptEndOf(record);
+  if (end === undefined || policy === undefined) return undefined;
+  const decision = afterAttempt(end, attemptOf(record), record.finishedAtMs ?? 0, policy, false);
+  return decision.kind === 'failed' && decision.why === 'exhausted' ? decision.end : undefined;
+}
+
+/**
  * The slot's next attempt after `record` (a run that just became final) under `policy`, or
  * undefined when there is none (it succeeded, was stopped, is not known to have failed, or failed
  * for good). The wait counts from its finish (else `nowMs`).

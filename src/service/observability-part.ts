@@ -100,6 +100,7 @@ export async function startObservability(options: {
         (metrics?.outcomes ?? NO_OUTCOME_EVENTS).finished(entry, record);
         alerts.outcomeEvents.finished(entry, record);
       },
+      retriesExhausted: (entry, record, end) => metrics?.outcomes.retriesExhausted?.(entry, record, end),
     },
     pausing: {
       pauseAfter: (name) => entryNamed(name)?.pauseOnFailure,

@@ -26,7 +26,8 @@ import type { FailurePausing, RetryScheduling } from '../redis/run-history-store
 import { retryPolicyOf } from '../config/retry-schema.js';
 import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import type { RetrySettings } from '../config/retry-schema.js';
-import { nextAttempt } from '../runtime/attempt-end.js';
+import { exhaustedEnd, nextAttempt } from '../runtime/attempt-end.js';
+import type { RetryPolicy } from '../core/retry.js';
 
 /**
  * With task events read by default (no resultBackend, taskEvents unset), a run is given up as
@@ -64,15 +65,16 @@ export function startOutcomes(
   // Celery's task events on the broker the runs are published to (a broker without them refused taskEvents with the config).
   const taskEvents =
     config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
+  const policyOf = retryPolicies(config, findEntry);
   const tracker = new OutcomeTracker({
-    history: new RedisRunHistory(state, keys, undefined, pausing, retryScheduling(config, clock, findEntry)),
+    history: new RedisRunHistory(state, keys, undefined, pausing, policyOf && retryScheduling(policyOf, clock)),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
     ...(taskEvents === undefined ? {} : { taskEvents }),
     // Read by default, not counted on: a run no event tells of is given up as unknown, saying why.
     ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(TASK_EVENTS_SILENCE_MS, config.outcomeTimeoutMs) }),
-    events,
+    events: policyOf === undefined ? events : withExhaustions(events, policyOf),
     logger,
     clock,
     timeoutMs: config.outcomeTimeoutMs,
@@ -82,24 +84,44 @@ export function startOutcomes(
 }
 
 /**
- * The next attempt of a run whose record is final (issue 70): its entry's retry policy
- * (retryPolicyOf) applied to how it ended (runtime/attempt-end.ts), written by run-history.lua in
- * the same step as the outcome. An entry not found (deleted since) has none. A broker that cannot
- * publish attempts yet (publishesAttempts: RabbitMQ, SQS) schedules none: `beat check` refuses the
- * config's retry there, and a runtime entry's would only pile up attempts nobody publishes.
+ * The retry policy in force for an entry's runs (issue 70): the config's entry, else the runtime
+ * entry of that name, with retryPolicyOf; none for an entry not found (deleted since). With a
+ * broker that cannot publish attempts yet (publishesAttempts: RabbitMQ, SQS) no entry has one:
+ * `beat check` refuses the config's retry there, and a runtime entry's would only pile up
+ * attempts nobody publishes.
  */
-function retryScheduling(
+function retryPolicies(
   config: ResolvedConfig,
-  clock: Clock,
   findEntry: ((name: string) => RetrySettings | undefined) | undefined,
-): RetryScheduling | undefined {
+): ((entry: string) => RetryPolicy | undefined) | undefined {
   if (brokerKindIfKnown(config.broker.url)?.publishesAttempts !== true) return undefined;
+  return (name) => {
+    const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
+    return entry === undefined ? undefined : retryPolicyOf(entry, config);
+  };
+}
+
+/**
+ * The next attempt of a run whose record is final: its entry's policy applied to how it ended
+ * (runtime/attempt-end.ts), written by run-history.lua in the same step as the outcome.
+ */
+function retryScheduling(policyOf: (entry: string) => RetryPolicy | undefined, clock: Clock): RetryScheduling {
   return {
     next: (name, record) => {
-      const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
-      if (entry === undefined) return undefined;
-      const policy = retryPolicyOf(entry, config);
+      const policy = policyOf(name);
       return policy === undefined ? undefined : nextAttempt(name, record, policy, clock.now());
+    },
+  };
+}
+
+/** `events`, also told of each run that failed for good with its attempts used up (OutcomeEvents.retriesExhausted: the metrics count them). */
+function withExhaustions(events: OutcomeEvents, policyOf: (entry: string) => RetryPolicy | undefined): OutcomeEvents {
+  return {
+    ...events,
+    finished: (entry, record) => {
+      events.finished(entry, record);
+      const end = exhaustedEnd(record, policyOf(entry));
+      if (end !== undefined) events.retriesExhausted?.(entry, record, end);
     },
   };
 }

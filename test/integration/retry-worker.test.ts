@@ -2,7 +2,8 @@
  * Retries acted on end to end (issue 70) with a real Celery worker (Debian's 5.2.6) and a Redis
  * result backend: a task that fails twice and then succeeds runs three times for its slot, with the
  * attempts' deterministic task ids and the headers that name them, the backoff waited between them,
- * and SUCCESS in `beat history`.
+ * and SUCCESS in `beat history`; a task that always fails runs its attempts and is counted as
+ * exhausted, and the attempts are counted, in /metrics.
  * Redis: a private redis-server (broker and state on DB 0, results on DB 1).
  * Oracle: the worker's own record of each attempt it ran (tsbeat_test.fail_twice: id, headers, start).
  */
@@ -13,7 +14,16 @@ import { attemptTaskId } from '../../src/celery/task-id.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { pythonCelery, startWorker, stopAll } from '../support/celery.js';
 import type { CeleryProcess } from '../support/celery.js';
-import { killCliChildren, runBeatCli, startPrivateRedis, uniqueName } from '../support/ops.js';
+import {
+  httpPortOf,
+  httpRequest,
+  killCliChildren,
+  parsePrometheus,
+  runBeatCli,
+  sampleValue,
+  startPrivateRedis,
+  uniqueName,
+} from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
 
 const celery = pythonCelery();
@@ -56,7 +66,7 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
     dir.remove();
   });
 
-  it('runs a task that fails twice three times for its slot, with the attempts ids, headers and backoff, and SUCCESS in beat history', async () => {
+  it('runs a task that fails twice three times for its slot, with the attempts ids, headers and backoff, and SUCCESS in beat history; /metrics counts attempts and exhaustions', async () => {
     const name = uniqueName('retry');
     const file = dir.write(`${name}.json`, {
       name,
@@ -66,9 +76,12 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
       beatSchedule: {
         // One slot is what is looked at; the period is long enough that no second slot comes first.
         flaky3: { task: 'tsbeat_test.fail_twice', schedule: 3, retry: { attempts: 3, backoff: { initial: '1s', factor: 2, max: '1m' } } },
+        // Fails every attempt: each slot's second and last attempt is counted as exhausted.
+        doomed: { task: 'tsbeat_test.fail', schedule: 3, retry: { attempts: 2, backoff: { initial: '1s' }, on: ['failure'] } },
       },
     });
-    const beat = fleet.spawn({ config: file, label: 'leader' });
+    const beat = fleet.spawn({ config: file, label: 'leader', args: ['--http', '127.0.0.1:0'] });
+    const port = await httpPortOf(beat);
     await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
 
     const attemptsOf = async (): Promise<Attempt[]> =>
@@ -120,5 +133,19 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
     expect(states.get(third)).toBe('SUCCESS');
     // No fourth attempt: the third succeeded.
     expect((await attemptsOf()).filter((a) => a.retry_of === slotId)).toHaveLength(2);
-  }, 90_000);
+
+    // The attempts (2 and on) published, and the slots that ran out of them, by entry.
+    const metrics = await waitUntil(
+      'an exhausted slot of doomed in /metrics',
+      async () => {
+        const m = parsePrometheus((await httpRequest(port, '/metrics')).body);
+        return (sampleValue(m, 'tsbeat_retries_exhausted_total', { entry: 'doomed', end: 'failure' }) ?? 0) >= 1 ? m : undefined;
+      },
+      30_000,
+    );
+    expect(sampleValue(metrics, 'tsbeat_retry_attempts_total', { entry: 'flaky3' })).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(metrics, 'tsbeat_retry_attempts_total', { entry: 'doomed' })).toBeGreaterThanOrEqual(1);
+    // flaky3's third attempt succeeded: none of its slots ran out.
+    expect(sampleValue(metrics, 'tsbeat_retries_exhausted_total', { entry: 'flaky3', end: 'failure' })).toBeUndefined();
+  }, 120_000);
 });

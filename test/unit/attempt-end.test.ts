@@ -1,6 +1,7 @@
 /** How a run's record ends, as retries see it: a loss is only a run given up at outcomeTimeout; the record keeps that and its attempt. */
 import { describe, expect, it } from 'vitest';
-import { attemptEndOf, attemptOf } from '../../src/runtime/attempt-end.js';
+import { attemptEndOf, attemptOf, exhaustedEnd } from '../../src/runtime/attempt-end.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { advance } from '../../src/outcomes/tracker.js';
 import { advanceParts } from '../../src/outcomes/canvas-outcome.js';
 import type { RunRecord } from '../../src/ports/outcomes.js';
@@ -39,5 +40,19 @@ describe('attemptEndOf', () => {
       publishedAtMs: 2,
       state: 'unknown',
     });
+  });
+
+  it('exhaustedEnd: a run that failed or was lost on its last attempt is exhausted; an earlier attempt, a success or an end not retried is not', () => {
+    const policy: RetryPolicy = { attempts: 3, initialMs: 1000, factor: 2, maxMs: 60_000, on: ['failure', 'lost'] };
+    const failed: RunRecord = { ...published, state: 'FAILURE', finishedAtMs: 2000 };
+    expect(exhaustedEnd({ ...failed, attempt: 3, retryOf: 's' }, policy)).toBe('failure');
+    expect(exhaustedEnd({ ...published, state: 'unknown', lost: true, attempt: 3, retryOf: 's' }, policy)).toBe('lost');
+    expect(exhaustedEnd({ ...failed, attempt: 2, retryOf: 's' }, policy)).toBeUndefined();
+    expect(exhaustedEnd(failed, policy)).toBeUndefined();
+    expect(exhaustedEnd({ ...failed, state: 'SUCCESS', attempt: 3, retryOf: 's' }, policy)).toBeUndefined();
+    // No retry, or one that leaves this end out: the run was never retried, so nothing ran out.
+    expect(exhaustedEnd({ ...failed, attempt: 3 }, undefined)).toBeUndefined();
+    expect(exhaustedEnd({ ...failed, attempt: 3 }, { ...policy, on: ['lost'] })).toBeUndefined();
+    expect(exhaustedEnd(failed, { ...policy, attempts: 1 })).toBe('failure');
   });
 });
