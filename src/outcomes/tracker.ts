@@ -34,6 +34,7 @@ import { isFinal } from '../ports/outcomes.js';
 import { advanceParts } from './canvas-outcome.js';
 import type {
   OutcomeEvents,
+  PendingAttempt,
   ResultMeta,
   ResultReader,
   RunHistory,
@@ -70,6 +71,11 @@ export interface TrackerOptions {
   readonly maxPending?: number;
   /** Task events read by default: runs are given up this long after their publish while no task event was heard (see above). */
   readonly silenceMs?: number;
+  /**
+   * The slot's next attempt after a run that became final (issue 70; the policy the history
+   * schedules it by): until it is published it is its entry's run in progress (unfinishedRun).
+   */
+  readonly nextAttempt?: (entry: string, record: RunRecord) => PendingAttempt | undefined;
 }
 
 /** Why a run was given up while task events are read by default and no worker sent any. */
@@ -113,6 +119,13 @@ export class OutcomeTracker implements RunningRuns {
   private readonly changed = new Set<Tracked>();
   /** Each entry's newest run this leader knows of (for "has the previous run finished?"). */
   private readonly newest = new Map<string, string>();
+  /**
+   * Each entry's slot whose next attempt waits out its backoff (issue 70), as that attempt's record
+   * (PENDING, "published" when due): the run in progress for the entry's overlap policy until the
+   * attempt is published, or until it is outcomeTimeout past due (dropped unpublished: its entry
+   * was deleted or created again).
+   */
+  private readonly awaiting = new Map<string, RunRecord>();
   /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
   private readonly early = new Map<string, { atMs: number; events: TaskEvent[] }>();
   /** The run each followed canvas part belongs to: part id → run id (RunRecord.parts). */
@@ -166,6 +179,9 @@ export class OutcomeTracker implements RunningRuns {
   private async loadPending(): Promise<void> {
     try {
       for (const { entry, record } of await this.o.history.pending()) this.track(entry, record, undefined, true);
+      if (this.o.nextAttempt !== undefined)
+        for (const attempt of (await this.o.history.pendingAttempts?.(this.maxPending)) ?? [])
+          this.awaiting.set(attempt.entry, awaitingRun(attempt));
     } catch (error) {
       this.failed('reading the pending runs from their histories', error);
     }
@@ -192,6 +208,7 @@ export class OutcomeTracker implements RunningRuns {
     this.orderFrom = 0;
     this.revokedRuns.clear();
     this.newest.clear();
+    this.awaiting.clear();
     this.early.clear();
     this.partOwners.clear();
     this.starting = undefined;
@@ -226,6 +243,8 @@ export class OutcomeTracker implements RunningRuns {
     retry?: { readonly attempt: number; readonly retryOf: string },
   ): void {
     if (!this.running) return;
+    // The entry's run in progress is this one now (its awaited attempt, or a slot published beside it).
+    this.awaiting.delete(entry);
     this.burstFromMs ??= publishedAtMs;
     if (this.pending.size >= this.maxPending && !this.mayGiveUpOldest(publishedAtMs)) {
       this.notFollowed += 1;
@@ -272,7 +291,12 @@ export class OutcomeTracker implements RunningRuns {
 
   unfinishedRun(entry: string): RunRecord | undefined {
     const id = this.newest.get(entry);
-    return id === undefined ? undefined : this.pending.get(id)?.record;
+    const running = id === undefined ? undefined : this.pending.get(id)?.record;
+    if (running !== undefined) return running;
+    const awaited = this.awaiting.get(entry);
+    if (awaited === undefined || this.o.clock.now() <= awaited.publishedAtMs + this.o.timeoutMs) return awaited;
+    this.awaiting.delete(entry);
+    return undefined;
   }
 
   /**
@@ -592,6 +616,9 @@ export class OutcomeTracker implements RunningRuns {
       { event: EVENTS.outcomeFinished, entry: tracked.entry, id: r.taskId, state: r.state, runtimeMs: r.runtimeMs, exception: r.exception },
       `run of ${tracked.entry} ${r.state}`,
     );
+    // Its next attempt, if one follows, holds the entry before the listeners ask (a buffered slot stays).
+    const next = this.o.nextAttempt?.(tracked.entry, r);
+    if (next !== undefined) this.awaiting.set(tracked.entry, awaitingRun(next));
     this.o.events.finished(tracked.entry, r);
     for (const listener of this.finishedListeners) listener(tracked.entry);
   }
@@ -687,4 +714,16 @@ export function applyTaskEvent(record: RunRecord, event: TaskEvent): RunRecord {
       };
     }
   }
+}
+
+/** A slot's attempt waiting out its backoff, as the run in progress (OutcomeTracker.awaiting): PENDING, "published" when due. */
+function awaitingRun(attempt: PendingAttempt): RunRecord {
+  return {
+    taskId: attempt.taskId,
+    slotMs: attempt.slotMs,
+    publishedAtMs: attempt.dueMs,
+    state: 'PENDING',
+    attempt: attempt.attempt,
+    retryOf: attempt.retryOf,
+  };
 }

@@ -129,6 +129,8 @@ export interface RunHistory {
   recordChanges(runs: readonly RunToRecord[]): Promise<void>;
   /** Every recorded run not final yet, by entry: what a new leader goes on tracking. */
   pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]>;
+  /** Slots' next attempts written and not published yet (issue 70), the earliest due first, at most `max`. */
+  pendingAttempts?(max: number): Promise<PendingAttempt[]>;
   /** The entry's runs, newest first, at most `limit`. */
   list(entry: string, limit: number): Promise<RunRecord[]>;
   /** Each named entry's newest run. */

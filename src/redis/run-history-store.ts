@@ -135,6 +135,10 @@ export class RedisRunHistory implements RunHistory {
     return out;
   }
 
+  async pendingAttempts(max: number): Promise<PendingRetry[]> {
+    return this.dueRetries(Number.MAX_SAFE_INTEGER, max);
+  }
+
   async pending(): Promise<{ readonly entry: string; readonly record: RunRecord }[]> {
     const entries = await this.client.smembers(this.keys.runsPending);
     const lists = await this.readLists(entries, this.length);

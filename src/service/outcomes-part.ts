@@ -14,7 +14,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import type { Clock } from '../ports/clock.js';
-import type { OutcomeEvents } from '../ports/outcomes.js';
+import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
 import { OutcomeTracker } from '../outcomes/tracker.js';
 import { brokerWiring } from '../publish/brokers.js';
 import { createRedisClient } from '../redis/connect.js';
@@ -66,8 +66,11 @@ export function startOutcomes(
   const taskEvents =
     config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
   const policyOf = retryPolicies(config, findEntry);
+  const scheduling = policyOf && retryScheduling(policyOf, clock);
   const tracker = new OutcomeTracker({
-    history: new RedisRunHistory(state, keys, undefined, pausing, policyOf && retryScheduling(policyOf, clock)),
+    history: new RedisRunHistory(state, keys, undefined, pausing, scheduling),
+    // A slot's next attempt is its entry's run in progress until it is published (overlap policies).
+    ...(scheduling === undefined ? {} : { nextAttempt: (entry: string, record: RunRecord) => scheduling.next(entry, record) }),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),

@@ -52,6 +52,8 @@ describe('pending attempts in Redis (run-history.lua, retries zset)', () => {
       { entry: 'nightly', slotMs: 1_000_000, attempt: 2, taskId: second, retryOf: SLOT_ID, dueMs: 1_035_000 },
     ]);
     expect(await client.zcard(keys.retries)).toBe(1);
+    // Not due yet, it is still pending: what a leader that takes over counts as the entry's run in progress.
+    expect((await history.pendingAttempts(10)).map((r) => [r.entry, r.taskId, r.dueMs])).toEqual([['nightly', second, 1_035_000]]);
     // Attempt 2 is published (the publish removes its member) and fails: attempt 3 after 60 s; attempt 3's failure is the last.
     await client.zrem(keys.retries, (await client.zrange(keys.retries, '0', '-1'))[0]!);
     const attempt2: RunRecord = {

@@ -148,4 +148,47 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
     // flaky3's third attempt succeeded: none of its slots ran out.
     expect(sampleValue(metrics, 'tsbeat_retries_exhausted_total', { entry: 'flaky3', end: 'failure' })).toBeUndefined();
   }, 120_000);
+
+  it("skips the entry's new slots while its failed run's attempts wait out their backoff (overlap skip: the pending retry is the run in progress)", async () => {
+    await fleet.killAll();
+    await results.del('tsbeat-test:attempts');
+    const name = uniqueName('retry-skip');
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: redis.url(0) },
+      resultBackend: redis.url(1),
+      lock: FAST_LOCK,
+      beatSchedule: {
+        // Due every second; each slot's run fails twice, 3 s apart: the attempts span slots that must be skipped.
+        held: {
+          task: 'tsbeat_test.fail_twice',
+          schedule: 1,
+          overlap: 'skip',
+          retry: { attempts: 3, backoff: { initial: '3s', factor: 1, max: '3s' } },
+        },
+      },
+    });
+    const beat = fleet.spawn({ config: file, label: 'skip' });
+    await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+    let seen: Attempt[] = [];
+    // The first slot's three attempts, and the slot run after them.
+    const [chain, after] = await waitUntil(
+      "the first slot's attempts and the next slot's run",
+      async () => {
+        const all = (await results.lrange('tsbeat-test:attempts', 0, -1)).map((t) => JSON.parse(t) as Attempt);
+        seen = all;
+        const first = all.find((a) => a.attempt === null);
+        if (first === undefined) return undefined;
+        const chain = [first, ...all.filter((a) => a.retry_of === first.id)];
+        const next = all.find((a) => a.attempt === null && a.id !== first.id);
+        return chain.length >= 3 && next !== undefined ? ([chain, next] as const) : undefined;
+      },
+      60_000,
+      () => `worker saw ${JSON.stringify(seen)}; beat ${JSON.stringify(beat.logs.slice(-20))}`,
+    );
+    expect(chain.map((a) => a.attempt)).toEqual([null, 2, 3]);
+    // No slot of the entry ran while its attempts were pending: the next slot's run starts after the third attempt.
+    expect(after.at).toBeGreaterThan(chain[2]!.at);
+    expect(seen.filter((a) => a.attempt === null && a.at < chain[2]!.at).map((a) => a.id)).toEqual([chain[0]!.id]);
+  }, 90_000);
 });

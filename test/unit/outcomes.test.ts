@@ -20,6 +20,9 @@ import { repoRoot, runCli } from '../support/cli.js';
 import { TempDir } from '../support/beat-process.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { memoryHistory } from '../support/memory-history.js';
+import { attemptTaskId } from '../../src/celery/task-id.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
+import { nextAttempt } from '../../src/runtime/attempt-end.js';
 
 describe("Celery's result keys and metas", () => {
   it('prefixes result keys as _add_global_keyprefix does: "_" unless the prefix ends in ":", "_", "-" or "."', () => {
@@ -171,6 +174,79 @@ describe('the outcome tracker', () => {
     expect(finished).toEqual(['e old FAILURE']);
     expect(history.lists.get('e')?.[0]).toMatchObject({ state: 'FAILURE', exception: 'E: x', runtimeMs: 8 });
     await tracker.stop();
+  });
+
+  it("counts a slot's attempt waiting out its backoff as the entry's run in progress, from before the listeners hear the failure until the attempt is published (issue 70)", async () => {
+    const history = memoryHistory();
+    const policy: RetryPolicy = { attempts: 3, initialMs: 5000, factor: 2, maxMs: 60_000, on: ['failure', 'lost'] };
+    let now = 10;
+    const slot = '7b7c3a9e-2f0f-4c1e-9d51-6a1f3e2b8c01';
+    const other = '0f4d2c6a-8e3b-4a7d-b1c9-5e2f7a9d3b40';
+    const stored = new Map<string, ResultMeta>([[slot, { state: 'FAILURE', doneAtMs: 9, exception: 'E: x' }]]);
+    const tracker = new OutcomeTracker({
+      history,
+      results: { read: async (ids) => ids.map((id) => stored.get(id)) },
+      events: { finished: () => undefined },
+      logger: silentLogger,
+      clock: { now: () => now },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      nextAttempt: (entry, record) => nextAttempt(entry, record, policy, now),
+    });
+    await tracker.start();
+    tracker.published('e', slot, 1, 1);
+    const seenByListener: (string | undefined)[] = [];
+    tracker.onFinished((entry) => seenByListener.push(tracker.unfinishedRun(entry)?.taskId));
+    await tracker.poll();
+    // The slot's run failed: its second attempt, due 5 s after, holds the entry (a buffered slot stays, skip skips).
+    const second = attemptTaskId(slot, 2);
+    expect(seenByListener).toEqual([second]);
+    expect(tracker.unfinishedRun('e')).toEqual({
+      taskId: second,
+      slotMs: 1,
+      publishedAtMs: 9 + 5000,
+      state: 'PENDING',
+      attempt: 2,
+      retryOf: slot,
+    });
+    // Published: the attempt itself is the run in progress; it succeeds, and nothing holds the entry.
+    now = 5009;
+    tracker.published('e', second, 1, 5009, undefined, undefined, undefined, { attempt: 2, retryOf: slot });
+    expect(tracker.unfinishedRun('e')).toMatchObject({ taskId: second, publishedAtMs: 5009 });
+    stored.set(second, { state: 'SUCCESS', doneAtMs: 6000 });
+    await tracker.poll();
+    expect(tracker.unfinishedRun('e')).toBeUndefined();
+
+    // An attempt never published (dropped: its entry was created again) holds it no longer than outcomeTimeout past due.
+    tracker.published('g', other, 1, 6000);
+    stored.set(other, { state: 'FAILURE', doneAtMs: 6001 });
+    await tracker.poll();
+    expect(tracker.unfinishedRun('g')?.taskId).toBe(attemptTaskId(other, 2));
+    now = 6001 + 5000 + 60_000;
+    expect(tracker.unfinishedRun('g')?.taskId).toBe(attemptTaskId(other, 2));
+    now += 1;
+    expect(tracker.unfinishedRun('g')).toBeUndefined();
+    await tracker.stop();
+  });
+
+  it("takes over the attempts a previous leader left waiting in Redis as their entries' runs in progress", async () => {
+    const history = {
+      ...memoryHistory(),
+      pendingAttempts: async () => [{ entry: 'e', slotMs: 1, attempt: 3, taskId: 'a3', retryOf: 's', dueMs: 500 }],
+    };
+    const tracker = new OutcomeTracker({
+      history,
+      events: { finished: () => undefined },
+      logger: silentLogger,
+      clock: { now: () => 10 },
+      timeoutMs: 60_000,
+      pollMs: 60_000,
+      nextAttempt: () => undefined,
+    });
+    await tracker.start();
+    expect(tracker.unfinishedRun('e')).toMatchObject({ taskId: 'a3', attempt: 3, retryOf: 's', state: 'PENDING', publishedAtMs: 500 });
+    await tracker.stop();
+    expect(tracker.unfinishedRun('e')).toBeUndefined();
   });
 
   it('tells every onFinished listener of a finished run, until each one stops listening', async () => {
