@@ -178,7 +178,9 @@ export class OutcomeTracker implements RunningRuns {
 
   private async loadPending(): Promise<void> {
     try {
-      for (const { entry, record } of await this.o.history.pending()) this.track(entry, record, undefined, true);
+      // Oldest first, as publishes come: `order` is then by publication (giveUpTimedOut stops at the first not due).
+      const runs = (await this.o.history.pending()).sort((a, b) => a.record.publishedAtMs - b.record.publishedAtMs);
+      for (const { entry, record } of runs) this.track(entry, record, undefined, true);
       if (this.o.nextAttempt !== undefined)
         for (const attempt of (await this.o.history.pendingAttempts?.(this.maxPending)) ?? [])
           this.awaiting.set(attempt.entry, awaitingRun(attempt));
@@ -514,6 +516,7 @@ export class OutcomeTracker implements RunningRuns {
   }
 
   private async pollOnce(): Promise<void> {
+    if (this.o.results === undefined) return this.giveUpTimedOut();
     const all = [...this.pending.values()];
     if (all.length === 0) {
       await this.pollRevoked().catch((error: unknown) => this.failed('reading results of revoked runs', error));
@@ -551,6 +554,48 @@ export class OutcomeTracker implements RunningRuns {
       this.recovered();
     } catch (error) {
       this.failed('reading results or writing run histories', error);
+    }
+  }
+
+  /**
+   * A poll without a result backend: nothing is read, and nothing but time moves a run here (task
+   * events move it as they come, in `observed`), so only the runs past silenceMs or timeoutMs are
+   * looked at, oldest first (`order`), at most readsPerPoll a poll, each given up in the poll after
+   * its time. A poll that finds none stops at the oldest run followed: between bursts it walks
+   * nothing, where looking at readsPerPoll runs a second in turn cost 10,000 every-minute entries a
+   * walk of 2,000 runs a second, and gave each up whenever the turn reached it, up to 40 s late.
+   * The order is that of publication (a clock stepped back gives a run up at most as much later).
+   */
+  private async giveUpTimedOut(): Promise<void> {
+    const now = this.o.clock.now();
+    const silenceMs = this.o.silenceMs;
+    const afterMs = silenceMs === undefined || this.heard ? this.o.timeoutMs : Math.min(silenceMs, this.o.timeoutMs);
+    const due: Tracked[] = [];
+    // Past the runs finished at the head (those given up by the last poll), once.
+    this.oldestPending();
+    for (let i = this.orderFrom; i < this.order.length && due.length < this.readsPerPoll; i++) {
+      const tracked = this.order[i] as Tracked;
+      if (this.pending.get(tracked.record.taskId) !== tracked) continue;
+      if (now - tracked.record.publishedAtMs <= afterMs) break;
+      due.push(tracked);
+    }
+    try {
+      for (const tracked of due) {
+        const next =
+          this.silenced(tracked, now) ??
+          (tracked.record.parts === undefined
+            ? advance(tracked.record, undefined, now, this.o.timeoutMs)
+            : advanceParts(tracked.record, [], now, this.o.timeoutMs));
+        if (next === tracked.record) continue;
+        this.change(tracked, next);
+        if (isFinal(next.state)) this.finish(tracked);
+      }
+      // As the reading poll does: the changes, and those a failed write left, are written now.
+      if (this.changed.size > 0) await this.flushRecords(0);
+      await this.pollRevoked();
+      this.recovered();
+    } catch (error) {
+      this.failed('writing run histories', error);
     }
   }
 

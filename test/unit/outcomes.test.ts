@@ -439,6 +439,46 @@ describe('the outcome tracker, bounded', () => {
     });
   });
 
+  it('without a result backend, gives each run up in the poll after its silence, oldest first, readsPerPoll a poll, and changes none before', async () => {
+    const history = memoryHistory();
+    const finished: string[] = [];
+    let nowMs = 0;
+    const tracker = new OutcomeTracker({
+      history,
+      events: { finished: (_e, r) => finished.push(`${r.taskId} ${r.state}`) },
+      logger: silentLogger,
+      clock: { now: () => nowMs },
+      timeoutMs: 60_000,
+      silenceMs: 1000,
+      pollMs: 60_000,
+      readsPerPoll: 2,
+      recordDelayMs: 1,
+    });
+    await tracker.start();
+    for (const [id, atMs] of [
+      ['a', 0],
+      ['b', 10],
+      ['c', 20],
+      ['d', 500],
+    ] as const)
+      tracker.published('e', id, atMs, atMs);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    nowMs = 1000;
+    await tracker.poll();
+    expect(finished).toEqual([]);
+    nowMs = 1025;
+    await tracker.poll();
+    expect(finished).toEqual(['a unknown', 'b unknown']);
+    await tracker.poll();
+    expect(finished).toEqual(['a unknown', 'b unknown', 'c unknown']);
+    expect(tracker.pendingCount).toBe(1);
+    await tracker.stop();
+    expect(history.lists.get('e')?.find((r) => r.taskId === 'a')).toMatchObject({
+      state: 'unknown',
+      exception: expect.stringContaining('task event'),
+    });
+  });
+
   it('a run whose first write failed after it was stored, and that a task event then finished, ends final in its history', async () => {
     const history = memoryHistory();
     let failOnce = true;
