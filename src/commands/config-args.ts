@@ -58,7 +58,7 @@ export async function loadFromArgs(
 ): Promise<LoadedConfig> {
   const loaded = await loadConfig({ explicit, env: io.env, cwd: io.cwd, broker, django });
   if (loaded.config.entryLimits !== undefined) setEntryLimits(loaded.config.entryLimits);
-  const problems = sendProblems(loaded.config);
+  const problems = await sendProblems(loaded.config);
   if (problems.length > 0) throw new ConfigError(loaded.source, problems);
   return loaded;
 }

@@ -53,14 +53,15 @@ const NEVER = [
   '@opentelemetry/sdk-trace-base',
   'playwright-core',
   'jiti',
+  'msgpackr',
 ];
 
 /**
  * The modules of a running deployment (its service, HTTP server, brokers' transports, metrics,
- * alerts, outcomes). The config's checks of a message's size do load publish/send-checks.js and
- * sqs/message.js: pure code, as they check what beat run would send.
+ * alerts, outcomes), and the SQS checks of the entries (publish/sqs-entry-checks.js, with the
+ * message encoders and msgpackr), which load only when the broker is SQS (publish/send-checks.ts).
  */
-const RUNS_ONLY = /^(service|http|amqp|observe|dashboard|alerts|outcomes)\/|^sqs\/transport\.js$|^publish\/(brokers|publishing)\.js$/;
+const RUNS_ONLY = /^(service|http|amqp|observe|dashboard|alerts|outcomes|sqs|kombu)\/|^publish\/(brokers|publishing|sqs-entry-checks)\.js$/;
 
 /** Runs `beat <argv>` through the build's dispatch (dist/commands/main.js) with the hook; what it loaded. */
 function loadsOf(argv: string[]): { code: number | null; stderr: string; packages: string[]; files: string[] } {
