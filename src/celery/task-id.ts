@@ -66,6 +66,14 @@ export function randomTaskId(): string {
   return randomUUID();
 }
 
+/** A UUID's text, as uuid.UUID takes it for a namespace (any version, either case). */
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `id` can be the namespace of its attempts' ids: a manual run's id comes from Redis and may be any text. */
+export function derivesAttempts(id: string): boolean {
+  return UUID_TEXT.test(id);
+}
+
 /**
  * The task id of a slot's attempt `attempt` (issue 70, core/retry.ts): attempt 1 is the slot's own
  * run and keeps its id; a later one is UUID v5 in the slot id's namespace of `attempt\n<n>`, so that

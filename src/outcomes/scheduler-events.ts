@@ -30,9 +30,10 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
       const now = clock.now();
       tracker.published(message.entry, message.id, now, now, 'trigger', revision, pending(parts));
     },
-    retryPublished: (message, slotMs, attempt, retryOf, revision) => {
-      next.retryPublished?.(message, slotMs, attempt, retryOf, revision);
-      tracker.published(message.entry, message.id, slotMs, clock.now(), undefined, revision, undefined, { attempt, retryOf });
+    retryPublished: (message, slotMs, attempt, retryOf, revision, parts) => {
+      next.retryPublished?.(message, slotMs, attempt, retryOf, revision, parts);
+      // A canvas's attempt is followed part by part, as its slot's run was.
+      tracker.published(message.entry, message.id, slotMs, clock.now(), undefined, revision, pending(parts), { attempt, retryOf });
     },
     backfillPublished: (entry, runs, revision) => {
       next.backfillPublished?.(entry, runs, revision);

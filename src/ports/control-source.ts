@@ -33,9 +33,13 @@ export interface ControlSource extends Partial<BackfillSource> {
   /** The deployment-wide stop (`beat pause --all`), if it is set. Absent: the loop does not look (the scripts still refuse). */
   deploymentStop?(): Promise<DeploymentStop | undefined>;
   pendingTriggers(max: number): Promise<{ text: string; request: TriggerRequest | undefined }[]>;
-  /** The slots' pending attempts due at `nowMs` or before, the earliest first, at most `max` (retries zset), each with its member's text. */
-  dueRetries?(nowMs: number, max: number): Promise<{ member: string; retry: PendingAttempt }[]>;
-  /** Removes a pending attempt unpublished (its entry is no longer in the config). */
+  /**
+   * The slots' pending attempts due at `nowMs` or before, the earliest first, at most `max` (retries
+   * zset), each with its member's text; `retry` undefined for a member that does not decode (something
+   * else wrote it), which the loop discards, so that it cannot hold the real ones behind it.
+   */
+  dueRetries?(nowMs: number, max: number): Promise<{ member: string; retry: PendingAttempt | undefined }[]>;
+  /** Removes a pending attempt unpublished (its entry is no longer in the config, or it does not decode). */
   discardRetry?(member: string): Promise<void>;
   discardTrigger(text: string): Promise<void>;
 }

@@ -95,8 +95,18 @@ export interface SchedulerEvents {
    * run's parts, as a manual run's), the entry read at `revision`.
    */
   backfillPublished?(entry: string, runs: readonly BackfillRunPublished[], revision?: string): void;
-  /** A slot's later attempt (issue 70, retry-fenced.lua) was published: its message (the attempt's task id), slot, attempt number and the slot's first task id. */
-  retryPublished?(message: TaskMessage, slotMs: number, attempt: number, retryOf: string, revision?: string): void;
+  /**
+   * A slot's later attempt (issue 70, retry-fenced.lua) was published: its message (the attempt's
+   * task id), slot, attempt number and the slot's first task id; a canvas's parts, as a manual run's.
+   */
+  retryPublished?(
+    message: TaskMessage,
+    slotMs: number,
+    attempt: number,
+    retryOf: string,
+    revision?: string,
+    parts?: readonly CanvasOutcomePart[],
+  ): void;
   /** Due slots were passed over and will never run (downtime past the catch-up window or policy). */
   missed(missed: MissedSlots): void;
   /** A run matched no queue: the broker dropped it (its state still moved forward). */
@@ -158,8 +168,8 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
     published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
     triggerPublished: (message, revision, parts) => sinks.forEach((s) => s.triggerPublished(message, revision, parts)),
     backfillPublished: (entry, runs, revision) => sinks.forEach((s) => s.backfillPublished?.(entry, runs, revision)),
-    retryPublished: (message, slotMs, attempt, retryOf, revision) =>
-      sinks.forEach((s) => s.retryPublished?.(message, slotMs, attempt, retryOf, revision)),
+    retryPublished: (message, slotMs, attempt, retryOf, revision, parts) =>
+      sinks.forEach((s) => s.retryPublished?.(message, slotMs, attempt, retryOf, revision, parts)),
     missed: (missed) => sinks.forEach((s) => s.missed(missed)),
     dropped: (entry) => sinks.forEach((s) => s.dropped(entry)),
     publishFailed: (error) => sinks.forEach((s) => s.publishFailed(error)),

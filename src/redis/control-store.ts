@@ -381,17 +381,16 @@ export class ControlStore {
   }
 
   /** Pending requests, oldest first, as stored (the text is what the trigger script removes). */
-  async dueRetries(nowMs: number, max: number): Promise<{ member: string; retry: PendingRetry }[]> {
+  async dueRetries(nowMs: number, max: number): Promise<{ member: string; retry: PendingRetry | undefined }[]> {
     const flat = await this.client
       .zrangebyscore(this.keys.retries, '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, max)
       .catch(async (error: unknown) => {
         throw await nameWrongType(this.client, error, [[this.keys.retries, 'zset']]);
       });
-    const out: { member: string; retry: PendingRetry }[] = [];
+    const out: { member: string; retry: PendingRetry | undefined }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const member = flat[i] as string;
-      const retry = decodeRetryMember(member, Number(flat[i + 1]));
-      if (retry !== undefined) out.push({ member, retry });
+      out.push({ member, retry: decodeRetryMember(member, Number(flat[i + 1])) });
     }
     return out;
   }

@@ -5,7 +5,7 @@
  */
 import { afterAttempt } from '../core/retry.js';
 import type { AttemptEnd, RetryPolicy } from '../core/retry.js';
-import { attemptTaskId } from '../celery/task-id.js';
+import { attemptTaskId, derivesAttempts } from '../celery/task-id.js';
 import { isFinal } from '../ports/outcomes.js';
 import type { RunRecord } from '../ports/outcomes.js';
 
@@ -45,7 +45,8 @@ export function exhaustedEnd(record: RunRecord, policy: RetryPolicy | undefined)
 /**
  * The slot's next attempt after `record` (a run that just became final) under `policy`, or
  * undefined when there is none (it succeeded, was stopped, is not known to have failed, or failed
- * for good). The wait counts from its finish (else `nowMs`).
+ * for good), or when its slot's task id is not a UUID to derive the attempt's id from (a manual
+ * run's id is read from Redis: any text could be there). The wait counts from its finish (else `nowMs`).
  */
 export function nextAttempt(
   entry: string,
@@ -58,6 +59,7 @@ export function nextAttempt(
   const decision = afterAttempt(end, attemptOf(record), record.finishedAtMs ?? nowMs, policy, false);
   if (decision.kind !== 'retry') return undefined;
   const retryOf = record.retryOf ?? record.taskId;
+  if (!derivesAttempts(retryOf)) return undefined;
   return {
     entry,
     slotMs: record.slotMs,

@@ -6,7 +6,7 @@
  * (backfill-work.ts). A manual run of a RedBeat or django entry is checked against its source
  * first (before-publish.ts): it runs as the entry is then, and one deleted is an entry it lacks.
  */
-import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
+import { compileMessageTemplate, messageOutcomeParts, renderTaskMessage } from '../celery/message.js';
 import { attemptMessage } from '../celery/attempt-message.js';
 import { RetryPublishResult } from '../ports/outcomes.js';
 import type { SchedulerEvents } from '../ports/events.js';
@@ -111,8 +111,9 @@ export class ControlLoop {
         }
       }
       if ((await this.publishTriggers(source)) === 'not leading') return;
-      if ((await this.publishRetries(source)) === 'not leading') return;
       if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
+      // Last: a retries key something else wrote fails this read alone, not the backfills before it.
+      if ((await this.publishRetries(source)) === 'not leading') return;
       this.lastError = undefined;
     } catch (error) {
       // Once per outage, not once per retry.
@@ -172,6 +173,14 @@ export class ControlLoop {
     for (const { member, retry } of due) {
       const token = this.options.lease();
       if (token === undefined) return 'not leading';
+      if (retry === undefined) {
+        logger.warn(
+          { event: EVENTS.retry, member: member.slice(0, 200) },
+          'discarding a pending attempt that does not decode (something else wrote it)',
+        );
+        await source.discardRetry?.(member);
+        continue;
+      }
       const found = this.options.config.entries.find((e) => e.name === retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
       const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
       if (!entry) {
@@ -196,7 +205,7 @@ export class ControlLoop {
       if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
       const fields = { event: EVENTS.retry, entry: entry.name, id: retry.taskId, attempt: retry.attempt, retryOf: retry.retryOf };
       if (result === RetryPublishResult.Published) {
-        this.options.retryPublished?.(message, retry.slotMs, retry.attempt, retry.retryOf, retry.revision);
+        this.options.retryPublished?.(message, retry.slotMs, retry.attempt, retry.retryOf, retry.revision, messageOutcomeParts(message));
         logger.info({ ...fields, task: entry.task, slot: new Date(retry.slotMs).toISOString() }, `attempt ${retry.attempt} published`);
       } else if (result === RetryPublishResult.Dropped) {
         logger.info(fields, 'attempt dropped: its entry was deleted or created again since its slot ran');

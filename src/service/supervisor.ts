@@ -124,7 +124,8 @@ export class Supervisor {
       },
       triggerPublished: (message, revision, parts) => sink.triggerPublished(message, revision, parts),
       backfillPublished: (entry, runs, revision) => sink.backfillPublished?.(entry, runs, revision),
-      retryPublished: (message, slotMs, attempt, retryOf, revision) => sink.retryPublished?.(message, slotMs, attempt, retryOf, revision),
+      retryPublished: (message, slotMs, attempt, retryOf, revision, parts) =>
+        sink.retryPublished?.(message, slotMs, attempt, retryOf, revision, parts),
       missed: (missed) => sink.missed(missed),
       dropped: (entry) => sink.dropped(entry),
       publishFailed: (error) => sink.publishFailed(error),

@@ -111,4 +111,18 @@ describe('pending attempts in Redis (run-history.lua, retries zset)', () => {
     await history.update('gone', failed(published, 1_005_000), revision);
     expect(await client.exists(keys.retries)).toBe(0);
   });
+
+  it('a retries key something else wrote stops only the writes that schedule an attempt: a deployment that retries nothing keeps its histories', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('retry'));
+    await client.set(keys.retries, 'not a zset');
+    const plain = new RedisRunHistory(client, keys);
+    await plain.recordPublished([{ entry: 'nightly', record: published }]);
+    await plain.update('nightly', failed(published, 1_005_000));
+    expect((await plain.list('nightly', 5)).map((r) => r.state)).toEqual(['FAILURE']);
+    // One that schedules an attempt is refused whole, naming the key.
+    const retrying = historyOf(keys);
+    const other: RunRecord = { ...published, taskId: attemptTaskId(SLOT_ID, 1), slotMs: 2_000_000 };
+    await retrying.recordPublished([{ entry: 'weekly', record: other }]);
+    await expect(retrying.update('weekly', failed(other, 2_005_000))).rejects.toThrow(/retries/);
+  });
 });

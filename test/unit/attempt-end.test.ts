@@ -1,6 +1,6 @@
 /** How a run's record ends, as retries see it: a loss is only a run given up at outcomeTimeout; the record keeps that and its attempt. */
 import { describe, expect, it } from 'vitest';
-import { attemptEndOf, attemptOf, exhaustedEnd } from '../../src/runtime/attempt-end.js';
+import { attemptEndOf, attemptOf, exhaustedEnd, nextAttempt } from '../../src/runtime/attempt-end.js';
 import type { RetryPolicy } from '../../src/core/retry.js';
 import { advance } from '../../src/outcomes/tracker.js';
 import { advanceParts } from '../../src/outcomes/canvas-outcome.js';
@@ -54,5 +54,15 @@ describe('attemptEndOf', () => {
     expect(exhaustedEnd({ ...failed, attempt: 3 }, undefined)).toBeUndefined();
     expect(exhaustedEnd({ ...failed, attempt: 3 }, { ...policy, on: ['lost'] })).toBeUndefined();
     expect(exhaustedEnd(failed, { ...policy, attempts: 1 })).toBe('failure');
+  });
+
+  it('nextAttempt: none for a run whose task id is not a UUID (a manual run read from Redis may carry any text), instead of a throw that would stop the history writes', () => {
+    const policy: RetryPolicy = { attempts: 3, initialMs: 1000, factor: 2, maxMs: 10_000, on: ['failure'] };
+    const failed = (taskId: string): RunRecord => ({ ...published, taskId, state: 'FAILURE', finishedAtMs: 2000 });
+    expect(nextAttempt('e', failed('6f1c2b9e-8d3a-4c7b-9e2f-1a2b3c4d5e6f'), policy, 2000)).toMatchObject({ attempt: 2, dueMs: 3000 });
+    for (const id of ['x', '', 'not-a-uuid', '6f1c2b9e8d3a4c7b9e2f1a2b3c4d5e6f'])
+      expect(() => nextAttempt('e', failed(id), policy, 2000)).not.toThrow();
+    expect(nextAttempt('e', failed('x'), policy, 2000)).toBeUndefined();
+    expect(nextAttempt('e', { ...failed('6f1c2b9e-8d3a-4c7b-9e2f-1a2b3c4d5e6f'), attempt: 2, retryOf: 'x' }, policy, 2000)).toBeUndefined();
   });
 });

@@ -53,7 +53,8 @@
   Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it,
           3 = superseded (the entry fence): nothing written for it, the pending set untouched;
           4 = refused: its history list holds another type (nothing written for it; the caller names the key).
-  Errors  WRONGTYPE naming the key when a key other than a history list holds another type, before anything is written;
+  Errors  WRONGTYPE naming the key when a key other than a history list holds another type (the retries zset
+          only when a run here schedules an attempt), before anything is written;
           ERR when the arguments are not six per run, or a next attempt is not "<due ms> <member>".
   Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
           HSET of the finished hash, HINCRBY / HDEL of the failures hash (update of a final record);
@@ -68,7 +69,7 @@
 local SCRIPT = 'run-history'
 local refused = wrongType(SCRIPT, KEYS[1], 'set') or wrongType(SCRIPT, KEYS[2], 'hash')
   or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
-  or wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash') or wrongType(SCRIPT, KEYS[8], 'zset')
+  or wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash')
 if refused then return refused end
 if (#ARGV - 2) ~= 6 * (#KEYS - 8) then
   return redis.error_reply('ERR ' .. SCRIPT .. ': expected six arguments per run, one run per history key')
@@ -81,6 +82,12 @@ for i = 8, #ARGV, 6 do
     if not due then return redis.error_reply('ERR ' .. SCRIPT .. ': a next attempt must be "<due ms> <member>"') end
     retries[i] = { due, member }
   end
+end
+-- The retries zset is checked only when a run here schedules an attempt: one something else wrote
+-- does not stop the histories of a deployment that retries nothing.
+if next(retries) ~= nil then
+  refused = wrongType(SCRIPT, KEYS[8], 'zset')
+  if refused then return refused end
 end
 -- A history list of another type is its entry's fault alone (something else wrote the key): its
 -- run is refused (4), the others' are written.
