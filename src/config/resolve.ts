@@ -154,7 +154,7 @@ export interface ResolvedConfig {
   readonly outcomeTimeoutMs: number;
   /** Every entry's retry policy unless it sets its own (retryPolicyOf); undefined: none. */
   readonly retry?: RetryPolicy;
-  /** Every entry's deadLetter unless it sets its own (deadLettersOf); undefined: false. */
+  /** Every entry's deadLetter unless it sets its own (deadLettersOf); undefined: true with a retry policy, false without. */
   readonly deadLetter?: boolean;
   /** The leader's check for queues nobody consumes (absent: on, with the defaults). */
   readonly consumers?: ConsumerCheckSettings;

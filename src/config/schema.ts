@@ -527,7 +527,7 @@ export const configSchema = keyed(
     taskEvents: z.boolean({ error: 'taskEvents must be true or false' }).optional(),
     /** Every entry's retry policy unless it sets its own (retry-schema.ts); default: none. */
     retry: retrySchema.optional(),
-    /** Every entry's `deadLetter` unless it sets its own; default false. */
+    /** Every entry's `deadLetter` unless it sets its own; unset: true for an entry with a retry policy, false without (deadLettersOf). */
     deadLetter: deadLetterSchema.optional(),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
