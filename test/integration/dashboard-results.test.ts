@@ -364,7 +364,8 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       // Who made it links to their changes alone: the same events as beat audit --who, the filter shown in its box.
       await first.locator('td.who a').click();
       await page.waitForURL(/#\/audit\?who=/, { timeout: 5_000 });
-      expect(await page.locator('input[name="who"]').inputValue()).toBe(events[0]!.who);
+      // The page draws the filtered tab after the address changes: polled, not read at once.
+      await expect.poll(() => page.locator('input[name="who"]').inputValue(), { timeout: 15_000, interval: 200 }).toBe(events[0]!.who);
       const byWho = await runBeatCli(['audit', '--who', events[0]!.who, '--limit', '50', '--config', file, '--json']);
       const theirs = JSON.parse(byWho.stdout) as AuditJson[];
       expect(theirs.length).toBeGreaterThan(0);
