@@ -305,8 +305,9 @@ export class Entries {
       );
     const nowMs = Date.now();
     const inputs = await this.ownerInputs(owner, entries, nowMs);
+    const by = this.connection.operator(undefined);
     return this.call((store) =>
-      planEntries(this.planStores(store), {
+      planEntries(this.planStores(store), by, {
         owner,
         inputs,
         zone: this.connection.timezone,

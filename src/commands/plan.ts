@@ -171,7 +171,7 @@ async function planCommand(values: OwnerValues & { json?: boolean; horizon?: str
   const { file, owner } = ownerArgs('plan', values);
   return withControl(io, 'plan', values, async (control) => {
     const inputs = await ownedEntries('plan', io, control, file, owner);
-    const plan = await planEntries(planStoresOf(control), {
+    const plan = await planEntries(planStoresOf(control), control.audit(undefined), {
       owner,
       inputs,
       zone: control.config.timezone,

@@ -7,6 +7,8 @@
  * status of its page's rows alone is computed (their next fire, last run): a page of the default
  * order costs O(page); a filter adds one cheap pass over the index, never a status computation.
  */
+import { deploymentGrant, grantFor, grantsText } from '../core/grants.js';
+import type { Grant } from '../core/grants.js';
 import { selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { Labels } from '../core/labels.js';
@@ -126,6 +128,34 @@ export async function buildIndex(set: EntrySet): Promise<RowIndex> {
   await yieldToLoop();
   rows.sort(byNameOf);
   return { set, rows, byName: new Map(rows.map((r) => [r.name, r])), entries, disabled, orders: new Map() };
+}
+
+/** The indexes of readers held to a scope, by the index they narrow and the grants' text. */
+const readableIndexes = new WeakMap<RowIndex, Map<string, RowIndex>>();
+
+/**
+ * The index as a caller of `grants` may read it: only the entries a grant lets it read (an invalid
+ * entry, which has no owner nor labels, as a scope judges an entry without them), so that the
+ * list, its counts, the strips, the timeline and an entry's page of a session scoped to
+ * `team=billing` show billing's entries alone, as /status and /api do. A reader of the whole
+ * deployment gets the index itself; a scoped one's is made once per index and grants.
+ */
+export function readableIndex(index: RowIndex, grants: readonly Grant[]): RowIndex {
+  if (deploymentGrant(grants, 'read') !== undefined) return index;
+  let kept = readableIndexes.get(index);
+  if (kept === undefined) readableIndexes.set(index, (kept = new Map<string, RowIndex>()));
+  const key = grantsText(grants);
+  const made = kept.get(key);
+  if (made !== undefined) return made;
+  const readable = (name: string): boolean => grantFor(grants, 'read', index.entries.get(name) ?? { name }) !== undefined;
+  const entries = new Map([...index.entries].filter(([name]) => readable(name)));
+  const rows = index.rows.filter((r) => readable(r.name));
+  let disabled = 0;
+  for (const entry of entries.values()) if (!entry.enabled) disabled += 1;
+  const set = { ...index.set, entries: [...entries.values()], invalid: index.set.invalid.filter((bad) => readable(bad.name)) };
+  const narrowed: RowIndex = { set, rows, byName: new Map(rows.map((r) => [r.name, r])), entries, disabled, orders: new Map() };
+  kept.set(key, narrowed);
+  return narrowed;
 }
 
 export function stateOf(row: IndexRow, paused: ReadonlySet<string>): EntryStateName {

@@ -248,9 +248,10 @@ export class OidcSignIn {
   /**
    * Whether the provider still stands by a sign-in: its userinfo asked with the session's access
    * token. An answer that refuses the token (401 invalid_token once revoked or expired, any other
-   * refusal, another subject) is `revoked`; no answer, or the provider's own failure (5xx), is
-   * `unreachable` (logged as at sign-in), which keeps the session, unable to write, until it
-   * answers. Sign-on removed from the config by a reload ends every signed-in session.
+   * refusal, another subject) is `revoked`; no answer, the provider's own failure (5xx), or its
+   * "not now" (429 Too Many Requests from a rate limit, 408) is `unreachable` (logged as at
+   * sign-in), which keeps the session, unable to write, until it answers: a busy provider must not
+   * sign everyone out. Sign-on removed from the config by a reload ends every signed-in session.
    */
   async standing(holder: SessionHolder, accessToken: string): Promise<Standing> {
     const settings = this.options.settings();
@@ -266,15 +267,23 @@ export class OidcSignIn {
     } catch (error) {
       // The provider's configuration could not be had (discovery failed, logged there): nothing was asked.
       if (error instanceof Refusal) return 'unreachable';
-      const { ResponseBodyError, WWWAuthenticateChallengeError } = this.client;
-      const status = error instanceof ResponseBodyError || error instanceof WWWAuthenticateChallengeError ? error.status : undefined;
-      if (unreachable(error) || (status !== undefined && status >= 500)) {
+      const status = this.statusOf(error);
+      if (unreachable(error) || (status !== undefined && (status >= 500 || status === 429 || status === 408))) {
         this.unreachableLogged(settings, errorMessage(error), 'signed-in sessions may read but not write');
         return 'unreachable';
       }
       this.revoked(holder, errorMessage(error));
       return 'revoked';
     }
+  }
+
+  /** The HTTP status of the provider's answer an error of openid-client reports, if it reports one. */
+  private statusOf(error: unknown): number | undefined {
+    const { ResponseBodyError, WWWAuthenticateChallengeError } = this.client;
+    if (error instanceof ResponseBodyError || error instanceof WWWAuthenticateChallengeError) return error.status;
+    // An answer that is no OAuth error (a gateway's text page) is reported with the Response as its cause.
+    const cause = error instanceof Error ? error.cause : undefined;
+    return cause instanceof Response ? cause.status : undefined;
   }
 
   private revoked(holder: SessionHolder, reason: string): void {
@@ -307,8 +316,9 @@ export class OidcSignIn {
     const { client } = this;
     const secret = await this.secret(settings);
     const issuer = new URL(settings.issuer);
+    let configuration: OpenId.Configuration;
     try {
-      return await client.discovery(
+      configuration = await client.discovery(
         issuer,
         settings.clientId,
         // The secret goes only into the client's authentication (never the metadata a log could print).
@@ -324,6 +334,15 @@ export class OidcSignIn {
     } catch (error) {
       throw this.failure(settings, error, 'its configuration could not be read');
     }
+    // A signed-in session is asked after at its userinfo endpoint (standing): without one, every
+    // sign-in would end at its first recheck. Refused here, so at start (exit 2), not at sign-in.
+    if (configuration.serverMetadata().userinfo_endpoint === undefined)
+      throw new Refusal(
+        502,
+        'sign_in_failed',
+        `auth.oidc.issuer ${shown(settings.issuer)} publishes no userinfo_endpoint in its configuration (${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration): tsbeat asks it every auth.oidc.recheckSeconds whether a sign-in still stands; enable the provider's UserInfo endpoint for this client`,
+      );
+    return configuration;
   }
 
   private async secret(settings: OidcSettings): Promise<string | undefined> {

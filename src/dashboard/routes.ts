@@ -16,7 +16,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { uiAssetUrl } from '../base/package-files.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
-import { RUN_SORTS, buildIndex, pageOf, pageRow, stateOf } from './entry-rows.js';
+import { RUN_SORTS, buildIndex, pageOf, pageRow, readableIndex, stateOf } from './entry-rows.js';
 import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
 import { parseQuery } from './list-query.js';
 import { resultOf, runWire } from './run-results.js';
@@ -28,7 +28,7 @@ import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
 import { OidcSignIn } from './oidc-sign-in.js';
 import type { SignedIn } from './oidc-sign-in.js';
 import type { Grant } from '../core/grants.js';
-import { grantsText } from '../core/grants.js';
+import { VIEWER, grantsText } from '../core/grants.js';
 import type { DetailWire, OverviewWire, SessionWire } from './wire.js';
 import type { DashboardSources } from './sources.js';
 
@@ -133,13 +133,16 @@ export class Dashboard {
     await this.sessions.recheck(req, signIn.recheckMs(), (holder, accessToken) => signIn.standing(holder, accessToken));
   }
 
-  /** Answers the request if it is the dashboard's; false leaves it to the other routes. */
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  /**
+   * Answers the request if it is the dashboard's; false leaves it to the other routes. Its reads
+   * show only the entries `grants` (the caller's, as /api decides them) may read.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, grants: readonly Grant[] = VIEWER): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (path !== '/' && path !== '/ui' && !path.startsWith('/ui/')) return false;
     try {
-      await this.route(req, res, path, url.searchParams);
+      await this.route(req, res, path, url.searchParams, grants);
     } catch (error) {
       // Anything else is answered by the server as every route's failure is: 503 with Retry-After
       // when Redis is away, else 500 with an error id in the log.
@@ -149,7 +152,13 @@ export class Dashboard {
     return true;
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams): Promise<void> {
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    params: URLSearchParams,
+    grants: readonly Grant[],
+  ): Promise<void> {
     const method = req.method ?? 'GET';
     const reading = method === 'GET' || method === 'HEAD';
     if (path === '/' || path === '/ui' || path === '/ui/') {
@@ -180,8 +189,9 @@ export class Dashboard {
     }
     if (reading) {
       this.requireReader(req);
-      if (rest === 'overview') return sendJson(res, 200, await this.overview(req));
-      if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params)));
+      const index = async () => readableIndex(await this.index(), grants);
+      if (rest === 'overview') return sendJson(res, 200, await this.overview(req, await index()));
+      if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params), await index()));
       if (rest === 'strips') {
         const names = params.getAll('name');
         if (names.length > DEFAULTS.dashboardPageMax)
@@ -190,16 +200,19 @@ export class Dashboard {
             'bad_query',
             `${names.length} names: ask for at most ${DEFAULTS.dashboardPageMax} entries' strips at once`,
           );
-        const index = await this.index();
-        return sendJson(res, 200, await stripsOf(this.sources, index.entries, names, params.get('span') === 'hour' ? 'hour' : 'day'));
+        return sendJson(
+          res,
+          200,
+          await stripsOf(this.sources, (await index()).entries, names, params.get('span') === 'hour' ? 'hour' : 'day'),
+        );
       }
-      if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day'));
+      if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day', await index()));
       if (rest.startsWith('entries/')) {
         const fires = params.get('fires');
         const count = fires === null ? DASHBOARD_FIRES : Number(fires);
         if (!Number.isInteger(count) || count < 1 || count > DASHBOARD_FIRES_MAX)
           throw new Refusal(400, 'bad_query', `fires=${fires}: expected a whole number from 1 to ${DASHBOARD_FIRES_MAX}`);
-        return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length)), count));
+        return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length)), count, await index()));
       }
       throw new Refusal(404, 'not_found', `no such API: ${path}`);
     }
@@ -305,9 +318,8 @@ export class Dashboard {
     return this.signIn;
   }
 
-  private async overview(req: IncomingMessage): Promise<OverviewWire> {
-    const [index, deployment, paused, stop] = await Promise.all([
-      this.index(),
+  private async overview(req: IncomingMessage, index: RowIndex): Promise<OverviewWire> {
+    const [deployment, paused, stop] = await Promise.all([
       this.sources.deployment(),
       this.sources.paused(),
       readStop(this.sources.control),
@@ -358,8 +370,8 @@ export class Dashboard {
    * sort every entry's finished summary in HSCAN batches, the next/last/runs sorts every entry's run
    * columns (sliced); the success sort every kept history, so only up to DASHBOARD_SUCCESS_SORT_MAX entries.
    */
-  private async page(query: RowQuery): Promise<PageWire> {
-    const [index, paused] = await Promise.all([this.index(), this.sources.paused()]);
+  private async page(query: RowQuery, index: RowIndex): Promise<PageWire> {
+    const paused = await this.sources.paused();
     const empty = new Map<never, never>();
     let reads: ResultIndex = {};
     if (query.failing)
@@ -368,14 +380,16 @@ export class Dashboard {
       reads = { ...reads, lastStates: await this.readAll('lastStates', async () => (await this.sources.lastStates?.()) ?? empty) };
     if (RUN_SORTS.has(query.sort)) reads = { ...reads, runs: await this.runColumns() };
     if (query.sort === 'success') {
-      if (index.entries.size > DASHBOARD_SUCCESS_SORT_MAX)
+      // Kept for every reader (readAll): read of the whole deployment's entries, whatever this reader's scope.
+      const whole = await this.index();
+      if (whole.entries.size > DASHBOARD_SUCCESS_SORT_MAX)
         throw new Refusal(
           400,
           'too_many_to_sort',
-          `sort=success reads every entry's kept history: at most ${DASHBOARD_SUCCESS_SORT_MAX} entries, this deployment has ${index.entries.size}; sort by result or use the failing filter`,
+          `sort=success reads every entry's kept history: at most ${DASHBOARD_SUCCESS_SORT_MAX} entries, this deployment has ${whole.entries.size}; sort by result or use the failing filter`,
         );
       const successRates = await this.readAll('successRates', async () => {
-        const all = await resultsOf(this.sources, index.entries, [...index.entries.keys()]);
+        const all = await resultsOf(this.sources, whole.entries, [...whole.entries.keys()]);
         return new Map([...(all ?? empty)].map(([name, r]) => [name, r.successRate]));
       });
       reads = { ...reads, successRates };
@@ -389,8 +403,7 @@ export class Dashboard {
     };
   }
 
-  private async detail(name: string, fireCount: number): Promise<DetailWire> {
-    const index = await this.index();
+  private async detail(name: string, fireCount: number, index: RowIndex): Promise<DetailWire> {
     const indexed = index.byName.get(name);
     if (indexed === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
     const [paused, status] = await Promise.all([this.sources.paused(), this.sources.status([name])]);
@@ -429,8 +442,8 @@ export class Dashboard {
     };
   }
 
-  private async timeline(day: boolean): Promise<ReturnType<typeof timeline>> {
-    const [index, paused, runs] = await Promise.all([this.index(), this.sources.paused(), this.runColumns()]);
+  private async timeline(day: boolean, index: RowIndex): Promise<ReturnType<typeof timeline>> {
+    const [paused, runs] = await Promise.all([this.sources.paused(), this.runColumns()]);
     const rows = index.rows.map((r) => ({ name: r.name, state: stateOf(r, paused), nextMs: runs.get(r.name)?.nextMs ?? null }));
     return timeline(rows, index.entries, this.sources.now(), (day ? 1440 : 60) * 60_000);
   }

@@ -184,22 +184,27 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
       if (!result.success) throw new ApiError(ErrorCode.ApiBadRequest, result.error.issues[0]?.message ?? 'the request is not valid');
     },
   });
-  const session = (req: IncomingMessage): boolean => handlers.session?.(req) !== undefined;
-  // A bearer token, when sent, is the credential: a session cookie beside it changes nothing.
+  // An Authorization header, when sent, is the credential: a session cookie beside it changes
+  // nothing, for the read rule and for who calls alike (a cookie sent with some other scheme's
+  // header must not read as the session and be decided on as an anonymous reader).
   const sessionOnly = (req: IncomingMessage) => (req.headers.authorization === undefined ? handlers.session?.(req) : undefined);
+  const session = (req: IncomingMessage): boolean => sessionOnly(req) !== undefined;
 
   app.use('*', async (c, next) => {
     const req = c.env.incoming;
     try {
       checkTarget(req);
-      // A signed-in session revoked at the identity provider ends before anything reads it: the
-      // request then goes on as one without a session (401 where a credential is needed).
-      if (req.headers.authorization === undefined) await handlers.recheckSession?.(req);
+      // A signed-in session revoked at the identity provider ends before anything reads it, whatever
+      // else the request carries: the request then goes on as one without a session (401 where a
+      // credential is needed).
+      await handlers.recheckSession?.(req);
       // The dashboard's reads that show entries (all of /ui/api/ but its login and logout) are
-      // held to the read rule of /status and /api/* before its own routes answer.
+      // held to the read rule of /status and /api/* before its own routes answer, and narrowed to
+      // what the caller's grants may read.
       if ((req.method === 'GET' || req.method === 'HEAD') && c.req.path.startsWith('/ui/api/'))
         refuse(req, authorizeRead(req, access, session(req)));
-      if (handlers.routes !== undefined && (await handlers.routes(req, c.env.outgoing))) return RESPONSE_ALREADY_SENT;
+      if (handlers.routes !== undefined && (await handlers.routes(req, c.env.outgoing, callerOf(req, access, sessionOnly(req)).grants)))
+        return RESPONSE_ALREADY_SENT;
       await next();
     } finally {
       // Whatever is left of a body no route read is read and dropped: closing on it would reset the
@@ -331,7 +336,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       );
     }
     const request: PlanRequest = parsed.data;
-    if (!apply) return reply(200, await plans.plan({ ...request, horizonMs: planHorizonMs(c.req.query('horizon')) }));
+    if (!apply) return reply(200, await plans.plan({ ...request, horizonMs: planHorizonMs(c.req.query('horizon')) }, by));
     const applied = await plans.apply(request, by, note);
     logger.info({ event: EVENTS.apiWrite, who: by.who, owner: request.owner, outcome: 'apply' }, 'entries applied');
     return reply(200, applied);
@@ -358,10 +363,16 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     'GET /metrics': async (_c, by) => {
       const text = await handlers.metrics.registry.metrics();
       // A reader of the whole deployment (no token, as before) gets every series; a scoped one, the
-      // per-entry series of the entries its grants may read, decided on each entry's owner and labels.
-      const whole = deploymentGrant(by.grants, 'read') !== undefined;
+      // per-entry series of the entries its grants may read, decided on each entry's owner and labels,
+      // and the per-queue series of the queues those entries publish to.
+      if (deploymentGrant(by.grants, 'read') !== undefined) return plain(200, handlers.metrics.registry.contentType, text);
       const scopeOf = handlers.scopeOf ?? ((): ScopedEntry | undefined => undefined);
-      const shown = whole ? text : entrySeriesOnly(text, (name) => grantFor(by.grants, 'read', scopeOf(name) ?? { name }) !== undefined);
+      const queues = handlers.readableQueues?.(by.grants) ?? new Set<string>();
+      const shown = entrySeriesOnly(
+        text,
+        (name) => grantFor(by.grants, 'read', scopeOf(name) ?? { name }) !== undefined,
+        (queue) => queues.has(queue),
+      );
       return plain(200, handlers.metrics.registry.contentType, shown);
     },
     'GET /status': status,

@@ -103,8 +103,8 @@ export interface PlanRequest {
 }
 
 export interface PlanHandlers {
-  /** The plan, as `beat plan --json` prints it. */
-  plan(request: PlanRequest): Promise<unknown>;
+  /** The plan, as `beat plan --json` prints it; FORBIDDEN (403) when `by` could not apply it. */
+  plan(request: PlanRequest, by: Caller): Promise<unknown>;
   /** Applies it: the plan applied and the store's version. Refusals are BeatErrors (OWNER_CONFLICT, PLAN_STALE: 409). */
   apply(request: PlanRequest, by: Caller, note: string | undefined): Promise<unknown>;
 }
@@ -149,7 +149,7 @@ export interface HttpHandlers {
    */
   readonly session?: (req: IncomingMessage) => DashboardSession | undefined;
   /**
-   * Run before any route answers a request that carries no bearer token: a signed-in session's
+   * Run before any route answers a request that carries a session cookie: a signed-in session's
    * standing at the identity provider, checked again when due (ended there when revoked).
    */
   readonly recheckSession?: (req: IncomingMessage) => Promise<void>;
@@ -158,6 +158,15 @@ export interface HttpHandlers {
    * entry): what narrows /metrics' per-entry series to a token's read scope.
    */
   readonly scopeOf?: (entry: string) => ScopedEntry | undefined;
-  /** More routes (the dashboard), tried first: true when it answered the request. */
-  readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * The queues the entries `grants` may read publish to: what keeps a per-queue series of /metrics
+   * for a scoped reader (without it, none is kept for one).
+   */
+  readonly readableQueues?: (grants: readonly Grant[]) => ReadonlySet<string>;
+  /**
+   * More routes (the dashboard), tried first: true when it answered the request. `grants` are the
+   * caller's (its token's, its session's, or a viewer of the whole deployment let in by the read
+   * rule): what the dashboard's reads are narrowed to.
+   */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse, grants: readonly Grant[]) => Promise<boolean>;
 }

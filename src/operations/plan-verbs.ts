@@ -6,6 +6,7 @@
  */
 import { BeatError, ErrorCode } from '../base/errors.js';
 import { deploymentGrant } from '../core/grants.js';
+import type { ScopedEntry } from '../core/grants.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
@@ -26,9 +27,36 @@ export interface PlanStores {
 type PlanRequest = Parameters<typeof planOwner>[3];
 type ApplyRequest = Omit<Parameters<typeof applyOwner>[3], 'audit'>;
 
-/** What applying `request.inputs` for `request.owner` would do, entry by entry, with the digest an apply may be held to. */
-export function planEntries(stores: PlanStores, request: PlanRequest): Promise<EntryPlan> {
-  return planOwner(stores.client, stores.keys, stores.store, request);
+/**
+ * What applying `request.inputs` for `request.owner` would do, entry by entry, with the digest an
+ * apply may be held to. A caller with grants is decided as its apply would be (FORBIDDEN, nothing
+ * shown): a plan shows the stored fields of the entries it would change or remove, which only who
+ * may change them sees.
+ */
+export async function planEntries(stores: PlanStores, by: Operator, request: PlanRequest): Promise<EntryPlan> {
+  const plan = await planOwner(stores.client, stores.keys, stores.store, request);
+  if (by.grants !== undefined && deploymentGrant(by.grants, 'edit') === undefined)
+    authorize(by, 'edit', await planScope(stores, plan, request.inputs));
+  return plan;
+}
+
+/**
+ * The entries a plan's apply is decided on: every one it adds, changes or removes, as stored and as
+ * the inputs make it, and the names it claims that another owner (or none) holds.
+ */
+async function planScope(stores: PlanStores, plan: EntryPlan, inputs: PlanRequest['inputs']): Promise<ScopedEntry[]> {
+  const byName = new Map(inputs.map((i) => [i.name, i]));
+  const touched = plan.entries.filter((item) => item.action === 'add' || item.action === 'change' || item.action === 'remove');
+  const before = await Promise.all(touched.filter((item) => item.action !== 'add').map(async (item) => stores.store.get(item.name)));
+  return [
+    ...before.flatMap((stored) => (stored === undefined ? [] : [scopedEntry(stored.name, stored.entry)])),
+    ...touched.flatMap((item) => {
+      const input = byName.get(item.name);
+      return item.action === 'remove' || input === undefined ? [] : [scopedEntry(item.name, input.entry)];
+    }),
+    // The owner's entries the inputs name, even unchanged: a plan naming an entry is a claim on it.
+    ...plan.entries.filter((item) => item.action === 'conflict').map((item) => ({ name: item.name, owner: item.heldBy ?? undefined })),
+  ];
 }
 
 /**
@@ -48,19 +76,7 @@ export async function applyEntries(stores: PlanStores, by: Operator, request: Ap
       ErrorCode.PlanStale,
       `the store or the entries changed since the plan (its digest was ${request.planDigest}, now ${plan.digest}); nothing written: plan again and review it`,
     );
-  const inputs = new Map(request.inputs.map((i) => [i.name, i]));
-  const touched = plan.entries.filter((item) => item.action === 'add' || item.action === 'change' || item.action === 'remove');
-  const before = await Promise.all(touched.filter((item) => item.action !== 'add').map(async (item) => stores.store.get(item.name)));
-  const scoped = [
-    ...before.flatMap((stored) => (stored === undefined ? [] : [scopedEntry(stored.name, stored.entry)])),
-    ...touched.flatMap((item) => {
-      const input = inputs.get(item.name);
-      return item.action === 'remove' || input === undefined ? [] : [scopedEntry(item.name, input.entry)];
-    }),
-    // The owner's entries the inputs name, even unchanged: a plan naming an entry is a claim on it.
-    ...plan.entries.filter((item) => item.action === 'conflict').map((item) => ({ name: item.name, owner: item.heldBy ?? undefined })),
-  ];
-  const grant = authorize(by, 'edit', scoped);
+  const grant = authorize(by, 'edit', await planScope(stores, plan, request.inputs));
   return applyOwner(stores.client, stores.keys, stores.store, {
     ...request,
     planDigest: plan.digest,

@@ -6,7 +6,9 @@
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { Dashboard } from '../dashboard/routes.js';
+import { grantFor } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
+import { queueOf } from '../celery/routing.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { OidcSignIn } from '../dashboard/oidc-sign-in.js';
 import { ENV } from '../base/env.js';
@@ -128,6 +130,13 @@ export async function startHttp(
       session: (req) => dashboard.sessionOf(req),
       recheckSession: (req) => dashboard.recheck(req),
       scopeOf,
+      readableQueues: (grants) => {
+        const config = options.inForce.config();
+        const queues = new Set<string>();
+        for (const entry of [...config.entries, ...options.catalog.entries()])
+          if (grantFor(grants, 'read', entry) !== undefined) queues.add(queueOf(entry.task, entry.options, config));
+        return queues;
+      },
     },
     log,
   );

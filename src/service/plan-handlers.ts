@@ -12,8 +12,8 @@ import type { PlannedInput } from '../control/entry-plan.js';
 import type { PlanHandlers, PlanRequest } from '../http/api-ports.js';
 import type { RedisEntryStore } from '../redis/entry-store.js';
 import type { SchedulerKeys } from '../redis/keys.js';
-import { ownedInputs, planOwner } from '../redis/owner-apply.js';
-import { applyEntries } from '../operations/plan-verbs.js';
+import { ownedInputs } from '../redis/owner-apply.js';
+import { applyEntries, planEntries } from '../operations/plan-verbs.js';
 import { operator, whileConnected } from './entries-handlers.js';
 
 export function planHandlers(options: {
@@ -53,10 +53,10 @@ export function planHandlers(options: {
     return inputs;
   };
   return {
-    plan: (request) =>
+    plan: (request, by) =>
       whileConnected(client, async () => {
         const nowMs = now();
-        return planOwner(client, keys, store, {
+        return planEntries({ client, keys, store }, operator(by, undefined), {
           owner: request.owner,
           inputs: await inputsOf(request, nowMs),
           zone: zone(),

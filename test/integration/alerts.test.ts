@@ -5,7 +5,8 @@
  * the alert, and each alert arrives once. The outbox itself (alerts-outbox.lua) takes an id once.
  * A queue no worker consumes (a real Celery worker on `celery` only; an entry routed to `reports`)
  * is flagged unconsumed in `beat status`, /status and /metrics and raises one `unconsumed` alert,
- * all within consumers.unconsumedAfter; the flag clears once a worker on `reports` starts.
+ * all within consumers.unconsumedAfter (its series in a scoped token's scrape only when one of the
+ * token's entries publishes to the queue); the flag clears once a worker on `reports` starts.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
@@ -288,16 +289,19 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
       consumers: { every: '1s', unconsumedAfter: '3s', replyWindow: '500ms' },
       alerts: { webhook: receiver.url('/unconsumed'), on: ['unconsumed'] },
       beatSchedule: {
-        main: { task: 'tsbeat_test.ok', schedule: 1 },
-        report: { task: 'tsbeat_test.ok', schedule: 1, options: { queue: 'reports' } },
+        main: { task: 'tsbeat_test.ok', schedule: 1, labels: { team: 'ops' } },
+        report: { task: 'tsbeat_test.ok', schedule: 1, options: { queue: 'reports' }, labels: { team: 'reports' } },
       },
     });
+    // A scrape with a scoped token holds the per-queue series of its entries' queues alone.
+    const [OPS_TOKEN, REPORTS_TOKEN] = ['alerts-ops-viewer-0123456789', 'alerts-reports-viewer-0123456789'];
+    const tokens = dir.write('unconsumed-tokens', `ops:viewer@team=ops:${OPS_TOKEN}\nreports:viewer@team=reports:${REPORTS_TOKEN}\n`);
     const env = { broker };
     let celeryWorker: CeleryProcess | undefined;
     let reportsWorker: CeleryProcess | undefined;
     try {
       celeryWorker = await startWorker({ name: 'celery-only', queues: ['celery'], env });
-      const beat = fleet.spawn({ config: file, args: ['--http', '127.0.0.1:0'] });
+      const beat = fleet.spawn({ config: file, args: ['--http', '127.0.0.1:0', '--api-token-file', tokens] });
       const port = await httpPortOf(beat);
       await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
       const leadAt = Date.now();
@@ -326,6 +330,13 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
       const metrics = parsePrometheus((await httpRequest(port, '/metrics')).body);
       expect(sampleValue(metrics, 'tsbeat_queue_unconsumed', { queue: 'reports' })).toBe(1);
       expect(sampleValue(metrics, 'tsbeat_queue_unconsumed', { queue: 'celery' })).toBeUndefined();
+      const scraped = async (token: string) =>
+        (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      expect(sampleValue(parsePrometheus(await scraped(REPORTS_TOKEN)), 'tsbeat_queue_unconsumed', { queue: 'reports' })).toBe(1);
+      // Another team's queue name is theirs too: not in the ops viewer's scrape.
+      const opsScrape = await scraped(OPS_TOKEN);
+      expect(opsScrape).toMatch(/^# TYPE tsbeat_queue_unconsumed gauge$/m);
+      expect(opsScrape).not.toContain('queue="reports"');
       await waitUntil(
         'the unconsumed alert',
         () => (receiver.on('/unconsumed').length >= 1 ? true : undefined),

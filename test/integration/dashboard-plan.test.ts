@@ -5,7 +5,8 @@
  * writes them (the store's records, one audit event under the session's name); a changed entry plans
  * as one change; a body the API refuses shows its problems naming the field; and a write to the store
  * between the plan and the apply is refused 409 PLAN_STALE, nothing written, and the page says so;
- * a session whose grants do not cover the owner's entries is refused 403, nothing written.
+ * a session whose grants do not cover the owner's entries is refused 403, its plan as its apply (no
+ * stored field of them shown), nothing written.
  */
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -197,19 +198,41 @@ describe.skipIf(!existsSync(CHROMIUM))('the Plan tab: plan and apply an owner’
     await page.screenshot({ path: 'docs/images/dashboard-plan.png', fullPage: true });
   }, 60_000);
 
-  it("refuses the apply of a session whose grants do not cover the owner's entries (403 FORBIDDEN), nothing written", async () => {
+  it("refuses the plan and the apply of a session whose grants do not cover the owner's entries (403 FORBIDDEN): nothing shown of them, nothing written", async () => {
     await page.click('button:has-text("Log out")');
     await page.fill('input[name="token"]', BILLING_TOKEN);
     await page.press('input[name="token"]', 'Enter');
     await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 10_000 });
     await page.locator('textarea[name="entries"]').waitFor({ timeout: 10_000 });
-    await plan('gitops', { 'gitops-hourly': { task: TASK, schedule: 1800 } });
-    await page.locator('p.plan-counts').waitFor({ timeout: 10_000 });
     const before = await records();
-    await page.click('button[data-action="apply"]');
+    // gitops-minutely is stored (the first test's apply): a plan of its change would show its stored fields.
+    const gitops = { 'gitops-minutely': { task: TASK, schedule: 600 }, 'gitops-hourly': { task: TASK, schedule: 1800 } };
+    await plan('gitops', gitops);
     await page.locator('pre.problems:not(:empty)').waitFor({ timeout: 10_000 });
-    expect(await page.locator('pre.problems').innerText()).toMatch(/^403 FORBIDDEN: /);
+    expect(await page.locator('pre.problems').innerText()).toMatch(/^403 FORBIDDEN: .*owner gitops.*editor@owner=billing/s);
+    expect(await page.locator('p.plan-counts').count()).toBe(0);
+    // The API itself, called with the session as the page calls it: the plan (with the load) and the apply both 403.
+    const asked = await page.evaluate(
+      async (body) => {
+        const { csrf } = (await (await fetch('/ui/api/overview')).json()) as { csrf: string };
+        const send = async (path: string) => {
+          const reply = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body });
+          return { status: reply.status, text: await reply.text() };
+        };
+        return [await send('/api/plan?horizon=1h'), await send('/api/apply')];
+      },
+      JSON.stringify({ owner: 'gitops', entries: gitops }),
+    );
+    for (const answer of asked) {
+      expect(answer.status).toBe(403);
+      expect(JSON.parse(answer.text)).toMatchObject({ code: 'FORBIDDEN' });
+      expect(answer.text).not.toContain('"before"');
+    }
     expect(await records()).toEqual(before);
     expect(await applies()).toHaveLength(1);
+    // Its own owner's plan is answered.
+    await plan('billing', { 'billing-nightly': { task: TASK, schedule: 86400 } });
+    await page.locator('p.plan-counts').waitFor({ timeout: 10_000 });
+    expect(await page.locator('pre.problems').innerText()).toBe('');
   }, 60_000);
 });

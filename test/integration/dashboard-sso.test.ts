@@ -5,10 +5,13 @@
  * a person in group `billing` signs in at the provider, comes back to the dashboard with the grants
  * `billing` maps to, pauses a billing entry (audited under their subject and e-mail, and shown so, with
  * the grant, on the Audit tab filtered by who), signs out, and the cookie they held is refused
- * afterwards. A sign-in ended at the provider (the person signs out there, which revokes the access
+ * afterwards. The dashboard's reads show a signed-in person only the entries their grants may read,
+ * and the cookie sent beside another scheme's Authorization header is no session. A sign-in ended at the provider (the person signs out there, which revokes the access
  * token) is refused at the session's next request. Then an outage of the provider: sign-ins refused
  * (503), a signed-in session's writes refused (503) and its reads answered, bearer tokens still
- * answered; and a provider that cannot be reached at start: `beat run` exits 2 naming auth.oidc.issuer.
+ * answered, as while the provider's userinfo answers 429 (a rate limit: no one is signed out); and a
+ * provider that cannot be reached at start, or has no userinfo endpoint: `beat run` exits 2 naming
+ * auth.oidc.issuer.
  */
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -45,7 +48,10 @@ describe.skipIf(!existsSync(CHROMIUM))(
     let base: string;
     let name: string;
 
-    function startIdp(port: number, beatPort: number): Promise<Server> {
+    /** While true, the provider's userinfo answers 429, as a rate limit in front of it does. */
+    let userinfoThrottled = false;
+
+    function startIdp(port: number, beatPort: number, options: { userinfo?: boolean } = {}): Promise<Server> {
       const provider = new Provider(`http://127.0.0.1:${port}`, {
         clients: [
           {
@@ -63,9 +69,18 @@ describe.skipIf(!existsSync(CHROMIUM))(
         }),
         cookies: { keys: ['dashboard-sso-test-cookie-key'] },
         // Signing out at the provider (its end_session page) revokes the grant and its tokens, as a provider's logout does.
-        features: { rpInitiatedLogout: { enabled: true } },
+        features: { rpInitiatedLogout: { enabled: true }, userinfo: { enabled: options.userinfo ?? true } },
         // Minutes, as a provider gives: the test of an expired sign-in is the sessions' unit test.
         ttl: { IdToken: 600, AccessToken: 600, Session: 600, Interaction: 600, Grant: 600 },
+      });
+      provider.use(async (ctx, next) => {
+        if (userinfoThrottled && ctx.path === '/me') {
+          ctx.status = 429;
+          ctx.set('retry-after', '1');
+          ctx.body = 'Too Many Requests';
+          return;
+        }
+        await next();
       });
       return new Promise((resolve) => {
         const listening = provider.listen(port, '127.0.0.1', () => resolve(listening));
@@ -246,6 +261,38 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await context.close();
     });
 
+    it("a signed-in person's dashboard shows only the entries their grants may read; a cookie sent beside another scheme's Authorization header is no session", async () => {
+      const context = await browser.newContext();
+      const page = await signIn(context, 'alice');
+      type Read = { status: number; body: Record<string, unknown> };
+      const read = async (path: string): Promise<Read> => fetchIn(page, path);
+      // operator@team=billing: billing-report, not ops-cleanup (the whole deployment's reads would show both).
+      const list = await read('/ui/api/entries');
+      expect(list.status).toBe(200);
+      expect((list.body.rows as { name: string }[]).map((r) => r.name)).toEqual(['billing-report']);
+      expect(list.body).toMatchObject({ total: 1, matched: 1 });
+      expect((await read('/ui/api/overview')).body.counts).toMatchObject({ entries: 1, disabled: 0, invalid: 0 });
+      expect((await read('/ui/api/entries/billing-report')).status).toBe(200);
+      const other = await read('/ui/api/entries/ops-cleanup');
+      expect(other.status).toBe(404);
+      expect(JSON.stringify(other.body)).not.toContain('t.ops');
+      const strips = await read('/ui/api/strips?name=billing-report&name=ops-cleanup');
+      expect(Object.keys(strips.body.strips as object)).toEqual(['billing-report']);
+      const status = await read('/api/status');
+      expect((status.body.entries as { name: string }[]).map((e) => e.name)).toEqual(['billing-report']);
+      // The cookie beside a Basic header: the header is the credential, and it is none here (loopback
+      // is not trusted in this deployment): 401, not an anonymous reader of the whole deployment.
+      const cookie = (await context.cookies(base)).find((c) => c.name === 'tsbeat_session')!.value;
+      for (const path of ['/ui/api/entries', '/api/status', '/status']) {
+        const answer = await fetch(`${base}${path}`, {
+          headers: { cookie: `tsbeat_session=${cookie}`, authorization: 'Basic YWxpY2U6YW55dGhpbmc=' },
+        });
+        expect(answer.status, path).toBe(401);
+        expect(await answer.text(), path).not.toContain('ops-cleanup');
+      }
+      await context.close();
+    });
+
     it('a sign-in ended at the provider is refused at the next request: 401, the session gone as after Log out', async () => {
       const context = await browser.newContext();
       const page = await signIn(context, 'alice');
@@ -258,7 +305,12 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await atProvider.goto(discovery.end_session_endpoint);
       await atProvider.getByRole('button', { name: 'Yes, sign me out' }).click();
       await atProvider.waitForURL(/\/success/, { timeout: 10_000 });
-      // The next request with the cookie: no session (a read, with loopback not trusted, and a write).
+      // The next request with the cookie: no session, even sent beside another scheme's Authorization
+      // header (asked again all the same); then a read, with loopback not trusted, and a write.
+      const beside = await fetch(`${base}/ui/api/entries`, {
+        headers: { cookie: `tsbeat_session=${cookie}`, authorization: 'Basic YWxpY2U6YW55dGhpbmc=' },
+      });
+      expect(beside.status).toBe(401);
       const read = await fetchIn(page, '/api/entries');
       expect(read.status).toBe(401);
       expect(read.body.code).toBe('API_UNAUTHORIZED');
@@ -309,6 +361,55 @@ describe.skipIf(!existsSync(CHROMIUM))(
       // Another state than the cookie's.
       const other = await fetch(`${base}/ui/callback?code=x&state=not-${state}`, { redirect: 'manual', headers: { cookie } });
       expect(other.status).toBe(400);
+    });
+
+    it('a provider that answers userinfo 429 (a rate limit) keeps the sign-in: reads answered, writes 503 until it answers again', async () => {
+      const context = await browser.newContext();
+      const page = await signIn(context, 'alice');
+      const { csrf } = (await fetchIn(page, '/ui/api/overview')).body as { csrf?: string };
+      userinfoThrottled = true;
+      try {
+        // Asked again at every request (recheckSeconds 0): each answer is 429.
+        expect((await fetchIn(page, '/ui/api/entries')).status).toBe(200);
+        expect((await fetchIn(page, '/api/status')).status).toBe(200);
+        const write = await fetchIn(page, '/api/entries/billing-report/pause', 'POST', csrf);
+        expect(write.status).toBe(503);
+        expect(write.body.code).toBe('ISSUER_UNREACHABLE');
+      } finally {
+        userinfoThrottled = false;
+      }
+      expect((await fetchIn(page, '/api/entries/billing-report/pause', 'POST', csrf)).status).toBe(200);
+      expect(beat.logs.filter((l) => l['event'] === EVENTS.dashboardSignInRevoked && String(l['reason']).includes('429'))).toEqual([]);
+      await context.close();
+    });
+
+    it('a provider without a userinfo endpoint: beat run exits 2 naming auth.oidc.issuer and userinfo_endpoint', async () => {
+      const port = await freePort();
+      const bare = await startIdp(port, 9, { userinfo: false });
+      try {
+        const file = dir.write(`${name}-bare.json`, {
+          name: `${name}-bare`,
+          broker: { url: server.url(1) },
+          auth: {
+            oidc: {
+              issuer: `http://127.0.0.1:${port}`,
+              clientId: 'tsbeat',
+              redirectUrl: 'http://127.0.0.1:9/ui/callback',
+              roles: { claim: 'groups', map: { billing: 'viewer' } },
+            },
+          },
+          beatSchedule: { every: { task: 't.every', schedule: 60 } },
+        });
+        const refused = fleet.spawn({ config: file, label: 'sso-bare', args: ['--http', '127.0.0.1:0'] });
+        const exit = await refused.waitForExit(15_000);
+        expect(exit.code).toBe(2);
+        expect(refused.allOutput()).toContain(
+          `auth.oidc.issuer: auth.oidc.issuer "http://127.0.0.1:${port}" publishes no userinfo_endpoint`,
+        );
+      } finally {
+        bare.closeAllConnections();
+        await new Promise<void>((resolve) => bare.close(() => resolve()));
+      }
     });
 
     it("an outage of the provider refuses sign-ins and a signed-in session's writes (503, naming auth.oidc.issuer), answers its reads, and leaves bearer tokens working", async () => {

@@ -19,8 +19,18 @@ declare module 'oidc-provider' {
     readonly features?: Record<string, unknown>;
   }
 
+  /** The little of Koa's context a middleware of the tests touches. */
+  interface KoaContext {
+    readonly path: string;
+    status: number;
+    body: unknown;
+    set(header: string, value: string): void;
+  }
+
   export default class Provider {
     constructor(issuer: string, configuration?: Configuration);
     listen(port: number, host: string, callback: () => void): Server;
+    /** A Koa middleware run before the provider's own routes. */
+    use(middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
   }
 }

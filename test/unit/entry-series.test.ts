@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { entryLabelOf, entrySeriesOnly } from '../../src/observe/entry-series.js';
+import { entryLabelOf, entrySeriesOnly, labelOf } from '../../src/observe/entry-series.js';
 
 const NAMES = ['billing-report', 'ops "cleanup"', 'back\\slash', 'new\nline', 'a,b=c}', 'entry="x"', 'ops-sync'];
 
@@ -43,6 +43,24 @@ describe('the per-entry series of /metrics, narrowed to a scope', () => {
     const whole = await exposition(NAMES);
     expect(entrySeriesOnly(whole, () => true)).toBe(whole);
     expect(entrySeriesOnly(whole, () => false)).toBe(await exposition([]));
+  });
+
+  it("keeps a per-queue series only for a queue the reader's entries publish to; an entry's series is decided on its entry", async () => {
+    const registry = new Registry();
+    const unconsumed = new Gauge({ name: 't_queue_unconsumed', help: 'flagged', labelNames: ['queue'], registers: [registry] });
+    const published = new Counter({ name: 't_published_total', help: 'runs', labelNames: ['entry', 'queue'], registers: [registry] });
+    unconsumed.set({ queue: 'billing' }, 1);
+    unconsumed.set({ queue: 'ops' }, 1);
+    published.inc({ entry: 'billing-report', queue: 'ops' });
+    const narrowed = entrySeriesOnly(
+      await registry.metrics(),
+      (entry) => entry === 'billing-report',
+      (queue) => queue === 'billing',
+    );
+    expect(narrowed).toMatch(/^t_queue_unconsumed\{queue="billing"\} 1$/m);
+    expect(narrowed).not.toMatch(/^t_queue_unconsumed\{queue="ops"\}/m);
+    expect(narrowed).toMatch(/^t_published_total\{entry="billing-report",queue="ops"\} 1$/m);
+    expect(labelOf('t_x{queue="a\\"b"} 1', 'queue')).toBe('a"b');
   });
 
   it('reads the entry label as prom-client escaped it, and asks once per entry', async () => {
