@@ -317,6 +317,12 @@ export const EVENTS = {
    * revoked or expired, the session ended there, auth.oidc removed), found at a recheck: `who`, `reason`.
    */
   dashboardSignInRevoked: 'beat.dashboard.sign_in_revoked',
+  /**
+   * A dashboard session ended because what it was opened with grants nothing now: its token removed
+   * from the tokens file or given another secret, or the person's claim mapped to no grant by
+   * auth.oidc.roles (a reload, a group left at the provider): `who`.
+   */
+  dashboardSessionEnded: 'beat.dashboard.session_ended',
   /** A change to an entry, as the audit trail records it: who, entry, action, the field diff, the note (redis/audit-log.ts). */
   audit: 'beat.audit',
   /** Changes seen from RedBeat or django could not be written to the audit trail (service/audit-reader.ts). */

@@ -26,6 +26,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { ENV } from '../base/env.js';
 import { grantsText } from '../core/grants.js';
+import type { Grant } from '../core/grants.js';
 import { grantsOfClaim } from '../config/oidc-schema.js';
 import type { OidcSettings } from '../config/oidc-schema.js';
 import { Refusal } from './replies.js';
@@ -233,11 +234,23 @@ export class OidcSignIn {
       holder: {
         who,
         identity: { subject, ...(email === undefined ? {} : { email }) },
-        grants: mapped.grants,
+        claims: { values: mapped.values },
         ...(notAfterMs === undefined ? {} : { notAfterMs }),
       },
       accessToken: tokens.access_token,
     };
+  }
+
+  /**
+   * The grants a person's claim values map to now (auth.oidc.roles of the config in force): a
+   * reload that narrows the mapping narrows their session at its next request. Undefined when
+   * sign-on is no longer configured or the values map to nothing (the session then ends).
+   */
+  grantsNow(values: readonly string[]): readonly Grant[] | undefined {
+    const settings = this.options.settings();
+    if (settings === undefined) return undefined;
+    const { grants } = grantsOfClaim(settings, values);
+    return grants.length === 0 ? undefined : grants;
   }
 
   /** How often a signed-in session's standing is asked again (auth.oidc.recheckSeconds, ms; 0: at every request). */
@@ -262,7 +275,11 @@ export class OidcSignIn {
     }
     try {
       const configuration = await this.configuration(settings);
-      await this.client.fetchUserInfo(configuration, accessToken, subject);
+      const info = await this.client.fetchUserInfo(configuration, accessToken, subject);
+      // The claim as the provider says it now (a group left there narrows the session); a provider
+      // that gives it in the ID token only keeps the sign-in's values.
+      if (holder.claims !== undefined && info[settings.claim] !== undefined)
+        holder.claims.values = grantsOfClaim(settings, info[settings.claim]).values;
       return 'valid';
     } catch (error) {
       // The provider's configuration could not be had (discovery failed, logged there): nothing was asked.

@@ -24,7 +24,8 @@ import { resultsOf, stripsOf } from './run-views.js';
 import type { PageWire } from './wire.js';
 import { PAGE_HTML } from './page.js';
 import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
-import { Sessions, sameOrigin, tokensEqual } from './sessions.js';
+import { Sessions, sameOrigin, tokenDigest, tokensEqual } from './sessions.js';
+import type { FoundSession } from './sessions.js';
 import { OidcSignIn } from './oidc-sign-in.js';
 import type { SignedIn } from './oidc-sign-in.js';
 import type { Grant } from '../core/grants.js';
@@ -98,17 +99,14 @@ export class Dashboard {
    * does not send the session's CSRF token back; or why it may not write now (`writeUnavailable`:
    * the identity provider did not answer the sign-in's last recheck).
    */
-  sessionOf(
-    req: IncomingMessage,
-  ): { who: string; grants?: readonly Grant[]; writeRefusal?: string; writeUnavailable?: string } | undefined {
-    const session = this.sessions.find(req);
+  sessionOf(req: IncomingMessage): { who: string; grants: readonly Grant[]; writeRefusal?: string; writeUnavailable?: string } | undefined {
+    const session = this.live(req);
     if (session === undefined) return undefined;
-    const { who, grants } = session.holder;
-    const held = grants === undefined ? { who } : { who, grants };
+    const held = { who: session.holder.who, grants: session.grants };
     if (session.unverified) {
       return {
         ...held,
-        writeUnavailable: `the identity provider of auth.oidc cannot be reached to check the sign-in of ${who} again: its changes are refused until it answers (reads go on; API tokens still work)`,
+        writeUnavailable: `the identity provider of auth.oidc cannot be reached to check the sign-in of ${held.who} again: its changes are refused until it answers (reads go on; API tokens still work)`,
       };
     }
     if (!this.actionsOn())
@@ -120,6 +118,34 @@ export class Dashboard {
     if (!sameOrigin(req)) return { ...held, writeRefusal: `the request's Origin (${req.headers.origin}) is not this server` };
     if (!this.sessions.authorizes(req)) return { ...held, writeRefusal: 'the x-csrf-token header is missing or wrong: reload the page' };
     return held;
+  }
+
+  /**
+   * The request's session with its grants as they are now: a token's, as the tokens file has the
+   * token it was opened with; a signed-in person's, as auth.oidc.roles maps their claim now. A
+   * session whose token is gone (removed, or its name given another secret) or whose claim maps to
+   * nothing any more is ended here, so that the request finds none: it never falls back to reading
+   * the whole deployment.
+   */
+  private live(req: IncomingMessage): (FoundSession & { readonly grants: readonly Grant[] }) | undefined {
+    const session = this.sessions.find(req);
+    if (session === undefined) return undefined;
+    const { holder } = session;
+    const grants =
+      holder.tokenDigest !== undefined
+        ? this.sources.tokenGrants?.(holder.tokenDigest)
+        : holder.claims !== undefined
+          ? this.signIn?.grantsNow(holder.claims.values)
+          : holder.grants;
+    if (grants === undefined || grants.length === 0) {
+      this.sessions.end(session.id);
+      this.logger.info(
+        { event: EVENTS.dashboardSessionEnded, who: holder.who },
+        `session of ${holder.who} ended: its token is no longer configured, or its claim maps to no grant now`,
+      );
+      return undefined;
+    }
+    return { ...session, grants };
   }
 
   /**
@@ -233,7 +259,7 @@ export class Dashboard {
   /** Off loopback, with a token or sign-on configured, reading needs a session too: the schedule is not for everyone who can reach the port. */
   private requireReader(req: IncomingMessage): void {
     if (isLoopback(req) || !this.actionsOn()) return;
-    if (this.sessions.find(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) to see this deployment');
+    if (this.live(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) to see this deployment');
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -258,7 +284,7 @@ export class Dashboard {
       throw new Refusal(401, 'bad_token', 'wrong API token (or one that may only read)');
     }
     const secure = isSecure(req);
-    const { cookie, csrf } = this.sessions.open(secure, { who: `dashboard:${name}` });
+    const { cookie, csrf } = this.sessions.open(secure, { who: `dashboard:${name}`, tokenDigest: tokenDigest(token as string) });
     this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client, who: `dashboard:${name}` }, 'dashboard login');
     sendJson(res, 200, { csrf }, { 'set-cookie': cookie });
   }
@@ -266,13 +292,13 @@ export class Dashboard {
   /** How this browser may get in (a token's login, a sign-in) and who it is in as (`GET /ui/session`, and the overview's). */
   private sessionWire(req: IncomingMessage): SessionWire {
     const on = this.actionsOn();
-    const session = on ? this.sessions.find(req) : undefined;
+    const session = on ? this.live(req) : undefined;
     return {
       actions: !on ? 'off' : session === undefined ? 'login' : 'on',
       signIn: this.signIn?.configured() === true,
       login: this.sources.apiToken() !== undefined,
       who: session?.holder.who ?? null,
-      grants: session?.holder.grants === undefined ? null : grantsText(session.holder.grants),
+      grants: session === undefined ? null : grantsText(session.grants),
     };
   }
 
@@ -340,7 +366,7 @@ export class Dashboard {
       invalid,
     };
     const { actions, signIn, login, who, grants } = this.sessionWire(req);
-    const session = actions === 'on' ? this.sessions.find(req) : undefined;
+    const session = actions === 'on' ? this.live(req) : undefined;
     return {
       deployment: deployment.deployment,
       version: this.sources.version,

@@ -14,13 +14,25 @@ import type { Grant } from '../core/grants.js';
 export const SESSION_COOKIE = 'tsbeat_session';
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** Who holds a session. */
+/** Who holds a session, and what its grants are decided on each time it is used. */
 export interface SessionHolder {
   /** As the logs (and the audit) name them: `dashboard:<token name>`, or a person's `sso:<subject> <e-mail>`. */
   readonly who: string;
   /** A signed-in person's subject at the identity provider and e-mail (when it gave one). */
   readonly identity?: { readonly subject: string; readonly email?: string | undefined };
-  /** A signed-in person's grants, from the claim mapping (auth.oidc.roles); a token's session has the token's. */
+  /**
+   * A token's session: the SHA-256 (hex) of the token it was opened with, never the token. Its
+   * grants are that token's as the tokens file says now; a token removed or rotated (its name
+   * given another secret) ends the session.
+   */
+  readonly tokenDigest?: string;
+  /**
+   * A signed-in person's values of the claim auth.oidc.roles maps (`groups`), as the sign-in gave
+   * them and each recheck's userinfo renews them: their grants are the mapping's of now, so that a
+   * reload that narrows it, or the person leaving a group at the provider, narrows the session.
+   */
+  readonly claims?: { values: readonly string[] };
+  /** Grants given outright (a session no token nor claim decides: tests'). */
   readonly grants?: readonly Grant[];
   /** When the sign-in itself ends (the ID token's exp, ms): the session is refused from then, used or not. */
   readonly notAfterMs?: number;
@@ -56,6 +68,11 @@ export interface FoundSession {
   readonly holder: SessionHolder;
   /** The provider could not be reached at its last recheck: reads go on, writes wait for it (503). */
   readonly unverified: boolean;
+}
+
+/** The SHA-256 (hex) of a token, which a token's session keeps in its stead. */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Compared as SHA-256 digests: equal lengths for timingSafeEqual, and no length leaked. */
@@ -152,6 +169,11 @@ export class Sessions {
       standing.asking = undefined;
     });
     return standing.asking;
+  }
+
+  /** Ends the session `id` (its credential is gone): its cookie is refused from then on. */
+  end(id: string): void {
+    this.held.delete(id);
   }
 
   close(req: IncomingMessage): string {

@@ -3,6 +3,7 @@
  * modules the routes use can name them without importing the routes.
  */
 import type { MessageEnv } from '../celery/message.js';
+import type { Grant } from '../core/grants.js';
 import type { ReplicaStatus } from '../control/replicas.js';
 import type { ControlStores } from '../operations/control-verbs.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
@@ -71,6 +72,12 @@ export interface DashboardSources {
    * in --api-token-file); without it, the login compares with apiToken() and names the session "api".
    */
   writeTokenName?(token: string): string | undefined;
+  /**
+   * The grants of the configured token that may sign in whose SHA-256 (hex) is `digest`, as the
+   * tokens file says now; undefined when no such token is configured any more (a token's session
+   * then ends).
+   */
+  tokenGrants?(digest: string): readonly Grant[] | undefined;
   /**
    * A runtime entry as it was written (what the page's editor starts from, which saves it through
    * /api), or undefined. Absent: runtime entries cannot be created, edited or deleted from the page.

@@ -118,8 +118,8 @@ export type AuditReader = (
 export interface DashboardSession {
   /** `dashboard:<token name>` or `sso:<subject> <e-mail>`. */
   readonly who: string;
-  /** A signed-in person's grants; a token's session is decided on its token's grants, as they are now. */
-  readonly grants?: readonly Grant[];
+  /** Its grants as they are now: its token's as the tokens file says, or a signed-in person's claim's as auth.oidc.roles maps it. */
+  readonly grants: readonly Grant[];
   /** Why it may not write (no CSRF token, another Origin, actions off), if it may not (403). */
   readonly writeRefusal?: string;
   /** Why it may not write now: the identity provider did not answer its sign-in's last recheck (503, ISSUER_UNREACHABLE). */

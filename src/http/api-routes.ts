@@ -206,7 +206,7 @@ export const ROUTES = [
     'metrics',
     'get',
     '/metrics',
-    "Prometheus metrics: with a bearer token, only the per-entry series (label entry) of the entries in its grants' read scope; open unless beat run has --http-metrics-token-required",
+    "Prometheus metrics: with a bearer token, only the per-entry series (label entry) of the entries in its grants' read scope and the per-queue series of their queues; open unless beat run has --http-metrics-token-required",
     {},
     text('the exposition'),
   ),

@@ -225,26 +225,16 @@ export function tokenName(req: IncomingMessage, access: HttpAccess): string | un
 
 /**
  * Who calls, once the route's access rule let the request in: the token's name and grants; else
- * the dashboard's session (`session`: its token's name), with that token's grants; else a reader
- * the read rule let in without a credential (trusted loopback, --http-public-reads), who sees the
- * whole deployment as before.
+ * the dashboard's session (`session`), with its grants as they are now (a session whose token or
+ * claim grants nothing now has ended before this: dashboard/routes.ts); else a reader the read rule
+ * let in without a credential (trusted loopback, --http-public-reads), who sees the whole
+ * deployment as before.
  */
-export function callerOf(
-  req: IncomingMessage,
-  access: HttpAccess,
-  session?: { readonly who: string; readonly grants?: readonly Grant[] },
-): Caller {
-  const tokens = tokensOf(access);
+export function callerOf(req: IncomingMessage, access: HttpAccess, session?: Caller): Caller {
   const given = bearer(req);
-  const found = given === undefined ? undefined : findToken(given, tokens);
+  const found = given === undefined ? undefined : findToken(given, tokensOf(access));
   if (found !== undefined) return { who: found.name, grants: found.grants };
-  if (session !== undefined) {
-    if (session.grants !== undefined) return { who: session.who, grants: session.grants };
-    // A token's session: its token's grants as the tokens file says now (a reload that narrows or
-    // removes them holds the open sessions too); a token gone is a reader.
-    const name = session.who.startsWith('dashboard:') ? session.who.slice('dashboard:'.length) : session.who;
-    return { who: session.who, grants: tokens.find((t) => t.name === name)?.grants ?? VIEWER };
-  }
+  if (session !== undefined) return { who: session.who, grants: session.grants };
   return { who: 'anonymous', grants: VIEWER };
 }
 

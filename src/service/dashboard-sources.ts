@@ -15,6 +15,9 @@ import { entryViews } from '../operations/read-verbs.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources } from '../dashboard/sources.js';
+import { tokenDigest, tokensEqual } from '../dashboard/sessions.js';
+import { ADMIN } from '../core/grants.js';
+import type { Grant } from '../core/grants.js';
 import type { EntrySet, RunColumns } from '../dashboard/entry-rows.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { Runner } from '../runtime/runner.js';
@@ -64,6 +67,8 @@ export interface DashboardInputs {
   /** The API token; by default BEAT_API_TOKEN's value (the entries API's --api-token-file joins here). */
   readonly apiToken?: () => string | undefined;
   readonly writeTokenName?: (token: string) => string | undefined;
+  /** The grants of a token's session by its token's digest (DashboardSources.tokenGrants); by default the one token's, admin. */
+  readonly tokenGrants?: (digest: string) => readonly Grant[] | undefined;
   readonly storedEntry?: (name: string) => Promise<unknown>;
 }
 
@@ -201,6 +206,12 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.writeTokenName === undefined ? {} : { writeTokenName: inputs.writeTokenName }),
+    tokenGrants:
+      inputs.tokenGrants ??
+      ((digest) => {
+        const token = (inputs.apiToken ?? envToken)();
+        return token !== undefined && tokensEqual(tokenDigest(token), digest) ? ADMIN : undefined;
+      }),
     ...(inputs.storedEntry === undefined ? {} : { storedEntry: inputs.storedEntry }),
   };
 }

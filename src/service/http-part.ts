@@ -6,6 +6,7 @@
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { Dashboard } from '../dashboard/routes.js';
+import { tokenDigest, tokensEqual as digestsEqual } from '../dashboard/sessions.js';
 import { grantFor } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
 import { queueOf } from '../celery/routing.js';
@@ -247,9 +248,7 @@ function makeDashboard(options: Made, reads: Reads, signIn: OidcSignIn | undefin
       publishing: connections.publishing,
       watch: runtime.watch,
       messageEnv: messageEnv(),
-      // The dashboard's own actions (pause, resume, trigger, the stop) are not yet decided on grants:
-      // only a token that holds admin on the whole deployment (a `NAME:TOKEN` line, as before)
-      // signs in to act; a scoped token acts through /api, where its grants are decided.
+      // The page offers its token login while some token may sign in (actsInDashboard).
       apiToken: () => tokensOf(access).find(actsInDashboard)?.token,
       ...(access.tokens === undefined
         ? {}
@@ -259,6 +258,9 @@ function makeDashboard(options: Made, reads: Reads, signIn: OidcSignIn | undefin
               return found !== undefined && actsInDashboard(found) ? found.name : undefined;
             },
           }),
+      // A session's token as the tokens file has it now, whatever its grants became (a token narrowed
+      // to viewer keeps its sessions reading); a token gone or given another secret: none.
+      tokenGrants: (digest: string) => tokensOf(access).find((t) => digestsEqual(tokenDigest(t.token), digest))?.grants,
       storedEntry: async (name: string) => (await options.entryStore.get(name))?.entry,
     }),
     options.logger,

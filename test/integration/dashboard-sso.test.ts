@@ -13,7 +13,7 @@
  * provider that cannot be reached at start, or has no userinfo endpoint: `beat run` exits 2 naming
  * auth.oidc.issuer.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import Provider from 'oidc-provider';
@@ -47,6 +47,7 @@ describe.skipIf(!existsSync(CHROMIUM))(
     let issuer: string;
     let base: string;
     let name: string;
+    let configFile: string;
 
     /** While true, the provider's userinfo answers 429, as a rate limit in front of it does. */
     let userinfoThrottled = false;
@@ -95,7 +96,7 @@ describe.skipIf(!existsSync(CHROMIUM))(
       issuer = `http://127.0.0.1:${idpPort}`;
       idp = await startIdp(idpPort, beatPort);
       const secretFile = dir.write('client-secret', CLIENT_SECRET);
-      const file = dir.write(`${name}.json`, {
+      configFile = dir.write(`${name}.json`, {
         name,
         broker: { url: server.url(0) },
         maxInterval: '200ms',
@@ -118,7 +119,7 @@ describe.skipIf(!existsSync(CHROMIUM))(
         },
       });
       beat = fleet.spawn({
-        config: file,
+        config: configFile,
         label: 'dashboard-sso',
         // Loopback not trusted as such (a proxy's case): a browser signed out sees no entries, as one from another host.
         args: ['--http', `127.0.0.1:${beatPort}`, '--http-not-loopback', '127.0.0.1'],
@@ -361,6 +362,37 @@ describe.skipIf(!existsSync(CHROMIUM))(
       // Another state than the cookie's.
       const other = await fetch(`${base}/ui/callback?code=x&state=not-${state}`, { redirect: 'manual', headers: { cookie } });
       expect(other.status).toBe(400);
+    });
+
+    it("a signed-in person's grants follow auth.oidc.roles and their groups: a reload that narrows the mapping narrows the session; leaving the group at the provider ends it", async () => {
+      const context = await browser.newContext();
+      const page = await signIn(context, 'alice');
+      const { csrf } = (await fetchIn(page, '/ui/api/overview')).body as { csrf?: string };
+      expect((await fetchIn(page, '/api/entries/billing-report/pause', 'POST', csrf)).status).toBe(200);
+      const written = JSON.parse(readFileSync(configFile, 'utf8')) as { auth: { oidc: { roles: { map: Record<string, string> } } } };
+      const reload = async (map: Record<string, string>) => {
+        const from = beat.logs.length;
+        written.auth.oidc.roles.map = map;
+        writeFileSync(configFile, JSON.stringify(written));
+        beat.signal('SIGHUP');
+        await beat.waitForEvent(EVENTS.reload, 10_000, from);
+      };
+      try {
+        await reload({ billing: 'viewer@team=billing', admins: 'admin' });
+        const refused = await fetchIn(page, '/api/entries/billing-report/pause', 'POST', csrf);
+        expect(refused.status).toBe(403);
+        expect(refused.body.code).toBe('FORBIDDEN');
+        expect((await fetchIn(page, '/ui/api/entries')).status).toBe(200);
+        // alice leaves billing at the provider: her claim maps to nothing at the next recheck.
+        const from = beat.logs.length;
+        GROUPS['alice'] = ['staff'];
+        expect((await fetchIn(page, '/ui/api/entries')).status).toBe(401);
+        expect(await beat.waitForEvent(EVENTS.dashboardSessionEnded, 5_000, from)).toMatchObject({ who: 'sso:alice <alice@example.com>' });
+      } finally {
+        GROUPS['alice'] = ['billing', 'staff'];
+        await reload({ billing: 'operator@team=billing', admins: 'admin' });
+      }
+      await context.close();
     });
 
     it('a provider that answers userinfo 429 (a rate limit) keeps the sign-in: reads answered, writes 503 until it answers again', async () => {
