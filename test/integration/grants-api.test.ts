@@ -18,6 +18,10 @@ import type { PrivateRedis } from '../support/redis-server.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { writeFileSync } from 'node:fs';
 import { Entries } from '../../src/index.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
+import { deleteEntry, putEntries } from '../../src/operations/entry-verbs.js';
+import { parseGrants } from '../../src/core/grants.js';
+import type { Grant } from '../../src/core/grants.js';
 
 const TASK = 'tsbeat_test.record';
 const DEPLOYMENT = 'grants';
@@ -34,6 +38,13 @@ const TOKENS = {
   opsAdmin: { line: 'ops-admin:admin@team=ops', token: 'opsadmin-token-0123456789abcdef' },
 } as const;
 type Who = keyof typeof TOKENS;
+
+/** Grants as a tokens file writes them. */
+function grantsOf(text: string): readonly Grant[] {
+  const parsed = parseGrants(text);
+  if (!parsed.ok) throw new Error(parsed.problem);
+  return parsed.grants;
+}
 
 interface Reply {
   readonly status: number;
@@ -395,6 +406,37 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
       expect(events[0]).toMatchObject({ who: 'billing-script', grant: 'editor@team=billing', action: 'resume' });
     } finally {
       await client.close();
+    }
+  });
+
+  it('a backfill of an entry the caller cannot read is answered as one of no entry, and a dry run needs operate; a progress is read only through its own entry', async () => {
+    const hour = 3_600_000;
+    const range = { from: new Date(Date.now() - 4 * hour).toISOString(), to: new Date(Date.now() - hour).toISOString() };
+    /** The answer, with the name asked for replaced: what tells one entry from another. */
+    const answer = async (who: Who, name: string, body: unknown): Promise<string> => {
+      const got = await expectAnswer(() => call(port, 'POST', `/api/entries/${name}/backfill`, who, body), 400);
+      expect(got.body).not.toMatch(/team=ops|slots/);
+      return `${got.status} ${got.body.replaceAll(name, 'NAME')}`;
+    };
+    for (const body of [{ ...range, dryRun: true }, range, { ...range, limit: 1 }, { ...range, overlap: 'nonsense' }])
+      expect(await answer('billOp', 'o-label', body), JSON.stringify(body)).toBe(await answer('billOp', 'no-such-entry', body));
+    // Readable (billEdit reads the whole deployment) but not operable: refused before any slot is shown.
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/backfill', 'billEdit', { ...range, dryRun: true }), 403, 'FORBIDDEN');
+    expect((await call(port, 'POST', '/api/entries/b-label/backfill', 'billOp', { ...range, dryRun: true })).status).toBe(200);
+
+    // ops's backfill, done by the leader: its progress is read through o-label only.
+    const queued = await call(port, 'POST', '/api/entries/o-label/backfill', 'admin', range);
+    expect([200, 202], queued.body).toContain(queued.status);
+    const id = String(queued.json()['id']);
+    await waitUntil(
+      "ops's backfill done",
+      async () => ((await call(port, 'GET', `/api/entries/o-label/backfill/${id}`, 'admin')).json()['done'] === true ? true : undefined),
+      10_000,
+    );
+    for (const who of ['billOp', 'admin'] as const) {
+      const through = await call(port, 'GET', `/api/entries/b-label/backfill/${id}`, who);
+      expect(through.status, through.body).toBe(404);
+      expect(through.json()['code']).toBe('UNKNOWN_ENTRY');
     }
   });
 
