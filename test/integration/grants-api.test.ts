@@ -440,6 +440,31 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     }
   });
 
+  it("a scoped reader's page never names an entry outside its grants, not even as its cursor", async () => {
+    /** Every name a caller sees paging `limit` at a time, entries and cursors alike. */
+    const walk = async (who: Who, limit: number, from?: string): Promise<{ listed: string[]; shown: string[] }> => {
+      const listed: string[] = [];
+      const shown: string[] = [];
+      let after = from;
+      for (let pages = 0; pages < 20; pages++) {
+        const got = await call(port, 'GET', `/api/entries?limit=${limit}${after === undefined ? '' : `&after=${after}`}`, who);
+        expect(got.status, got.body).toBe(200);
+        const body = got.json() as { entries: { name: string }[]; next?: string };
+        listed.push(...body.entries.map((e) => e.name));
+        shown.push(...body.entries.map((e) => e.name), ...(body.next === undefined ? [] : [body.next]));
+        if (body.next === undefined) return { listed, shown };
+        after = body.next;
+      }
+      throw new Error(`${who}'s pages never ended`);
+    };
+    expect(await walk('billView', 1, 'b-label')).toEqual({ listed: [], shown: [] });
+    expect(await walk('billView', 1)).toEqual({ listed: ['b-label'], shown: ['b-label'] });
+    expect(await walk('billOwner', 1)).toEqual({ listed: ['b-owned'], shown: ['b-owned'] });
+    expect(await walk('opsAdmin', 1)).toEqual({ listed: ['o-label'], shown: ['o-label'] });
+    // A reader of the whole deployment pages as before.
+    expect((await walk('viewer', 1)).listed).toEqual(['b-label', 'b-owned', 'o-label', 'o-owned']);
+  });
+
   it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {
     const lines = (change: Partial<Record<Who, string>>) =>
       (Object.entries(TOKENS) as [Who, (typeof TOKENS)[Who]][]).map(([who, t]) => `${change[who] ?? t.line}:${t.token}`).join('\n') + '\n';
