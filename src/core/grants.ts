@@ -155,7 +155,14 @@ export function decideDeployment(grants: readonly Grant[], action: Action): Deci
   };
 }
 
+/**
+ * The refusal for `entry`: its owner and labels only when the caller may read it (a scoped caller
+ * learns nothing of another team's entry from a refusal; the doors answer such an entry as absent
+ * before deciding, so this names only entries the caller gave or may read).
+ */
 function missing(grants: readonly Grant[], action: Action, entry: ScopedEntry): string {
+  if (grantFor(grants, 'read', entry) === undefined)
+    return `entry "${entry.name}" needs the role ${ROLE_FOR[action]} on a scope that holds it (the caller's grants: ${grantsText(grants)})`;
   const where = [
     entry.owner === undefined ? 'no owner' : `owner ${entry.owner}`,
     entry.labels === undefined || Object.keys(entry.labels).length === 0

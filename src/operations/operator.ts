@@ -50,7 +50,8 @@ export function authorizeDeployment(by: Operator, action: Action): Grant | undef
   throw forbidden(by, decision.refusal);
 }
 
-function forbidden(by: Operator, refusal: string): BeatError {
+/** FORBIDDEN (403) for `by`, saying `refusal`: nothing was done. */
+export function forbidden(by: Operator, refusal: string): BeatError {
   return new BeatError(ErrorCode.Forbidden, `${by.who}: ${refusal}; nothing was done`);
 }
 

@@ -300,10 +300,11 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
 
   it('pauses, resumes and triggers only within the scope; a selection reaching past it is refused whole', async () => {
     await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/pause', 'viewer'), 403, 'API_FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/pause', 'billOp'), 403, 'FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/pause', 'billOp'), 403, 'FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/trigger', 'billOp'), 403, 'FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/o-owned/trigger', 'billOwner'), 403, 'FORBIDDEN');
+    // Outside the caller's read scope: answered as an entry that does not run.
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/pause', 'billOp'), 404, 'UNKNOWN_ENTRY');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/pause', 'billOp'), 404, 'UNKNOWN_ENTRY');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/trigger', 'billOp'), 404, 'UNKNOWN_ENTRY');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-owned/trigger', 'billOwner'), 404, 'UNKNOWN_ENTRY');
     for (const selector of ['team in (billing,ops)', 'tier!=x', 'team', '!nothing', 'team!=ops']) {
       const path = `/api/selected/pause?selector=${encodeURIComponent(selector)}`;
       await expectAnswer(() => call(port, 'POST', path, 'billOp'), 403, 'FORBIDDEN');
@@ -392,7 +393,10 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
       };
       await refusedWith(() => client.set('o-label', { ...SEED['o-label'], schedule: 900 }));
       await refusedWith(() => client.set('b-label', { ...SEED['b-label'], labels: { team: 'ops' } }));
-      await refusedWith(() => client.delete('o-owned'));
+      // One it may not read is answered as one that does not exist.
+      const before = await snapshot();
+      expect(await client.delete('o-owned')).toBe(false);
+      expect(await snapshot()).toEqual(before);
       await refusedWith(() => client.handle('o-label').pause());
       await refusedWith(() => client.selection('team in (billing,ops)').pause());
       await refusedWith(() => client.deployment().pause());
@@ -463,6 +467,51 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     expect(await walk('opsAdmin', 1)).toEqual({ listed: ['o-label'], shown: ['o-label'] });
     // A reader of the whole deployment pages as before.
     expect((await walk('viewer', 1)).listed).toEqual(['b-label', 'b-owned', 'o-label', 'o-owned']);
+  });
+
+  it('a verb on an entry the caller cannot read answers as one on no entry; a selection reaching past the scope is refused before its count, naming nothing', async () => {
+    /** The answer to `who`'s call on `name`, with the name replaced. */
+    const answer = async (who: Who, method: string, name: string, suffix = '', body?: unknown): Promise<string> => {
+      const got = await expectAnswer(() => call(port, method, `/api/entries/${name}${suffix}`, who, body), 404, 'UNKNOWN_ENTRY');
+      return got.body.replaceAll(name, 'NAME');
+    };
+    for (const verb of ['/pause', '/resume', '/trigger'])
+      expect(await answer('billOp', 'POST', 'o-label', verb)).toBe(await answer('billOp', 'POST', 'no-such-entry', verb));
+    expect(await answer('billOwner', 'DELETE', 'o-label')).toBe(await answer('billOwner', 'DELETE', 'no-such-entry'));
+    // A name held by an entry the caller cannot read: refused, saying nothing of that entry.
+    const taken = await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/o-label', 'billOwner', { ...OWNED.billing['b-owned'], owner: 'billing' }),
+      403,
+      'FORBIDDEN',
+    );
+    expect(taken.json()['error']).toMatch(/"o-label" is taken by an entry outside the caller's grants/);
+    expect(taken.body).not.toMatch(/ops|labels|tier/);
+    // Readable and refused: described as before.
+    const described = await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/pause', 'billView'), 403, 'API_FORBIDDEN');
+    expect(described.status).toBe(403);
+
+    for (const [selector, count] of [
+      ['team in (billing,ops)', 1],
+      ['team in (billing,ops)', 2],
+      ['team=ops', 7],
+      ['team=ops', undefined],
+      ['tier=batch', 1],
+    ] as const) {
+      const path = `/api/selected/pause?selector=${encodeURIComponent(selector)}`;
+      const got = await expectAnswer(
+        () => call(port, 'POST', path, 'billOp', count === undefined ? undefined : { count }),
+        403,
+        'FORBIDDEN',
+      );
+      expect(got.json()['error']).toMatch(/selects entries outside the caller's read scope/);
+      expect(got.body).not.toMatch(/o-label|o-owned|b-owned|labels|\b[0-9] entries/);
+    }
+    // Within the scope, the count is checked as before.
+    await expectAnswer(
+      () => call(port, 'POST', `/api/selected/pause?selector=${encodeURIComponent('team=billing')}`, 'billOp', { count: 2 }),
+      409,
+      'SELECTION_CHANGED',
+    );
   });
 
   it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {
