@@ -6,6 +6,7 @@
  */
 import { deploymentGrant } from '../core/grants.js';
 import type { Grant, ScopedEntry } from '../core/grants.js';
+import { EntryConflictError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry, WriteResult } from '../redis/entry-store.js';
 import type { AuditContext } from '../redis/audit-log.js';
 import { auditBy, authorize, forbidden, mayRead, scopedEntry } from './operator.js';
@@ -53,6 +54,18 @@ async function decided(
   return { ...(grant === undefined ? {} : { grant }), stored, pin: true };
 }
 
+/**
+ * The version a scoped caller's write of `name` is held to: the one its grants were decided on (0:
+ * none). The caller's own If-Match (`given`) cannot replace it, or a version guessed ahead (the one
+ * another writer's move into another team makes) would let the write land past the decision: one
+ * that differs is ENTRY_CONFLICT (412), as a stale If-Match is, nothing written.
+ */
+function pinned(name: string, stored: ReadonlyMap<string, StoredEntry>, given: number | undefined): number {
+  const decidedOn = stored.get(name)?.version ?? 0;
+  if (given !== undefined && given !== decidedOn) throw new EntryConflictError(name, given, decidedOn);
+  return decidedOn;
+}
+
 /** Creates or replaces the entries, all or none; `source` names where they came from in the problems' paths. */
 export async function putEntries(
   stores: EntryStores,
@@ -71,7 +84,7 @@ export async function putEntries(
     throw forbidden(by, `the name "${hidden}" is taken by an entry outside the caller's grants; choose another name`);
   return stores.store.write(
     puts.map((p) => {
-      const ifVersion = p.ifVersion ?? (pin ? (stored.get(p.name)?.version ?? 0) : undefined);
+      const ifVersion = pin ? pinned(p.name, stored, p.ifVersion) : p.ifVersion;
       return { op: 'put' as const, name: p.name, entry: p.entry, ...(ifVersion === undefined ? {} : { ifVersion }) };
     }),
     { ...options, audit: { ...stores.auditSettings, ...auditBy(by, grant) } },
@@ -91,7 +104,7 @@ export async function deleteEntry(
   if (hidden !== undefined) return false;
   // A scoped caller deleting what does not exist: answered as the store answers it (false), after
   // the decision, which an absent entry gives to any editor.
-  const ifVersion = given ?? (pin ? (stored.get(name)?.version ?? 0) : undefined);
+  const ifVersion = pin ? pinned(name, stored, given) : given;
   if (pin && ifVersion === 0 && given === undefined) return false;
   const { outcomes } = await stores.store.write([{ op: 'delete', name, ...(ifVersion === undefined ? {} : { ifVersion }) }], {
     ...rest,

@@ -514,6 +514,40 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     );
   });
 
+  it("a scoped caller's If-Match does not replace the version its grants were decided on", async () => {
+    const store = new RedisEntryStore(redis, keys);
+    const billing = { task: TASK, schedule: 3600, labels: { team: 'billing' }, options: { queue: 'q-race' } };
+    const ops = { ...billing, labels: { team: 'ops' } };
+    const billEdit = { who: 'bill-edit', grants: grantsOf('editor@team=billing') };
+    for (const name of ['b-race-put', 'b-race-delete']) {
+      await store.write([{ op: 'put', name, entry: billing }], { nowMs: Date.now() });
+      const version = (await store.get(name))?.version ?? 0;
+      // Another writer moves it to ops right after the verb read it (billing's then): the caller had
+      // guessed the version that move makes.
+      const racing = {
+        get: async (n: string) => {
+          const read = await store.get(n);
+          await store.write([{ op: 'put', name: n, entry: ops }], { nowMs: Date.now() });
+          return read;
+        },
+        write: store.write.bind(store),
+      };
+      const verb =
+        name === 'b-race-put'
+          ? putEntries({ store: racing }, billEdit, [{ name, entry: { ...billing, schedule: 60 }, ifVersion: version + 1 }], {
+              nowMs: Date.now(),
+            })
+          : deleteEntry({ store: racing }, billEdit, name, { nowMs: Date.now(), keepHistory: true, ifVersion: version + 1 });
+      try {
+        await expect(verb, name).rejects.toMatchObject({ code: 'ENTRY_CONFLICT' });
+        // Nothing written: ops's entry is as the move left it.
+        expect(await store.get(name), name).toMatchObject({ entry: ops, version: version + 1 });
+      } finally {
+        await store.write([{ op: 'delete', name }], { nowMs: Date.now() });
+      }
+    }
+  });
+
   it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {
     const lines = (change: Partial<Record<Who, string>>) =>
       (Object.entries(TOKENS) as [Who, (typeof TOKENS)[Who]][]).map(([who, t]) => `${change[who] ?? t.line}:${t.token}`).join('\n') + '\n';
