@@ -9,7 +9,8 @@ import type { Grant, ScopedEntry } from '../core/grants.js';
 import { EntryConflictError } from '../redis/entry-store.js';
 import type { RedisEntryStore, StoredEntry, WriteResult } from '../redis/entry-store.js';
 import type { AuditContext } from '../redis/audit-log.js';
-import { auditBy, authorize, forbidden, mayRead, scopedEntry } from './operator.js';
+import { auditBy, authorize, authorizeOwner, forbidden, mayRead, scopedEntry } from './operator.js';
+import { ownerOf } from '../control/entry-plan.js';
 import type { Operator } from './operator.js';
 
 export interface EntryStores {
@@ -82,6 +83,9 @@ export async function putEntries(
   // The name is taken, which the caller must hear to choose another; by what, it does not learn.
   if (hidden !== undefined)
     throw forbidden(by, `the name "${hidden}" is taken by an entry outside the caller's grants; choose another name`);
+  // An entry whose body sets `owner` is written as that owner: a scoped caller needs its editor grant
+  // (owner=OWNER) or the deployment's, whatever the entry's labels (as an apply for that owner does).
+  if (pin) for (const owner of new Set(puts.flatMap((p) => ownerOf(p.entry) ?? []))) authorizeOwner(by, 'edit', owner);
   return stores.store.write(
     puts.map((p) => {
       const ifVersion = pin ? pinned(p.name, stored, p.ifVersion) : p.ifVersion;

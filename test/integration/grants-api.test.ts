@@ -548,6 +548,32 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     }
   });
 
+  it("an apply's or a put's owner is held to an owner grant: a label-scoped editor cannot create another owner's entries", async () => {
+    const billingLabelled = { task: TASK, schedule: 3600, labels: { team: 'billing' }, options: { queue: 'q-b-ops' } };
+    // An owner that holds nothing yet (nothing to prune): each entry is billing's by its labels.
+    for (const owner of ['payments', 'ops'])
+      for (const route of ['/api/plan', '/api/apply']) {
+        const got = await expectAnswer(
+          () => call(port, 'POST', route, 'billEdit', { owner, entries: { 'b-ops': billingLabelled } }),
+          403,
+          'FORBIDDEN',
+        );
+        expect(got.json()['error'], `${owner} ${route}`).toMatch(
+          new RegExp(`owner ${owner} needs the role editor on owner=${owner} or on the whole deployment`),
+        );
+      }
+    const put = await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/b-ops', 'billEdit', { ...billingLabelled, owner: 'ops' }),
+      403,
+      'FORBIDDEN',
+    );
+    expect(put.json()['error']).toMatch(/owner ops needs the role editor on owner=ops or on the whole deployment/);
+    expect(await redis.hexists(keys.entries, 'b-ops')).toBe(0);
+    // The owner's own editor may.
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-owned-2', 'billOwner', { ...billingLabelled, owner: 'billing' }), 201);
+    await expectAnswer(() => call(port, 'DELETE', '/api/entries/b-owned-2', 'billOwner'), 204);
+  });
+
   it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {
     const lines = (change: Partial<Record<Who, string>>) =>
       (Object.entries(TOKENS) as [Who, (typeof TOKENS)[Who]][]).map(([who, t]) => `${change[who] ?? t.line}:${t.token}`).join('\n') + '\n';
