@@ -310,6 +310,8 @@ export interface BackfillProgress {
   readonly doneMs?: number;
   /** Why the leader refused or stopped it. */
   readonly error?: string;
+  /** The entry it backfills (written with every step, and with a refusal when the request says it). */
+  readonly entry?: string;
 }
 
 /** The progress of a hash's fields (HGETALL), or undefined when the leader has not begun. */
@@ -324,6 +326,7 @@ export function decodeBackfillProgress(fields: Readonly<Record<string, string>>)
   const doneMs = n('done');
   const error = fields['error'];
   const lastMs = n('last');
+  const entry = fields['entry'];
   return {
     published: n('published') ?? 0,
     recorded: n('recorded') ?? 0,
@@ -337,6 +340,7 @@ export function decodeBackfillProgress(fields: Readonly<Record<string, string>>)
     ...(throughMs === undefined ? {} : { throughMs }),
     ...(doneMs === undefined ? {} : { doneMs }),
     ...(error === undefined ? {} : { error }),
+    ...(entry === undefined ? {} : { entry }),
   };
 }
 

@@ -155,7 +155,31 @@ export function decideDeployment(grants: readonly Grant[], action: Action): Deci
   };
 }
 
+/**
+ * The refusal for `entry`: its owner and labels only when the caller may read it (a scoped caller
+ * learns nothing of another team's entry from a refusal; the doors answer such an entry as absent
+ * before deciding, so this names only entries the caller gave or may read).
+ */
+/**
+ * May `action` be done as owner `owner` (an apply's or a plan's owner, a put that sets an entry's
+ * `owner`)? Only a grant on `owner=OWNER` or on the whole deployment allows it: a label-scoped
+ * editor whose entries carry its labels could otherwise make entries another owner's apply then
+ * holds (and prunes, or keeps out of its way).
+ */
+export function decideOwner(grants: readonly Grant[], action: Action, owner: string): Decision {
+  const grant = grants.find(
+    (g) => allows(g, action) && (g.scope.kind === 'deployment' || (g.scope.kind === 'owner' && g.scope.owner === owner)),
+  );
+  if (grant !== undefined) return { allowed: true, grant };
+  return {
+    allowed: false,
+    refusal: `writing as owner ${owner} needs the role ${ROLE_FOR[action]} on owner=${owner} or on the whole deployment (the caller's grants: ${grantsText(grants)})`,
+  };
+}
+
 function missing(grants: readonly Grant[], action: Action, entry: ScopedEntry): string {
+  if (grantFor(grants, 'read', entry) === undefined)
+    return `entry "${entry.name}" needs the role ${ROLE_FOR[action]} on a scope that holds it (the caller's grants: ${grantsText(grants)})`;
   const where = [
     entry.owner === undefined ? 'no owner' : `owner ${entry.owner}`,
     entry.labels === undefined || Object.keys(entry.labels).length === 0

@@ -13,7 +13,7 @@ import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { TriggerRequest } from '../ports/control-source.js';
 import type { Action, Grant, ScopedEntry } from '../core/grants.js';
-import { auditBy, authorize, authorizeDeployment } from './operator.js';
+import { auditBy, authorize, authorizeDeployment, forbidden, mayRead } from './operator.js';
 import type { Operator } from './operator.js';
 
 /** What the control verbs ask of the control store. */
@@ -126,11 +126,12 @@ export function authorizeTarget(by: Operator, action: Action, target: EntryTarge
   const known = new Map(scoped.map((s) => [s.name, s]));
   // An entry the door did not describe is decided as one with no owner and no labels: only a grant
   // on the whole deployment covers it.
-  return authorize(
-    by,
-    action,
-    names.map((name) => known.get(name) ?? { name }),
-  );
+  const entries = names.map((name) => known.get(name) ?? { name });
+  // A selection reaching an entry the caller may not read is refused without naming it, its owner,
+  // its labels or how many there are: the selector is the caller's, those entries are not.
+  if ('selector' in target && entries.some((e) => !mayRead(by, e)))
+    throw forbidden(by, `the selector "${target.selector}" selects entries outside the caller's read scope`);
+  return authorize(by, action, entries);
 }
 
 /** A manual run queued for the leader: its task id, and its request's text (to withdraw it). */

@@ -6,7 +6,7 @@
  * every door (the CLI, /api, the dashboard, the client) inherits the same decision.
  */
 import { BeatError, ErrorCode } from '../base/errors.js';
-import { decide, decideDeployment, grantFor } from '../core/grants.js';
+import { decide, decideDeployment, decideOwner, grantFor } from '../core/grants.js';
 import type { Action, Grant, ScopedEntry } from '../core/grants.js';
 import { storedLabels } from '../core/labels.js';
 import { ownerOf } from '../control/entry-plan.js';
@@ -50,7 +50,16 @@ export function authorizeDeployment(by: Operator, action: Action): Grant | undef
   throw forbidden(by, decision.refusal);
 }
 
-function forbidden(by: Operator, refusal: string): BeatError {
+/** The grant that allows `action` as owner `owner` (core/grants.ts decideOwner), or FORBIDDEN; undefined for the CLI. */
+export function authorizeOwner(by: Operator, action: Action, owner: string): Grant | undefined {
+  if (by.grants === undefined) return undefined;
+  const decision = decideOwner(by.grants, action, owner);
+  if (decision.allowed) return decision.grant;
+  throw forbidden(by, decision.refusal);
+}
+
+/** FORBIDDEN (403) for `by`, saying `refusal`: nothing was done. */
+export function forbidden(by: Operator, refusal: string): BeatError {
   return new BeatError(ErrorCode.Forbidden, `${by.who}: ${refusal}; nothing was done`);
 }
 

@@ -13,7 +13,7 @@ import type { RedisEntryStore } from '../redis/entry-store.js';
 import { applyOwner, planOwner } from '../redis/owner-apply.js';
 import type { ApplyResult } from '../redis/owner-apply.js';
 import type { EntryPlan } from '../control/entry-plan.js';
-import { auditBy, authorize, scopedEntry } from './operator.js';
+import { auditBy, authorize, authorizeOwner, scopedEntry } from './operator.js';
 import type { Operator } from './operator.js';
 
 export interface PlanStores {
@@ -30,13 +30,14 @@ type ApplyRequest = Omit<Parameters<typeof applyOwner>[3], 'audit'>;
 /**
  * What applying `request.inputs` for `request.owner` would do, entry by entry, with the digest an
  * apply may be held to. A caller with grants is decided as its apply would be (FORBIDDEN, nothing
- * shown): a plan shows the stored fields of the entries it would change or remove, which only who
+ * shown: the owner needs an editor grant on it or on the deployment, then each entry its own): a plan shows the stored fields of the entries it would change or remove, which only who
  * may change them sees.
  */
 export async function planEntries(stores: PlanStores, by: Operator, request: PlanRequest): Promise<EntryPlan> {
+  const scoped = by.grants !== undefined && deploymentGrant(by.grants, 'edit') === undefined;
+  if (scoped) authorizeOwner(by, 'edit', request.owner);
   const plan = await planOwner(stores.client, stores.keys, stores.store, request);
-  if (by.grants !== undefined && deploymentGrant(by.grants, 'edit') === undefined)
-    authorize(by, 'edit', await planScope(stores, plan, request.inputs));
+  if (scoped) authorize(by, 'edit', await planScope(stores, plan, request.inputs));
   return plan;
 }
 
@@ -61,7 +62,8 @@ async function planScope(stores: PlanStores, plan: EntryPlan, inputs: PlanReques
 
 /**
  * Makes the owner's entries be the inputs, all at once; OWNER_CONFLICT or PLAN_STALE writes nothing.
- * A caller with grants is decided on every entry the plan adds, changes or removes, as stored and as
+ * A caller with grants needs an editor grant on the owner (owner=OWNER) or on the whole deployment,
+ * and is decided on every entry the plan adds, changes or removes, as stored and as
  * the inputs make it (FORBIDDEN: nothing written); the apply is then held to that plan's digest, so
  * that what is written is what was decided on (a write meanwhile makes it PLAN_STALE).
  */
@@ -70,6 +72,8 @@ export async function applyEntries(stores: PlanStores, by: Operator, request: Ap
   const wide = by.grants === undefined ? undefined : deploymentGrant(by.grants, 'edit');
   if (by.grants === undefined || wide !== undefined)
     return applyOwner(stores.client, stores.keys, stores.store, { ...request, audit: { ...stores.auditSettings, ...auditBy(by, wide) } });
+  // The owner first: only its own editor (or the deployment's) writes as it, whatever the entries' labels.
+  authorizeOwner(by, 'edit', request.owner);
   const plan = await planOwner(stores.client, stores.keys, stores.store, request);
   if (request.planDigest !== undefined && request.planDigest !== plan.digest)
     throw new BeatError(

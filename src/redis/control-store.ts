@@ -503,7 +503,12 @@ export class ControlStore {
   /** Removes a request the leader cannot honour, saying why in its progress for the requester (one hour). */
   async refuseBackfill(text: string, id: string | undefined, reason: string, nowMs: number): Promise<void> {
     const multi = this.client.multi().lrem(this.keys.backfills, 1, text);
-    if (id !== undefined) multi.hset(this.keys.backfill(id), 'error', reason, 'done', String(nowMs)).expire(this.keys.backfill(id), 3600);
+    // The entry too, when the request says it: the API answers a progress through its own entry only.
+    const entry = decodeBackfillRequest(text)?.entry;
+    if (id !== undefined)
+      multi
+        .hset(this.keys.backfill(id), 'error', reason, 'done', String(nowMs), ...(entry === undefined ? [] : ['entry', entry]))
+        .expire(this.keys.backfill(id), 3600);
     await multi.exec();
   }
 }

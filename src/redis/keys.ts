@@ -40,7 +40,7 @@
  *   <prefix>:{<name>}:passed-since  string  when leaders began to record passed-over slots (epoch ms; first writer wins)
  *   <prefix>:{<name>}:backfills  list  pending backfill requests (`beat backfill`), JSON (control/backfill-request.ts)
  *   <prefix>:{<name>}:backfill:<id>  hash  a backfill request's progress {published, recorded, ahead, unrecorded, excluded,
- *                              through, total, done, error}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI
+ *                              through, total, done, error, entry}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI
  *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
  *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
  *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)

@@ -22,7 +22,7 @@ import type { BackfillOverlap } from '../core/backfill-overlap.js';
 import { awaitBackfill, queueBackfills } from '../operations/backfill-verbs.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { Caller } from '../http/auth.js';
-import { mayRead } from '../operations/operator.js';
+import { authorize, mayRead } from '../operations/operator.js';
 import { scopeOf } from './control-handlers.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
@@ -68,17 +68,16 @@ export function backfillApi(o: BackfillApiOptions): {
   return {
     async backfill(name, body, by, headerNote) {
       const { input, afterMs } = checkedBody(body);
-      if (input.dryRun) return dryRunPage(o, name, input, afterMs);
-      const { plan, policy, entry } = await planFor(o, name, input);
       const note = input.note ?? headerNote;
-      const [run] = await queueBackfills(
-        o.control,
-        { who: by.who, note, grants: by.grants },
-        [{ entry: name, plan, scoped: scopeOf(entry) }],
-        input,
-        undefined,
-        o.now(),
-      );
+      const operator = { who: by.who, note, grants: by.grants };
+      // An entry outside the caller's read scope is answered as one that does not run (its plan, its
+      // limit and overlap refusals would tell it apart); one it reads but may not operate is refused
+      // before any of its slots are shown (a dry run too).
+      const found = await entryOf(o, name, by);
+      authorize(operator, 'operate', [scopeOf(found)]);
+      if (input.dryRun) return dryRunPage(o, found, input, afterMs);
+      const { plan, policy, entry } = await planFor(o, found, input);
+      const [run] = await queueBackfills(o.control, operator, [{ entry: name, plan, scoped: scopeOf(entry) }], input, undefined, o.now());
       const id = run?.id ?? '';
       const progress =
         run && (await awaitBackfill(o.control, run, { waitMs: o.waitMs ?? DEFAULTS.dashboardTriggerWaitMs, withdraw: false }));
@@ -90,7 +89,9 @@ export function backfillApi(o: BackfillApiOptions): {
     },
     async backfillProgress(name, id, by) {
       const found = await o.findEntry(name);
-      const progress = found === undefined || !mayRead(by, scopeOf(found)) ? undefined : await o.control.backfillProgress(id);
+      const read = found === undefined || !mayRead(by, scopeOf(found)) ? undefined : await o.control.backfillProgress(id);
+      // Only a backfill of this entry: another's id read through a readable entry tells nothing of it.
+      const progress = read?.entry === name ? read : undefined;
       if (progress === undefined)
         throw new BeatError(ErrorCode.UnknownEntry, `no backfill ${shown(id)} in progress or finished within the last hour`);
       return { status: 200, body: progressBody(name, id, progress) };
@@ -140,8 +141,13 @@ function checkedBody(body: unknown): { input: BackfillInput; afterMs?: number } 
  * the work of one request stay bounded whatever the range (the backfill itself is held to `limit`).
  * An interval's grid is anchored as the whole range's is, so the pages join up exactly.
  */
-async function dryRunPage(o: BackfillApiOptions, name: string, input: BackfillInput, afterMs: number | undefined): Promise<BackfillAnswer> {
-  const entry = await entryOf(o, name);
+async function dryRunPage(
+  o: BackfillApiOptions,
+  entry: ResolvedEntry,
+  input: BackfillInput,
+  afterMs: number | undefined,
+): Promise<BackfillAnswer> {
+  const name = entry.name;
   const stored = (await o.states.readSome([name])).get(name);
   const range = { fromMs: input.fromMs, toMs: input.toMs, limit: DEFAULTS.backfillDryRunPage };
   const page = planned(planBackfill(entry, range, stored?.slotMs, afterMs === undefined ? undefined : Math.max(input.fromMs, afterMs + 1)));
@@ -164,10 +170,13 @@ function planned(plan: BackfillPlan | { refusal: string }): BackfillPlan {
   return plan;
 }
 
-/** The entry of this name the deployment runs; 400 (the name is part of what was sent) when none. */
-async function entryOf(o: BackfillApiOptions, name: string): Promise<ResolvedEntry> {
+/**
+ * The entry of this name the deployment runs; 400 (the name is part of what was sent) when none,
+ * and the same when the caller may not read it: a scoped caller learns nothing of another's entry.
+ */
+async function entryOf(o: BackfillApiOptions, name: string, by: Caller): Promise<ResolvedEntry> {
   const entry = await o.findEntry(name);
-  if (entry === undefined)
+  if (entry === undefined || !mayRead(by, scopeOf(entry)))
     throw new ConfigError(
       'the backfill request',
       [{ path: 'entry', message: `no entry ${shown(name)} runs in this deployment` }],
@@ -179,11 +188,10 @@ async function entryOf(o: BackfillApiOptions, name: string): Promise<ResolvedEnt
 /** The entry, its slots in the range and the overlap policy they go out under; 400 when any cannot be. */
 async function planFor(
   o: BackfillApiOptions,
-  name: string,
+  entry: ResolvedEntry,
   input: BackfillInput,
 ): Promise<{ entry: ResolvedEntry; plan: BackfillPlan; policy: BackfillOverlap }> {
-  // A bad request (400), as the CLI's exit 2: the name is part of what was sent.
-  const entry = await entryOf(o, name);
+  const name = entry.name;
   const stored = (await o.states.readSome([name])).get(name);
   const plan = planned(await planBackfillSliced(entry, input, stored?.slotMs));
   if (plan.overLimit)

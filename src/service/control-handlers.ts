@@ -9,7 +9,8 @@ import { parseSelector, selectorProblemText, selects } from '../core/label-selec
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { ControlHandlers } from '../http/api-ports.js';
-import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
+import { authorizeTarget, awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
+import type { Caller } from '../http/auth.js';
 import type { ControlStores, EntryTarget } from '../operations/control-verbs.js';
 import { entryHistory } from '../operations/read-verbs.js';
 import { mayRead } from '../operations/operator.js';
@@ -31,12 +32,14 @@ export function scopeOf(entry: ResolvedEntry): ScopedEntry {
 }
 
 export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
-  const running = (name: string): ResolvedEntry => {
+  /** The entry of that name that runs, when the caller may read it; else 404 as for one that does not run (a scoped caller learns nothing of another team's). */
+  const running = (name: string, by: Caller | undefined): ResolvedEntry => {
     const entry = inputs.findEntry(name);
-    if (entry === undefined) throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
+    if (entry === undefined || !mayRead(by, scopeOf(entry)))
+      throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
     return entry;
   };
-  const selection = (text: string, count: number | undefined): EntryTarget => {
+  const selection = (text: string, count: number | undefined, by: Caller): EntryTarget => {
     const parsed = parseSelector(text);
     if (!parsed.ok) throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
     const selected = inputs
@@ -44,6 +47,11 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       .filter((e) => selects(parsed.selector, e.labels))
       // In name order, whichever source holds each: the audit event lists them as the page lists them.
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Every entry selected, whoever holds it: the grants are decided first, and a selection reaching
+    // past the caller's scope is refused whole, naming none of those entries nor their count; only
+    // then are the selection's emptiness and count checked (they would count another team's entries).
+    const target = { selector: parsed.selector.text, entries: selected.map((e) => e.name), scoped: selected.map(scopeOf) };
+    authorizeTarget(by, 'operate', target);
     if (selected.length === 0)
       throw new BeatError(ErrorCode.NothingSelected, `no entry matches the selector ${shown(text)}: nothing was done`);
     if (count !== undefined && count !== selected.length)
@@ -51,9 +59,7 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
         ErrorCode.SelectionChanged,
         `the selector ${shown(text)} now selects ${selected.length} entries, not the ${count} confirmed: nothing was done; look again`,
       );
-    // Every entry selected, whoever holds it: the verb refuses the whole selection when one is
-    // outside the caller's grants (a selector that reaches past its scope changes nothing).
-    return { selector: parsed.selector.text, entries: selected.map((e) => e.name), scoped: selected.map(scopeOf) };
+    return target;
   };
   return {
     act: async (verb, request, by) => {
@@ -65,8 +71,8 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       }
       const target: EntryTarget =
         'entry' in request
-          ? { entry: running(request.entry).name, scoped: [scopeOf(running(request.entry))] }
-          : selection(request.selector, request.count);
+          ? { entry: request.entry, scoped: [scopeOf(running(request.entry, by))] }
+          : selection(request.selector, request.count, by);
       if (verb !== 'trigger') return { status: 200, body: await setPaused(inputs.control, by, target, verb === 'pause', nowMs) };
       const runs = await queueTriggers(inputs.control, by, target, nowMs);
       if (!('entry' in target))
@@ -78,9 +84,8 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
     },
     stop: () => readStop(inputs.control),
     history: async (name, limit, by) => {
-      const entry = running(name);
       // Another team's entry is answered as one that does not run (404), as GET /api/entries/NAME.
-      if (!mayRead(by, scopeOf(entry))) throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
+      const entry = running(name, by);
       return entryHistory(inputs.runs, name, limit, entry.timezone);
     },
   };

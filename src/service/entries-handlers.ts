@@ -7,6 +7,8 @@
 import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { storedLabels } from '../core/labels.js';
+import { deploymentGrant } from '../core/grants.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { RedisClient } from '../redis/connect.js';
 import { BeatError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { currentEntryLimits } from '../config/entry-definition.js';
@@ -36,6 +38,17 @@ function selectorOf(text: string | undefined): LabelSelector | undefined {
   const parsed = parseSelector(text);
   if (parsed.ok) return parsed.selector;
   throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
+}
+
+/** A page of the list: the entries kept, and the `after` of the page that follows, if one does. */
+interface ListedPage {
+  readonly kept: readonly StoredEntry[];
+  readonly next?: string;
+}
+
+/** Whether the caller reads every entry (no grants: a trusted reader; or a read grant on the whole deployment). */
+function readsEverything(by: Caller | undefined): boolean {
+  return by?.grants === undefined || deploymentGrant(by.grants, 'read') !== undefined;
 }
 
 export function apiEntry(stored: StoredEntry, failure?: EntryFailure): ApiEntry {
@@ -68,24 +81,50 @@ export function entriesHandlers(options: {
     failures === undefined ? new Map() : failures.some(names);
   const stores = { store, ...(options.audit === undefined ? {} : { auditSettings: options.audit }) };
   const call = <T>(what: () => Promise<T>): Promise<T> => whileConnected(client, what);
+  /**
+   * One page of the store, the entries `wanted` of it: a page may hold fewer than `limit` (a
+   * selector's), and its `next` is the last name read, which the caller may read (every entry).
+   */
+  const onePage = async (after: string | undefined, limit: number, wanted: (e: StoredEntry) => boolean): Promise<ListedPage> => {
+    const page = await store.page(after, limit);
+    const last = page.entries[page.entries.length - 1];
+    return { kept: page.entries.filter(wanted), ...(page.more && last !== undefined ? { next: last.name } : {}) };
+  };
+  /**
+   * A scoped caller's page: the store read on, a chunk at a time, until it holds `limit` entries
+   * the caller may read and one more, or ends; `next` is then the last entry of the page. A cursor
+   * at the last name read (past entries outside the grants) would name an entry the caller may not
+   * read, and one given whenever the store goes on would tell that such entries follow: both leak.
+   * The work grows with the entries skipped, as a selector's pages do for a whole-deployment reader.
+   */
+  const readablePage = async (after: string | undefined, limit: number, wanted: (e: StoredEntry) => boolean): Promise<ListedPage> => {
+    const kept: StoredEntry[] = [];
+    let from = after;
+    for (;;) {
+      const page = await store.page(from, Math.max(limit + 1, DEFAULTS.ioChunk));
+      kept.push(...page.entries.filter(wanted));
+      const last = page.entries[page.entries.length - 1];
+      if (kept.length > limit || !page.more || last === undefined) break;
+      from = last.name;
+    }
+    const shown = kept.slice(0, limit);
+    const last = shown[shown.length - 1];
+    return { kept: shown, ...(kept.length > limit && last !== undefined ? { next: last.name } : {}) };
+  };
   return {
     entryMaxDepth: () => currentEntryLimits().maxDepth,
     list: (after, limit, selectorText, by) =>
       call(async () => {
         const selector = selectorOf(selectorText);
-        const page = await store.page(after, limit);
-        const last = page.entries[page.entries.length - 1];
         // An entry that does not run has no labels to select by.
-        // Only the entries the caller's grants may read: a page may then hold fewer (its `next` goes on).
-        const kept = page.entries.filter(
-          (e) =>
-            mayRead(by, scopedEntry(e.name, e.entry)) &&
-            (selector === undefined || (e.problems === undefined && selects(selector, storedLabels(e.entry)))),
-        );
+        const wanted = (e: StoredEntry): boolean =>
+          mayRead(by, scopedEntry(e.name, e.entry)) &&
+          (selector === undefined || (e.problems === undefined && selects(selector, storedLabels(e.entry))));
+        const { kept, next } = readsEverything(by) ? await onePage(after, limit, wanted) : await readablePage(after, limit, wanted);
         const failing = await failingOf(kept.map((e) => e.name));
         return {
           entries: kept.map((e) => apiEntry(e, failing.get(e.name))),
-          ...(page.more && last !== undefined ? { next: last.name } : {}),
+          ...(next === undefined ? {} : { next }),
         };
       }),
     get: (name, by) =>

@@ -18,6 +18,10 @@ import type { PrivateRedis } from '../support/redis-server.js';
 import type { BeatProcess } from '../support/beat-process.js';
 import { writeFileSync } from 'node:fs';
 import { Entries } from '../../src/index.js';
+import { RedisEntryStore } from '../../src/redis/entry-store.js';
+import { deleteEntry, putEntries } from '../../src/operations/entry-verbs.js';
+import { parseGrants } from '../../src/core/grants.js';
+import type { Grant } from '../../src/core/grants.js';
 
 const TASK = 'tsbeat_test.record';
 const DEPLOYMENT = 'grants';
@@ -34,6 +38,13 @@ const TOKENS = {
   opsAdmin: { line: 'ops-admin:admin@team=ops', token: 'opsadmin-token-0123456789abcdef' },
 } as const;
 type Who = keyof typeof TOKENS;
+
+/** Grants as a tokens file writes them. */
+function grantsOf(text: string): readonly Grant[] {
+  const parsed = parseGrants(text);
+  if (!parsed.ok) throw new Error(parsed.problem);
+  return parsed.grants;
+}
 
 interface Reply {
   readonly status: number;
@@ -289,10 +300,11 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
 
   it('pauses, resumes and triggers only within the scope; a selection reaching past it is refused whole', async () => {
     await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/pause', 'viewer'), 403, 'API_FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/pause', 'billOp'), 403, 'FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/pause', 'billOp'), 403, 'FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/trigger', 'billOp'), 403, 'FORBIDDEN');
-    await expectAnswer(() => call(port, 'POST', '/api/entries/o-owned/trigger', 'billOwner'), 403, 'FORBIDDEN');
+    // Outside the caller's read scope: answered as an entry that does not run.
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/pause', 'billOp'), 404, 'UNKNOWN_ENTRY');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/b-owned/pause', 'billOp'), 404, 'UNKNOWN_ENTRY');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/trigger', 'billOp'), 404, 'UNKNOWN_ENTRY');
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-owned/trigger', 'billOwner'), 404, 'UNKNOWN_ENTRY');
     for (const selector of ['team in (billing,ops)', 'tier!=x', 'team', '!nothing', 'team!=ops']) {
       const path = `/api/selected/pause?selector=${encodeURIComponent(selector)}`;
       await expectAnswer(() => call(port, 'POST', path, 'billOp'), 403, 'FORBIDDEN');
@@ -381,7 +393,10 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
       };
       await refusedWith(() => client.set('o-label', { ...SEED['o-label'], schedule: 900 }));
       await refusedWith(() => client.set('b-label', { ...SEED['b-label'], labels: { team: 'ops' } }));
-      await refusedWith(() => client.delete('o-owned'));
+      // One it may not read is answered as one that does not exist.
+      const before = await snapshot();
+      expect(await client.delete('o-owned')).toBe(false);
+      expect(await snapshot()).toEqual(before);
       await refusedWith(() => client.handle('o-label').pause());
       await refusedWith(() => client.selection('team in (billing,ops)').pause());
       await refusedWith(() => client.deployment().pause());
@@ -396,6 +411,167 @@ describe('grants through /api: roles × scopes × verbs, and nothing outside the
     } finally {
       await client.close();
     }
+  });
+
+  it('a backfill of an entry the caller cannot read is answered as one of no entry, and a dry run needs operate; a progress is read only through its own entry', async () => {
+    const hour = 3_600_000;
+    const range = { from: new Date(Date.now() - 4 * hour).toISOString(), to: new Date(Date.now() - hour).toISOString() };
+    /** The answer, with the name asked for replaced: what tells one entry from another. */
+    const answer = async (who: Who, name: string, body: unknown): Promise<string> => {
+      const got = await expectAnswer(() => call(port, 'POST', `/api/entries/${name}/backfill`, who, body), 400);
+      expect(got.body).not.toMatch(/team=ops|slots/);
+      return `${got.status} ${got.body.replaceAll(name, 'NAME')}`;
+    };
+    for (const body of [{ ...range, dryRun: true }, range, { ...range, limit: 1 }, { ...range, overlap: 'nonsense' }])
+      expect(await answer('billOp', 'o-label', body), JSON.stringify(body)).toBe(await answer('billOp', 'no-such-entry', body));
+    // Readable (billEdit reads the whole deployment) but not operable: refused before any slot is shown.
+    await expectAnswer(() => call(port, 'POST', '/api/entries/o-label/backfill', 'billEdit', { ...range, dryRun: true }), 403, 'FORBIDDEN');
+    expect((await call(port, 'POST', '/api/entries/b-label/backfill', 'billOp', { ...range, dryRun: true })).status).toBe(200);
+
+    // ops's backfill, done by the leader: its progress is read through o-label only.
+    const queued = await call(port, 'POST', '/api/entries/o-label/backfill', 'admin', range);
+    expect([200, 202], queued.body).toContain(queued.status);
+    const id = String(queued.json()['id']);
+    await waitUntil(
+      "ops's backfill done",
+      async () => ((await call(port, 'GET', `/api/entries/o-label/backfill/${id}`, 'admin')).json()['done'] === true ? true : undefined),
+      10_000,
+    );
+    for (const who of ['billOp', 'admin'] as const) {
+      const through = await call(port, 'GET', `/api/entries/b-label/backfill/${id}`, who);
+      expect(through.status, through.body).toBe(404);
+      expect(through.json()['code']).toBe('UNKNOWN_ENTRY');
+    }
+  });
+
+  it("a scoped reader's page never names an entry outside its grants, not even as its cursor", async () => {
+    /** Every name a caller sees paging `limit` at a time, entries and cursors alike. */
+    const walk = async (who: Who, limit: number, from?: string): Promise<{ listed: string[]; shown: string[] }> => {
+      const listed: string[] = [];
+      const shown: string[] = [];
+      let after = from;
+      for (let pages = 0; pages < 20; pages++) {
+        const got = await call(port, 'GET', `/api/entries?limit=${limit}${after === undefined ? '' : `&after=${after}`}`, who);
+        expect(got.status, got.body).toBe(200);
+        const body = got.json() as { entries: { name: string }[]; next?: string };
+        listed.push(...body.entries.map((e) => e.name));
+        shown.push(...body.entries.map((e) => e.name), ...(body.next === undefined ? [] : [body.next]));
+        if (body.next === undefined) return { listed, shown };
+        after = body.next;
+      }
+      throw new Error(`${who}'s pages never ended`);
+    };
+    expect(await walk('billView', 1, 'b-label')).toEqual({ listed: [], shown: [] });
+    expect(await walk('billView', 1)).toEqual({ listed: ['b-label'], shown: ['b-label'] });
+    expect(await walk('billOwner', 1)).toEqual({ listed: ['b-owned'], shown: ['b-owned'] });
+    expect(await walk('opsAdmin', 1)).toEqual({ listed: ['o-label'], shown: ['o-label'] });
+    // A reader of the whole deployment pages as before.
+    expect((await walk('viewer', 1)).listed).toEqual(['b-label', 'b-owned', 'o-label', 'o-owned']);
+  });
+
+  it('a verb on an entry the caller cannot read answers as one on no entry; a selection reaching past the scope is refused before its count, naming nothing', async () => {
+    /** The answer to `who`'s call on `name`, with the name replaced. */
+    const answer = async (who: Who, method: string, name: string, suffix = '', body?: unknown): Promise<string> => {
+      const got = await expectAnswer(() => call(port, method, `/api/entries/${name}${suffix}`, who, body), 404, 'UNKNOWN_ENTRY');
+      return got.body.replaceAll(name, 'NAME');
+    };
+    for (const verb of ['/pause', '/resume', '/trigger'])
+      expect(await answer('billOp', 'POST', 'o-label', verb)).toBe(await answer('billOp', 'POST', 'no-such-entry', verb));
+    expect(await answer('billOwner', 'DELETE', 'o-label')).toBe(await answer('billOwner', 'DELETE', 'no-such-entry'));
+    // A name held by an entry the caller cannot read: refused, saying nothing of that entry.
+    const taken = await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/o-label', 'billOwner', { ...OWNED.billing['b-owned'], owner: 'billing' }),
+      403,
+      'FORBIDDEN',
+    );
+    expect(taken.json()['error']).toMatch(/"o-label" is taken by an entry outside the caller's grants/);
+    expect(taken.body).not.toMatch(/ops|labels|tier/);
+    // Readable and refused: described as before.
+    const described = await expectAnswer(() => call(port, 'POST', '/api/entries/b-label/pause', 'billView'), 403, 'API_FORBIDDEN');
+    expect(described.status).toBe(403);
+
+    for (const [selector, count] of [
+      ['team in (billing,ops)', 1],
+      ['team in (billing,ops)', 2],
+      ['team=ops', 7],
+      ['team=ops', undefined],
+      ['tier=batch', 1],
+    ] as const) {
+      const path = `/api/selected/pause?selector=${encodeURIComponent(selector)}`;
+      const got = await expectAnswer(
+        () => call(port, 'POST', path, 'billOp', count === undefined ? undefined : { count }),
+        403,
+        'FORBIDDEN',
+      );
+      expect(got.json()['error']).toMatch(/selects entries outside the caller's read scope/);
+      expect(got.body).not.toMatch(/o-label|o-owned|b-owned|labels|\b[0-9] entries/);
+    }
+    // Within the scope, the count is checked as before.
+    await expectAnswer(
+      () => call(port, 'POST', `/api/selected/pause?selector=${encodeURIComponent('team=billing')}`, 'billOp', { count: 2 }),
+      409,
+      'SELECTION_CHANGED',
+    );
+  });
+
+  it("a scoped caller's If-Match does not replace the version its grants were decided on", async () => {
+    const store = new RedisEntryStore(redis, keys);
+    const billing = { task: TASK, schedule: 3600, labels: { team: 'billing' }, options: { queue: 'q-race' } };
+    const ops = { ...billing, labels: { team: 'ops' } };
+    const billEdit = { who: 'bill-edit', grants: grantsOf('editor@team=billing') };
+    for (const name of ['b-race-put', 'b-race-delete']) {
+      await store.write([{ op: 'put', name, entry: billing }], { nowMs: Date.now() });
+      const version = (await store.get(name))?.version ?? 0;
+      // Another writer moves it to ops right after the verb read it (billing's then): the caller had
+      // guessed the version that move makes.
+      const racing = {
+        get: async (n: string) => {
+          const read = await store.get(n);
+          await store.write([{ op: 'put', name: n, entry: ops }], { nowMs: Date.now() });
+          return read;
+        },
+        write: store.write.bind(store),
+      };
+      const verb =
+        name === 'b-race-put'
+          ? putEntries({ store: racing }, billEdit, [{ name, entry: { ...billing, schedule: 60 }, ifVersion: version + 1 }], {
+              nowMs: Date.now(),
+            })
+          : deleteEntry({ store: racing }, billEdit, name, { nowMs: Date.now(), keepHistory: true, ifVersion: version + 1 });
+      try {
+        await expect(verb, name).rejects.toMatchObject({ code: 'ENTRY_CONFLICT' });
+        // Nothing written: ops's entry is as the move left it.
+        expect(await store.get(name), name).toMatchObject({ entry: ops, version: version + 1 });
+      } finally {
+        await store.write([{ op: 'delete', name }], { nowMs: Date.now() });
+      }
+    }
+  });
+
+  it("an apply's or a put's owner is held to an owner grant: a label-scoped editor cannot create another owner's entries", async () => {
+    const billingLabelled = { task: TASK, schedule: 3600, labels: { team: 'billing' }, options: { queue: 'q-b-ops' } };
+    // An owner that holds nothing yet (nothing to prune): each entry is billing's by its labels.
+    for (const owner of ['payments', 'ops'])
+      for (const route of ['/api/plan', '/api/apply']) {
+        const got = await expectAnswer(
+          () => call(port, 'POST', route, 'billEdit', { owner, entries: { 'b-ops': billingLabelled } }),
+          403,
+          'FORBIDDEN',
+        );
+        expect(got.json()['error'], `${owner} ${route}`).toMatch(
+          new RegExp(`owner ${owner} needs the role editor on owner=${owner} or on the whole deployment`),
+        );
+      }
+    const put = await expectAnswer(
+      () => call(port, 'PUT', '/api/entries/b-ops', 'billEdit', { ...billingLabelled, owner: 'ops' }),
+      403,
+      'FORBIDDEN',
+    );
+    expect(put.json()['error']).toMatch(/owner ops needs the role editor on owner=ops or on the whole deployment/);
+    expect(await redis.hexists(keys.entries, 'b-ops')).toBe(0);
+    // The owner's own editor may.
+    await expectAnswer(() => call(port, 'PUT', '/api/entries/b-owned-2', 'billOwner', { ...billingLabelled, owner: 'billing' }), 201);
+    await expectAnswer(() => call(port, 'DELETE', '/api/entries/b-owned-2', 'billOwner'), 204);
   });
 
   it('SIGHUP takes a changed tokens file, and keeps the grants in force when a line is bad (logged, without the token)', async () => {

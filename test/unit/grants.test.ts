@@ -77,6 +77,18 @@ describe('decide', () => {
     expect(decide(held, 'read', [billing, billingCritical, ops]).allowed).toBe(true);
   });
 
+  it("a refusal describes an entry's owner and labels only to a caller who may read it", () => {
+    const refused = decide(grants('editor@team=billing'), 'edit', [ops]);
+    expect(refused.allowed).toBe(false);
+    if (refused.allowed) return;
+    expect(refused.refusal).toMatch(
+      /^entry "\S+" needs the role editor on a scope that holds it \(the caller's grants: editor@team=billing\)$/,
+    );
+    expect(decide(grants('editor@team=billing;viewer'), 'edit', [ops])).toMatchObject({
+      refusal: expect.stringContaining('labels team=ops'),
+    });
+  });
+
   it('a change that moves an entry out of the scope is refused: both sides must be in it', () => {
     const held = grants('editor@team=billing');
     const movedOut: ScopedEntry = { ...billing, labels: { team: 'ops' } };

@@ -30,7 +30,8 @@
   KEYS[7]      this request's progress (hash): published, recorded, ahead, unrecorded, excluded,
                overlap (counts), through (the last slot covered, epoch ms), total, done (epoch ms),
                error, kept ('1': bufferOne kept a slot while a run was in flight), last (the
-               newest slot this request published: the run a paced policy waits for)
+               newest slot this request published: the run a paced policy waits for), entry (its
+               entry's name: the API answers a progress through its own entry only)
   KEYS[8]      passed-since (string)
   KEYS[9]      stop key: while it exists (`beat pause --all`) a step that would publish (a claim, or
                a slot with a push or a channel publish) publishes and writes nothing (includes/stop.lua);
@@ -151,7 +152,7 @@ if state == 'superseded' or (revision ~= '' and not fenceOf(revision) and record
 end
 if badKey then
   redis.call('LREM', KEYS[6], 1, ARGV[3])
-  redis.call('HSET', KEYS[7], 'error', badKey .. ' ' .. badType, 'done', now)
+  redis.call('HSET', KEYS[7], 'error', badKey .. ' ' .. badType, 'done', now, 'entry', ARGV[4])
   redis.call('EXPIRE', KEYS[7], 3600)
   return { 3, badKey, badType }
 end
@@ -232,7 +233,7 @@ redis.call('HINCRBY', KEYS[7], 'excluded', excluded)
 redis.call('HINCRBY', KEYS[7], 'overlap', counts[6])
 if flags == 'kept' then redis.call('HSET', KEYS[7], 'kept', '1') end
 if lastPublished then redis.call('HSET', KEYS[7], 'last', lastPublished) end
-redis.call('HSET', KEYS[7], 'through', through, 'total', total)
+redis.call('HSET', KEYS[7], 'through', through, 'total', total, 'entry', ARGV[4])
 if ARGV[7] == '1' then
   redis.call('LREM', KEYS[6], 1, ARGV[3])
   redis.call('HSET', KEYS[7], 'done', now)
