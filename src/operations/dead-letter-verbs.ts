@@ -64,7 +64,7 @@ async function targetLetters(control: DeadLetterStores, target: DeadLetterTarget
   if (selected.length === 0)
     throw new BeatError(
       ErrorCode.NothingSelected,
-      `dead-letter ${verb}: no dead letter's entry matches -l ${shown(target.selector.text)}: nothing was done`,
+      `dead-letter ${verb}: no dead letter's entry matches the selector ${shown(target.selector.text)}: nothing was done`,
     );
   return selected;
 }
