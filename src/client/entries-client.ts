@@ -534,15 +534,14 @@ export class Entries {
   ): Promise<(TriggerAnswer & { readonly id: string })[]> {
     const control = await this.control();
     const by = this.connection.operator(options.note);
-    const runs = await this.call(async () =>
-      replayDeadLetters(
-        control,
-        by,
-        await this.deadLetterTarget(target),
-        await this.scopeOfDeadLetters(await control.deadLetters()),
-        Date.now(),
-      ),
-    );
+    const runs = await this.call(async () => {
+      const scope = await this.scopeOfDeadLetters(await control.deadLetters());
+      // An entry of the store, or of the leading config file (whose names its leader publishes; with
+      // none known, not refused here: the leader refuses a run of an entry it does not have).
+      const leading = await control.leaderEntryNames();
+      const runsNow = (name: string): boolean => scope(name) !== undefined || leading === undefined || leading.includes(name);
+      return replayDeadLetters(control, by, await this.deadLetterTarget(target), scope, Date.now(), runsNow);
+    });
     const answers = await this.call(() => awaitRuns(control, runs, { waitMs: options.waitMs ?? TRIGGER_WAIT_MS, withdraw: false }));
     return answers.map((a, i) => ({ id: runs[i]?.id ?? '', ...a }));
   }

@@ -27,13 +27,13 @@ import { renderTable } from './table.js';
  * what -l selects on. `strict`: a source that cannot be read fails it (a bulk action must not act on
  * part of what its selector means).
  */
-async function scopeIn(control: Control, strict = false): Promise<ScopeOf> {
+async function scopeIn(control: Control, strict = false): Promise<ScopeOf & { readonly runs: (entry: string) => boolean }> {
   const { readControlView, throwFailures } = await import('./runtime-view.js');
   const view = await readControlView(control, undefined);
   if (strict) throwFailures(view);
   const byName = new Map<string, ScopedEntry>();
   for (const e of [...control.config.entries, ...view.entries]) byName.set(e.name, { name: e.name, labels: e.labels });
-  return (name) => byName.get(name);
+  return Object.assign((name: string) => byName.get(name), { runs: (name: string) => byName.has(name) });
 }
 
 const listSpec = leaf({
@@ -167,13 +167,8 @@ async function replayCommand(
   const target = targetOf('replay', positionals[0], values.all, selectorArg('dead-letter replay', values.selector));
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('dead-letter replay', '--timeout', values.timeout, 1, 300)) * 1000;
   return withControl(io, 'dead-letter replay', values, async (control) => {
-    const runs = await replayDeadLetters(
-      control.control,
-      control.audit(note),
-      target,
-      await scopeIn(control, 'selector' in target),
-      io.now(),
-    );
+    const scope = await scopeIn(control, 'selector' in target);
+    const runs = await replayDeadLetters(control.control, control.audit(note), target, scope, io.now(), scope.runs);
     // Never withdrawn: the items have left the list, so the runs are the only record of them.
     const outcomes = await awaitRuns(control.control, runs, { waitMs: timeoutMs, withdraw: false });
     const idOf = new Map(runs.map((r) => [r.taskId, r.id]));

@@ -72,7 +72,9 @@ async function targetLetters(control: DeadLetterStores, target: DeadLetterTarget
 /**
  * Replays dead letters: each a manual run of its entry (the `operate` grant on every one, all or
  * nothing), queued for the leader with its audit event in the step that takes it off the list.
- * Returns the runs queued (awaitRuns follows them; never withdraw one: its item has left the list).
+ * `runs`: whether an entry runs in the deployment now; an item of one that does not (deleted since)
+ * refuses the whole replay (UNKNOWN_ENTRY), since the leader could not publish it and the item would
+ * be gone. Returns the runs queued (awaitRuns follows them; never withdraw one: its item has left the list).
  */
 export async function replayDeadLetters(
   control: DeadLetterStores,
@@ -80,8 +82,15 @@ export async function replayDeadLetters(
   target: DeadLetterTarget,
   scopeOf: ScopeOf,
   nowMs: number,
+  runs: (entry: string) => boolean,
 ): Promise<(QueuedRun & { readonly id: string })[]> {
   const letters = await targetLetters(control, target, scopeOf, 'replay');
+  const gone = [...new Set(letters.filter((d) => !runs(d.entry)).map((d) => d.entry))];
+  if (gone.length > 0)
+    throw new BeatError(
+      ErrorCode.UnknownEntry,
+      `dead-letter replay: no entry ${gone.map((e) => shown(e)).join(', ')} runs in this deployment now (deleted since?), so its dead letters cannot be published again; discard them: nothing was done`,
+    );
   const grant = authorize(
     by,
     'operate',

@@ -79,7 +79,7 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
           status: 200,
           body: { discarded: (await discardDeadLetters(inputs.control, by, target, scopeIn, nowMs)).map(deadLetterView) },
         };
-      const runs = await replayDeadLetters(inputs.control, by, target, scopeIn, nowMs);
+      const runs = await replayDeadLetters(inputs.control, by, target, scopeIn, nowMs, (name) => inputs.findEntry(name) !== undefined);
       // Never withdrawn (the items have left the list): a run not taken within the wait stays queued (202).
       const answers = await awaitRuns(inputs.control, runs, {
         waitMs: 'id' in target ? DEFAULTS.dashboardTriggerWaitMs : 0,

@@ -81,6 +81,8 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
   const bill = letter('bill-job', SLOT_MS);
   const bill2 = letter('bill-job', SLOT_MS + 3_600_000);
   const ops = letter('ops-job', SLOT_MS);
+  // An entry deleted since its slot failed: not in the config any more.
+  const gone = letter('gone-job', SLOT_MS);
 
   const ids = async (): Promise<string[]> => (await redis.zrange(keys.deadLetters, '0', '-1')).sort();
   const snapshot = async () => ({
@@ -110,7 +112,7 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
         .map((t) => `${t.line}:${t.token}`)
         .join('\n') + '\n',
     );
-    for (const d of [bill, bill2, ops]) {
+    for (const d of [bill, bill2, ops, gone]) {
       await redis.hset(keys.deadLetterItems, d.id, encodeDeadLetter(d));
       await redis.zadd(keys.deadLetters, d.atMs, d.id);
     }
@@ -133,7 +135,7 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
       expect(got.status, got.body).toBe(200);
       return (got.json()['deadLetters'] as { id: string }[]).map((d) => d.id).sort();
     };
-    expect(await listed('admin')).toEqual([bill.id, bill2.id, ops.id].sort());
+    expect(await listed('admin')).toEqual([bill.id, bill2.id, ops.id, gone.id].sort());
     expect(await listed('billView')).toEqual([bill.id, bill2.id].sort());
     expect(await listed('admin', '?selector=team%3Dops')).toEqual([ops.id]);
     const item = (await call(port, 'GET', '/api/dead-letters?selector=team%3Dops', 'admin')).json()['deadLetters'] as unknown[];
@@ -164,6 +166,11 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
       expect(['FORBIDDEN', 'API_FORBIDDEN']).toContain(got.json()['code']);
     }
     expect((await call(port, 'POST', '/api/dead-letters/nope/replay', 'admin')).json()['code']).toBe('DEAD_LETTER_NOT_FOUND');
+    // Its entry no longer runs: the leader could not publish it, so the item stays (discard it).
+    const orphan = await call(port, 'POST', `/api/dead-letters/${gone.id}/replay`, 'admin');
+    expect(orphan.status, orphan.body).toBe(404);
+    expect(orphan.json()['code']).toBe('UNKNOWN_ENTRY');
+    expect(orphan.json()['error']).toContain('discard them');
     expect((await call(port, 'POST', '/api/dead-letters/nope/discard', 'admin')).status).toBe(404);
     const bad = await call(port, 'POST', '/api/dead-letters/discard?selector=team%20in%20(', 'admin');
     expect(bad.status, bad.body).toBe(400);
@@ -199,9 +206,11 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
     // the store's entries (these are the config file's, whose labels it does not read).
     const entries = await Entries.connect({ url: server.url(0), deployment: DEPLOYMENT });
     try {
-      expect((await entries.deadLetters()).map((d) => d.id).sort()).toEqual([bill2.id, ops.id].sort());
-      const gone = await entries.discardDeadLetters(ops.id, { note: 'not needed' });
-      expect(gone.map((d) => d.id)).toEqual([ops.id]);
+      expect((await entries.deadLetters()).map((d) => d.id).sort()).toEqual([bill2.id, ops.id, gone.id].sort());
+      await expect(entries.replayDeadLetters(gone.id)).rejects.toMatchObject({ code: 'UNKNOWN_ENTRY' });
+      expect((await entries.discardDeadLetters(gone.id)).map((d) => d.id)).toEqual([gone.id]);
+      const discarded = await entries.discardDeadLetters(ops.id, { note: 'not needed' });
+      expect(discarded.map((d) => d.id)).toEqual([ops.id]);
       expect(await ids()).toEqual([bill2.id]);
       await expect(entries.discardDeadLetters(ops.id)).rejects.toMatchObject({ code: 'DEAD_LETTER_NOT_FOUND' });
     } finally {
