@@ -10,6 +10,8 @@ import type { RetryPolicy } from '../../src/core/retry.js';
 import type { RunRecord } from '../../src/ports/outcomes.js';
 import { decodeDeadLetter, encodeDeadLetter } from '../../src/redis/dead-letter-codec.js';
 import { deadLetterOf } from '../../src/runtime/attempt-end.js';
+import { parseConfig } from '../../src/config/load.js';
+import { problemsOf } from '../support/config-problems.js';
 
 const SLOT_ID = '6f1c2a44-1b7e-5c3d-9a0e-2b4c6d8e0f12';
 const POLICY: RetryPolicy = { attempts: 2, initialMs: 1000, factor: 2, maxMs: 60_000, on: ['failure', 'lost'] };
@@ -73,5 +75,19 @@ describe('the dead-letter codec', () => {
       encodeDeadLetter(item).replace('"a":2', '"a":0'),
     ])
       expect(decodeDeadLetter(text)).toBeUndefined();
+  });
+});
+
+describe('deadLetters, the bound', () => {
+  it('defaults to 1000 items and 4 MiB, takes snake_case, and refuses bounds outside their range naming them', () => {
+    expect(parseConfig({ beatSchedule: {} }, 'test').deadLetters).toEqual({ maxItems: 1000, maxBytes: 4 * 1024 * 1024 });
+    expect(parseConfig({ dead_letters: { max_items: 5 }, beatSchedule: {} }, 'test').deadLetters).toEqual({
+      maxItems: 5,
+      maxBytes: 4 * 1024 * 1024,
+    });
+    expect(problemsOf({ deadLetters: { maxItems: 0, maxBytes: 10 }, beatSchedule: {} })).toEqual([
+      'deadLetters.maxItems: deadLetters.maxItems must be a whole number from 1 to 100000',
+      'deadLetters.maxBytes: deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB',
+    ]);
   });
 });
