@@ -86,7 +86,7 @@ describe('deadLetters, the bound', () => {
       maxBytes: 4 * 1024 * 1024,
     });
     expect(problemsOf({ deadLetters: { maxItems: 0, maxBytes: 10 }, beatSchedule: {} })).toEqual([
-      'deadLetters.maxItems: deadLetters.maxItems must be a whole number from 1 to 100000',
+      'deadLetters.maxItems: deadLetters.maxItems must be a whole number from 1 to 10000',
       'deadLetters.maxBytes: deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB',
     ]);
   });
