@@ -1,7 +1,8 @@
 /**
  * The dead-letter verbs (issue 70; docs/outcomes.md, "Retries and the dead-letter list"), once for
- * every door (the CLI, /api, the TypeScript client): list, replay and discard. A replay is a manual
- * run of the item's entry, queued in the step that takes the item off the list (lua/dead-letters.lua)
+ * every door (the CLI, /api and the dashboard and Python client over it, the TypeScript client): list,
+ * replay and discard. A replay is a manual run of the item's entry, queued in the step that takes
+ * the item off the list (lua/dead-letters.lua)
  * and published by the leader through the same fenced path as `beat trigger` (trigger-fenced.lua),
  * with the slot's message (as a retry attempt's) under a task id derived from the item's id.
  * Which entries are in force, with their owners and labels, is the door's to say (`scopeOf`).
