@@ -37,6 +37,7 @@ export type {
 } from './client/entries-client.js';
 export type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from './operations/control-verbs.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';
+export type { DeadLetterView } from './control/dead-letter-view.js';
 
 /** Types a config object; returns it unchanged. */
 export function defineConfig<const T extends BeatConfigInput>(config: T): T {

@@ -13,6 +13,7 @@ import type { AlertKind, ResolvedAlerts } from '../config/alerts-schema.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import type { Delivery } from '../ports/alerts.js';
 import type { DeploymentStopChange, MissedSlots } from '../ports/events.js';
+import type { DeadLetter } from '../ports/outcomes.js';
 import type { UnconsumedQueue } from '../ports/consumers.js';
 
 export interface AlertFacts {
@@ -273,5 +274,22 @@ export function unconsumedDeliveries(deployment: string, entry: ResolvedEntry, q
     reason: `${queue.reason}: its runs wait unread; start a worker with -Q ${queue.queue}, or fix the entry's queue`,
     atMs: nowMs,
     ...(queue.depth === undefined ? {} : { count: queue.depth }),
+  });
+}
+
+/**
+ * A slot that failed for good went to the dead-letter list: a `dead-lettered` alert, once per
+ * (entry, slot) (its id), naming the dead letter and how to replay it.
+ */
+export function deadLetteredDeliveries(deployment: string, entry: ResolvedEntry, letter: DeadLetter): Delivery[] {
+  return alertDeliveries({
+    deployment,
+    entry,
+    kind: 'dead-lettered',
+    slotMs: letter.slotMs,
+    taskId: letter.taskId,
+    state: letter.end === 'failure' ? 'FAILURE' : 'unknown',
+    reason: `dead-lettered ${letter.id} after ${letter.attempts} attempt${letter.attempts === 1 ? '' : 's'} (${letter.end}): ${letter.exception ?? (letter.end === 'lost' ? 'no outcome within outcomeTimeout' : 'the task failed')}; beat dead-letter replay ${letter.id} runs it again`,
+    atMs: letter.atMs,
   });
 }

@@ -12,9 +12,10 @@ export const OUTCOME_DEFAULTS = {
   /**
    * The alert kinds sent when neither the config's nor the entry's `alerts.on` lists any: a run that
    * failed, a slot that will never run, and runs nobody consumes (a routing typo stops a job
-   * silently otherwise; one alert per stretch, so it costs nothing while the queue is read).
+   * silently otherwise; one alert per stretch, so it costs nothing while the queue is read), and a
+   * slot put in the dead-letter list (its attempts over: someone should replay or discard it).
    */
-  alertsOn: ['failed', 'missed', 'unconsumed', 'stopped'],
+  alertsOn: ['failed', 'missed', 'unconsumed', 'stopped', 'dead-lettered'],
   /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */
   alertPollMs: 1000,
   /** A delivery being sent is held this long; if its sender dies meanwhile, the next leader sends it after that. */
@@ -40,6 +41,17 @@ export const OUTCOME_DEFAULTS = {
   retryBackoffCeilingMs: 86_400_000,
   /** `retry.on`: what ends an attempt in another one (a final FAILURE, and a run lost on the way). */
   retryOn: ['failure', 'lost'],
+  /** `deadLetters.maxItems`: the dead-letter list keeps this many slots that failed for good; the oldest leave first. */
+  deadLettersMaxItems: 1000,
+  /** `deadLetters.maxBytes`: the dead-letter list's items (their stored JSON) are at most this many bytes; the oldest leave first. */
+  deadLettersMaxBytes: 4 * 1024 * 1024,
+  /**
+   * Each bound at most: the list is read whole by `beat dead-letter list`, and run-history.lua sums
+   * its items' sizes (HSTRLEN of each) in the step that adds one, which holds Redis for about a
+   * millisecond per 1,000 items (10 ms at this ceiling, measured with Redis 7 on one core).
+   */
+  deadLettersMaxItemsCeiling: 10_000,
+  deadLettersMaxBytesCeiling: 256 * 1024 * 1024,
 
   // Run outcomes (src/outcomes/), with a result backend configured.
   /** Runs kept per entry in its history (`beat history`). */

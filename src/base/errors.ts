@@ -45,6 +45,8 @@ export const ErrorCode = {
   BrokerRefused: 'BROKER_REFUSED',
   /** A command named an entry that the config does not have. */
   UnknownEntry: 'UNKNOWN_ENTRY',
+  /** A dead letter's id that is not on the deployment's dead-letter list (`beat dead-letter list` shows the ids). Exit 2, HTTP 404. */
+  DeadLetterNotFound: 'DEAD_LETTER_NOT_FOUND',
   /**
    * A bulk action's label selector (`-l`, the API's `selector`) selects no entry: nothing was done.
    * Exit code 1 (the labels, not the command, may be what must change), HTTP 409 (the request is
@@ -166,6 +168,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   REDIS_GARBLED: { exit: 1, http: 503 },
   BROKER_REFUSED: { exit: 2, http: 503 },
   UNKNOWN_ENTRY: { exit: 2, http: 404 },
+  DEAD_LETTER_NOT_FOUND: { exit: 2, http: 404 },
   NOTHING_SELECTED: { exit: 1, http: 409 },
   SELECTION_CHANGED: { exit: 1, http: 409 },
   IMPORT_INPUT: { exit: 2, http: 500 },

@@ -186,6 +186,8 @@ export const EVENTS = {
   trigger: 'beat.trigger',
   /** A slot's later attempt (retry) was published, or dropped because its entry is gone (issue 70). */
   retry: 'beat.retry',
+  /** A slot that failed for good went to the dead-letter list (issue 70), or its bound dropped the oldest. */
+  deadLettered: 'beat.dead_letter',
   /** A backfill (`beat backfill`) was worked through by the leader, or refused: entry, request id, counts. */
   backfill: 'beat.backfill',
   /** The leader could not read the pause/resume/trigger requests from Redis (logged once per outage); it keeps looking. */

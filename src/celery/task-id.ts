@@ -84,3 +84,13 @@ export function attemptTaskId(slotId: string, attempt: number): string {
   if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be a whole number of at least 1, got ${attempt}`);
   return attempt === 1 ? slotId : uuidV5(slotId, `attempt\n${attempt}`);
 }
+
+/** The dead letter id of a slot (issue 70), from its own task id: UUID v5 of `dead-letter` in that id's namespace (else in the slot ids' namespace, of entry and id). */
+export function deadLetterId(entry: string, retryOf: string): string {
+  return derivesAttempts(retryOf) ? uuidV5(retryOf, 'dead-letter') : uuidV5(SLOT_ID_NAMESPACE, `dead-letter\n${entry}\n${retryOf}`);
+}
+
+/** The task id a replay of dead letter `id` is published under: the same on every door and replica, so one replay is one run. */
+export function replayTaskId(id: string): string {
+  return derivesAttempts(id) ? uuidV5(id, 'replay') : uuidV5(SLOT_ID_NAMESPACE, `replay\n${id}`);
+}

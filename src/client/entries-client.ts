@@ -34,6 +34,10 @@ import type { PlanStores } from '../operations/plan-verbs.js';
 import { auditTrail, entryHistory } from '../operations/read-verbs.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { ControlStore } from '../redis/control-store.js';
+import { deadLetterView } from '../control/dead-letter-view.js';
+import type { DeadLetterView } from '../control/dead-letter-view.js';
+import { discardDeadLetters, listDeadLetters, replayDeadLetters } from '../operations/dead-letter-verbs.js';
+import type { DeadLetterTarget, ScopeOf } from '../operations/dead-letter-verbs.js';
 
 export interface EntriesConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -504,6 +508,80 @@ export class Entries {
         ...(options.before === undefined ? {} : { before: options.before }),
       }),
     );
+  }
+
+  /**
+   * The dead-letter list (issue 70; docs/outcomes.md, "The dead-letter list"), oldest first, of the
+   * entries this client's grants may read; with `selector`, the items whose entry (as the store holds
+   * it) the selector selects.
+   */
+  async deadLetters(options: { readonly selector?: string } = {}): Promise<DeadLetterView[]> {
+    const control = await this.control();
+    const selector = await this.deadLetterSelector(options.selector);
+    const by = this.connection.operator(undefined);
+    const scope = await this.call(async () => this.scopeOfDeadLetters(await control.deadLetters()));
+    return (await this.call(() => listDeadLetters(control, by, scope, selector))).map(deadLetterView);
+  }
+
+  /**
+   * Publishes dead letters again, once each: the one of `target` (its id), or every one whose entry
+   * `{selector}` selects. Each is a manual run through the leader, waited for `waitMs` (10 s); one not
+   * published by then stays queued (`state: 'queued'`; never withdrawn: its item has left the list).
+   */
+  async replayDeadLetters(
+    target: string | { readonly selector: string },
+    options: TriggerOptions = {},
+  ): Promise<(TriggerAnswer & { readonly id: string })[]> {
+    const control = await this.control();
+    const by = this.connection.operator(options.note);
+    const runs = await this.call(async () => {
+      const scope = await this.scopeOfDeadLetters(await control.deadLetters());
+      // An entry of the store, or of the leading config file (whose names its leader publishes; with
+      // none known, not refused here: the leader refuses a run of an entry it does not have).
+      const leading = await control.leaderEntryNames();
+      const runsNow = (name: string): boolean => scope(name) !== undefined || leading === undefined || leading.includes(name);
+      return replayDeadLetters(control, by, await this.deadLetterTarget(target), scope, Date.now(), runsNow);
+    });
+    const answers = await this.call(() => awaitRuns(control, runs, { waitMs: options.waitMs ?? TRIGGER_WAIT_MS, withdraw: false }));
+    return answers.map((a, i) => ({ id: runs[i]?.id ?? '', ...a }));
+  }
+
+  /** Removes dead letters unpublished: the one of `target` (its id), or every one whose entry `{selector}` selects. */
+  async discardDeadLetters(target: string | { readonly selector: string }, options: ChangeOptions = {}): Promise<DeadLetterView[]> {
+    const control = await this.control();
+    const by = this.connection.operator(options.note);
+    const gone = await this.call(async () =>
+      discardDeadLetters(
+        control,
+        by,
+        await this.deadLetterTarget(target),
+        await this.scopeOfDeadLetters(await control.deadLetters()),
+        Date.now(),
+      ),
+    );
+    return gone.map(deadLetterView);
+  }
+
+  private async deadLetterSelector(text: string | undefined) {
+    if (text === undefined) return undefined;
+    const { selectorOrThrow } = await import('../redis/entry-select.js');
+    return selectorOrThrow(text);
+  }
+
+  private async deadLetterTarget(target: string | { readonly selector: string }): Promise<DeadLetterTarget> {
+    if (typeof target === 'string') return { id: target };
+    const { selectorOrThrow } = await import('../redis/entry-select.js');
+    return { selector: selectorOrThrow(target.selector) };
+  }
+
+  /** The owner and labels of the store's entries the items name (a config file's entry, or one deleted since, has none here). */
+  private async scopeOfDeadLetters(letters: readonly { readonly entry: string }[]): Promise<ScopeOf> {
+    const scoped = new Map<string, ScopedEntry>();
+    for (const name of new Set(letters.map((l) => l.entry))) {
+      const stored = await this.connection.store.get(name);
+      if (stored !== undefined) scoped.set(name, scopedEntry(stored.name, stored.entry));
+    }
+    return (name) => scoped.get(name);
   }
 
   private async control(): Promise<ControlStore> {

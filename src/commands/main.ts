@@ -65,6 +65,11 @@ const COMMANDS: readonly ListedCommand[] = [
     load: async () => (await import('./control.js')).resumeCommandSpec,
   },
   {
+    name: 'dead-letter',
+    summary: 'list, replay or discard the slots that failed for good (the dead-letter list)',
+    load: async () => (await import('./dead-letter.js')).deadLetterSpec,
+  },
+  {
     name: 'entries',
     summary: 'list, get, set, delete, import and export the runtime entries kept in Redis',
     load: async () => (await import('./entries.js')).entriesSpec,

@@ -10,12 +10,15 @@ import { TIMER_MAX_MS, durationSchema } from './duration.js';
 import { keyed } from './key-spelling.js';
 import { DEFAULTS } from '../base/defaults.js';
 
-/** `stopped`: the deployment-wide stop set or lifted (`beat pause --all`), sent to the config's own `alerts.webhook`. */
-export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused', 'unconsumed', 'stopped'] as const;
+/**
+ * `stopped`: the deployment-wide stop set or lifted (`beat pause --all`), sent to the config's own
+ * `alerts.webhook`; `dead-lettered`: a slot that failed for good went to the dead-letter list.
+ */
+export const ALERT_KINDS = ['failed', 'missed', 'late', 'paused', 'unconsumed', 'stopped', 'dead-lettered'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The kinds that need to know how runs ended (a result backend). */
-export const OUTCOME_ALERT_KINDS: ReadonlySet<AlertKind> = new Set(['failed', 'late', 'paused']);
+export const OUTCOME_ALERT_KINDS: ReadonlySet<AlertKind> = new Set(['failed', 'late', 'paused', 'dead-lettered']);
 
 function httpUrl(what: string) {
   return z
@@ -52,7 +55,8 @@ const alertsShape = {
   /**
    * Which alerts: `failed` (a run ended in FAILURE), `missed` (slots that will never run), `late` (not
    * finished within lateAfter), `paused` (pauseOnFailure paused the entry; also sent with `failed`),
-   * `unconsumed` (nobody has consumed the entry's queue for consumers.unconsumedAfter).
+   * `unconsumed` (nobody has consumed the entry's queue for consumers.unconsumedAfter),
+   * `dead-lettered` (a slot that failed for good went to the dead-letter list).
    */
   on: z
     .array(z.enum(ALERT_KINDS, { error: `alerts.on holds ${ALERT_KINDS.join(', ')}` }), {
@@ -128,7 +132,7 @@ export function alertSettingProblems(
   const howToKnow = "set resultBackend (the workers' Celery result_backend) or taskEvents (workers with -E)";
   const check = (alerts: ParsedAlerts | undefined, path: (string | number)[], inheritedLateAfter: number | undefined): void => {
     for (const kind of alerts?.on ?? []) {
-      if (OUTCOME_ALERT_KINDS.has(kind) && !(kind === 'failed' ? outcomes.heard : outcomes.followed)) {
+      if (OUTCOME_ALERT_KINDS.has(kind) && !(kind === 'failed' || kind === 'dead-lettered' ? outcomes.heard : outcomes.followed)) {
         problems.push({
           path: [...path, 'on'],
           message: `"${kind}" alerts need to know how runs ended: ${howToKnow}, or leave "${kind}" out`,

@@ -156,6 +156,8 @@ export interface ResolvedConfig {
   readonly retry?: RetryPolicy;
   /** Every entry's deadLetter unless it sets its own (deadLettersOf); undefined: true with a retry policy, false without. */
   readonly deadLetter?: boolean;
+  /** The dead-letter list's bound (absent: DEFAULTS.deadLettersMaxItems and deadLettersMaxBytes). */
+  readonly deadLetters?: { readonly maxItems: number; readonly maxBytes: number };
   /** The leader's check for queues nobody consumes (absent: on, with the defaults). */
   readonly consumers?: ConsumerCheckSettings;
   /** How deep and large runtime entries' args and kwargs may be (absent: the defaults). */
@@ -374,6 +376,7 @@ export function resolveConfig(parsed: ParsedConfig): ResolvedConfig {
     outcomeTimeoutMs: parsed.outcomeTimeout,
     ...(parsed.retry === undefined ? {} : { retry: resolveRetry(parsed.retry) }),
     ...(parsed.deadLetter === undefined ? {} : { deadLetter: parsed.deadLetter }),
+    deadLetters: { ...parsed.deadLetters },
     consumers: {
       check: parsed.consumers.check,
       everyMs: parsed.consumers.every,

@@ -529,6 +529,27 @@ export const configSchema = keyed(
     retry: retrySchema.optional(),
     /** Every entry's `deadLetter` unless it sets its own; unset: true for an entry with a retry policy, false without (deadLettersOf). */
     deadLetter: deadLetterSchema.optional(),
+    /**
+     * The dead-letter list's bound (docs/outcomes.md, "Retries and the dead-letter list"): at most
+     * `maxItems` items and `maxBytes` bytes of them; past either the oldest leave first, counted in
+     * tsbeat_dead_letters_dropped_total.
+     */
+    deadLetters: keyed({
+      maxItems: z
+        .number({ error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}` })
+        .int({ error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}` })
+        .min(1, { error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}` })
+        .max(DEFAULTS.deadLettersMaxItemsCeiling, {
+          error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}`,
+        })
+        .default(DEFAULTS.deadLettersMaxItems),
+      maxBytes: z
+        .number({ error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
+        .int({ error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
+        .min(1024, { error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
+        .max(DEFAULTS.deadLettersMaxBytesCeiling, { error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
+        .default(DEFAULTS.deadLettersMaxBytes),
+    }).default({ maxItems: DEFAULTS.deadLettersMaxItems, maxBytes: DEFAULTS.deadLettersMaxBytes }),
     /** A run without a final state this long after it was published is recorded as `unknown`. */
     outcomeTimeout: durationSchema('outcomeTimeout', 1000, DURATION_MAX_MS).default(DEFAULTS.outcomeTimeoutMs),
     /**

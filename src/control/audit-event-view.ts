@@ -21,6 +21,8 @@ export const AUDIT_ACTIONS = [
   'apply',
   'pause-all',
   'resume-all',
+  'dead-letter-replay',
+  'dead-letter-discard',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -47,7 +49,12 @@ export const auditEventViewSchema = z
       .readonly()
       .describe("the entry definition's fields that changed, values shortened"),
     note: z.string().optional().describe('why, as given with the change (--note, X-Beat-Note)'),
-    taskId: z.string().optional().describe("a manual run's task id (trigger), or a backfill request's id"),
+    taskId: z
+      .string()
+      .optional()
+      .describe(
+        "a manual run's task id (trigger, dead-letter-replay), a backfill request's id, or a dead letter's id (dead-letter-discard)",
+      ),
     selector: z.string().optional().describe("a bulk action's label selector; `entries` names every entry it touched"),
     entries: z.array(z.string()).readonly().optional(),
   })

@@ -21,6 +21,7 @@ export const PAGE_HTML = `<!doctype html>
     <a href="#/">Entries</a>
     <a href="#/timeline">Timeline</a>
     <a href="#/audit">Audit</a>
+    <a href="#/dead-letters">Dead letters</a>
     <a href="#/plan">Plan</a>
     <a href="#/deployment">Deployment</a>
   </nav>

@@ -1,12 +1,14 @@
 /**
  * The JSON the dashboard's own API (/ui/api/…) answers, shared by the server (src/dashboard/) and
- * the page (src/ui/). Types only, importing only the entry's view's type (control/entry-view-schema.ts,
- * which imports zod alone): the page's bundle takes none of the server's code.
+ * the page (src/ui/). Types only, importing only the views' types (control/entry-view-schema.ts,
+ * audit-event-view.ts, dead-letter-view.ts: zod and types alone): the page's bundle takes none of the
+ * server's code.
  */
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { AuditEventView, AuditPage } from '../control/audit-event-view.js';
+import type { DeadLetterView } from '../control/dead-letter-view.js';
 
-export type { AuditEventView, AuditPage, EntryView };
+export type { AuditEventView, AuditPage, DeadLetterView, EntryView };
 
 /** The states the list filters by (the entry set and the paused set tell them). */
 export type EntryStateName = 'active' | 'paused' | 'disabled' | 'invalid';

@@ -356,8 +356,35 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     };
   }
 
+  const deadLetterAct = async (c: Ctx, by: Caller, verb: 'replay' | 'discard', target: { id: string } | { selector: string }) => {
+    const served = control();
+    if (served.deadLetterAct === undefined) return notServed('the dead-letter verbs');
+    const { note } = await controlBody(c.env.incoming, c.req.path, false);
+    const answer = await served.deadLetterAct(verb, target, { ...by, note });
+    logger.info({ event: EVENTS.apiWrite, who: by.who, outcome: `dead-letter-${verb}`, ...target }, `API dead-letter ${verb}`);
+    return reply(answer.status, answer.body);
+  };
+  for (const verb of ['replay', 'discard'] as const) {
+    verbs[`POST /api/dead-letters/{id}/${verb}`] = (c, by) => deadLetterAct(c, by, verb, { id: c.req.param('id') ?? '' });
+    verbs[`POST /api/dead-letters/${verb}`] = (c, by) => {
+      const selector = c.req.query('selector');
+      if (selector === undefined || selector.trim() === '')
+        throw new ApiError(
+          ErrorCode.ApiBadRequest,
+          `selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every item); one item is POST /api/dead-letters/ID/${verb}`,
+        );
+      return deadLetterAct(c, by, verb, { selector });
+    };
+  }
+
   return {
     ...verbs,
+    'GET /api/dead-letters': async (c, by) => {
+      const served = control();
+      if (served.deadLetters === undefined) return notServed('the dead-letter list');
+      const selector = c.req.query('selector');
+      return reply(200, { deadLetters: await served.deadLetters(selector === undefined || selector === '' ? undefined : selector, by) });
+    },
     'GET /healthz': (c) => probe(c, false),
     'GET /readyz': (c) => probe(c, true),
     'GET /metrics': async (_c, by) => {

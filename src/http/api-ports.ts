@@ -8,6 +8,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import type { Grant, ScopedEntry } from '../core/grants.js';
 import type { AuditEventView } from '../control/audit-event-view.js';
+import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { Caller, HttpAccess } from './auth.js';
 
@@ -91,6 +92,17 @@ export interface ControlHandlers {
   stop(): Promise<unknown>;
   /** An entry's last runs, newest first (UNKNOWN_ENTRY when no entry of that name runs, or the caller may not read it). */
   history(entry: string, limit: number, by: Caller): Promise<unknown>;
+  /** The dead-letter list (issue 70) as the caller may read it, oldest first; with `selector`, the items whose entry it selects. */
+  deadLetters?(selector: string | undefined, by: Caller): Promise<readonly DeadLetterView[]>;
+  /**
+   * Replays or discards one dead letter, or every one whose entry `selector` selects (operations/
+   * dead-letter-verbs.ts): the status and body to answer. DEAD_LETTER_NOT_FOUND (404), FORBIDDEN (403).
+   */
+  deadLetterAct?(
+    verb: 'replay' | 'discard',
+    target: { readonly id: string } | { readonly selector: string },
+    by: Caller & { readonly note: string | undefined },
+  ): Promise<{ status: number; body: unknown }>;
 }
 
 /** A plan request's fields, checked for their types (the handlers check the entries and the owner's name). */

@@ -13,6 +13,7 @@ import { ErrorCode } from '../base/errors.js';
 import { OVERLAP_POLICIES, entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 import { auditPageSchema } from '../control/audit-event-view.js';
+import { deadLetterViewSchema } from '../control/dead-letter-view.js';
 
 /**
  * Who may call a route: anyone (the probes), readers (a token, the dashboard's session, or trusted
@@ -265,6 +266,42 @@ export const ROUTES = [
       query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }),
       body: jsonBody('Selected', 'the note and the count confirmed, or none', false),
     }),
+  ),
+  declare(
+    'read',
+    'get',
+    '/api/dead-letters',
+    'the dead-letter list, oldest first: the slots that failed for good, of the entries the caller may read',
+    {
+      query: z.object({ selector: z.string().optional().describe("only the items whose entry's labels it selects, such as team=billing") }),
+    },
+    {
+      description: 'the items',
+      content: { 'application/json': { schema: z.object({ deadLetters: z.array(deadLetterViewSchema) }) } },
+    },
+  ),
+  ...(['replay', 'discard'] as const).map((verb) =>
+    declare(
+      'write',
+      'post',
+      `/api/dead-letters/${verb}`,
+      `${verb === 'replay' ? 'replays' : 'discards'} every dead letter whose entry a label selector selects (the operate grant on all of them, or nothing is done)`,
+      {
+        query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }),
+        body: noteOnly,
+      },
+    ),
+  ),
+  ...(['replay', 'discard'] as const).map((verb) =>
+    declare(
+      'write',
+      'post',
+      `/api/dead-letters/{id}/${verb}`,
+      verb === 'replay'
+        ? "publishes a dead letter again, once: a manual run of its slot's message through the leader (202 while queued)"
+        : 'removes a dead letter without running it',
+      { params: z.object({ id: z.string().describe("the dead letter's id") }), body: noteOnly },
+    ),
   ),
   declare('read', 'get', '/api/stop', 'the deployment-wide stop, or null'),
   declare('write', 'put', '/api/stop', 'stops the whole deployment (beat pause --all)', {

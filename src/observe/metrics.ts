@@ -27,6 +27,8 @@ export interface MetricsSource {
   labels?(entry: string): Readonly<Record<string, string>> | undefined;
   /** Whether the deployment is stopped (`beat pause --all`), read from Redis at scrape time; undefined when it cannot be read. */
   deploymentStopped?(): Promise<boolean | undefined>;
+  /** How many items the dead-letter list holds, read from Redis at scrape time; undefined when it cannot be read. */
+  deadLetters?(): Promise<number | undefined>;
 }
 
 /** A label key of `metricsLabelKeys` and the Prometheus label it becomes (`team`, `label_team`). */
@@ -141,6 +143,29 @@ export class BeatMetrics {
     help: "Slots whose last attempt failed with none left under their entry's retry, by entry and how it ended (failure, lost).",
     labelNames: ['entry', 'end'] as const,
     registers: [this.registry],
+  });
+
+  readonly deadLettered = new Counter({
+    name: 'tsbeat_dead_lettered_total',
+    help: 'Slots that failed for good and went to the dead-letter list (issue 70), as this leader wrote them.',
+    registers: [this.registry],
+  });
+  readonly deadLettersDropped = new Counter({
+    name: 'tsbeat_dead_letters_dropped_total',
+    help: "Dead letters dropped, the oldest first, by the list's bound (deadLetters.maxItems, deadLetters.maxBytes).",
+    registers: [this.registry],
+  });
+  /** The list's size as this process last wrote it; read from Redis at scrape time when the source can. */
+  private deadLetterSize: number | undefined;
+  readonly deadLetters = new Gauge({
+    name: 'tsbeat_dead_letters',
+    help: "Items in the deployment's dead-letter list, read from Redis at each scrape (no sample when Redis cannot be read).",
+    registers: [this.registry],
+    collect: async () => {
+      const size = (await this.source?.deadLetters?.()) ?? this.deadLetterSize;
+      if (size === undefined) this.deadLetters.reset();
+      else this.deadLetters.set(size);
+    },
   });
 
   readonly lateness = new Histogram({
@@ -367,6 +392,11 @@ export class BeatMetrics {
     },
     retriesExhausted: (entry, _record, end) => {
       if (this.admit(entry)) this.retriesExhausted.inc({ entry, end });
+    },
+    deadLettered: () => this.deadLettered.inc(),
+    deadLettersBounded: (dropped, size) => {
+      this.deadLettersDropped.inc(dropped);
+      this.deadLetterSize = size;
     },
   };
 

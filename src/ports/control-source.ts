@@ -25,6 +25,13 @@ export interface TriggerRequest {
   readonly at: number;
   /** Why, as the operator said (`beat trigger --note`, the API); logged with the run. */
   readonly note?: string;
+  /**
+   * A replay of a dead letter (`beat dead-letter replay`): the slot its message is rendered for, as
+   * a retry attempt's is (its `beat_scheduled_at`); absent: the publish time, as any manual run.
+   */
+  readonly slot?: number;
+  /** The dead letter it replays (its id), logged with the run. */
+  readonly replays?: string;
 }
 
 /** What the control loop needs from Redis (ControlStore fits; without the backfill methods, backfills are not looked for). */

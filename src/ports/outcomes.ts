@@ -168,6 +168,32 @@ export interface OutcomeEvents {
    * ended in `end` with no attempt left under its entry's policy. Told after `finished`.
    */
   retriesExhausted?(entry: string, record: RunRecord, end: 'failure' | 'lost'): void;
+  /** `record` (its slot's last run) put its slot in the dead-letter list as `letter`: once per letter, in the step that wrote it. */
+  deadLettered?(entry: string, record: RunRecord, letter: DeadLetter): void;
+  /** The dead-letter list holds `size` items after its bound dropped `dropped` of the oldest (told after a letter was added). */
+  deadLettersBounded?(dropped: number, size: number): void;
+}
+
+/**
+ * A slot that failed for good, kept in the deployment's dead-letter list (issue 70; docs/outcomes.md,
+ * "Retries and the dead-letter list"; redis/dead-letter-codec.ts stores it). Its slot and own task id
+ * are what its message is published again from, as a retry attempt's is.
+ */
+export interface DeadLetter {
+  /** Stable: the same (entry, slot) always gets the same id (deadLetterId), so a replayed outcome adds nothing. */
+  readonly id: string;
+  readonly entry: string;
+  readonly slotMs: number;
+  /** The task id of the slot's last attempt. */
+  readonly taskId: string;
+  /** The slot's own task id (its attempt 1). */
+  readonly retryOf: string;
+  readonly attempts: number;
+  readonly end: 'failure' | 'lost';
+  readonly exception?: string;
+  /** When its slot failed for good, epoch ms. */
+  readonly atMs: number;
+  readonly revision?: string;
 }
 
 export const NO_OUTCOME_EVENTS: OutcomeEvents = { finished: () => undefined };

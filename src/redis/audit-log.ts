@@ -99,14 +99,7 @@ export class AuditLog {
 
   /** Queues the event's XADD on a MULTI or pipeline: recorded with the change, or not at all. */
   addTo(batch: ChainableCommander, event: AuditEvent): void {
-    const args = [this.keys.audit, 'MAXLEN', '~', String(this.maxEvents), '*'];
-    args.push('at', String(event.atMs), 'who', event.who, 'entry', event.entry, 'action', event.action);
-    args.push('changes', JSON.stringify(event.changes));
-    if (event.note !== undefined) args.push('note', event.note);
-    if (event.grant !== undefined) args.push('grant', event.grant);
-    if (event.taskId !== undefined) args.push('task', event.taskId);
-    if (event.selector !== undefined) args.push('selector', event.selector, 'entries', JSON.stringify(event.entries ?? []));
-    batch.call('XADD', args);
+    batch.call('XADD', [this.keys.audit, 'MAXLEN', '~', String(this.maxEvents), '*', ...auditFields(event)]);
   }
 
   /**
@@ -251,4 +244,15 @@ function decodeNames(text: string | undefined): string[] {
   } catch {
     return [];
   }
+}
+
+/** An event's fields and values as the stream holds them (XADD's tail; a script that adds events takes them so too). */
+export function auditFields(event: AuditEvent): string[] {
+  const fields = ['at', String(event.atMs), 'who', event.who, 'entry', event.entry, 'action', event.action];
+  fields.push('changes', JSON.stringify(event.changes));
+  if (event.note !== undefined) fields.push('note', event.note);
+  if (event.grant !== undefined) fields.push('grant', event.grant);
+  if (event.taskId !== undefined) fields.push('task', event.taskId);
+  if (event.selector !== undefined) fields.push('selector', event.selector, 'entries', JSON.stringify(event.entries ?? []));
+  return fields;
 }

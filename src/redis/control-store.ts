@@ -12,7 +12,9 @@ import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
-import { AuditLog, auditEvent, logAudit } from './audit-log.js';
+import { AuditLog, auditCap, auditEvent, auditFields, logAudit } from './audit-log.js';
+import { decodeDeadLetter } from './dead-letter-codec.js';
+import type { DeadLetter } from './dead-letter-codec.js';
 import type { AuditContext } from './audit-log.js';
 import type { BackfillRequest, TriggerRequest } from '../ports/control-source.js';
 import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } from '../control/backfill-request.js';
@@ -357,6 +359,69 @@ export class ControlStore {
     return texts;
   }
 
+  /** The dead-letter list (issue 70), oldest first; an item that does not decode (something else wrote it) is skipped. */
+  async deadLetters(): Promise<DeadLetter[]> {
+    try {
+      const ids = await this.client.zrange(this.keys.deadLetters, '0', '-1');
+      const texts = ids.length === 0 ? [] : await this.client.hmget(this.keys.deadLetterItems, ...ids);
+      return texts.flatMap((text) => {
+        const letter = text === null ? undefined : decodeDeadLetter(text);
+        return letter === undefined ? [] : [letter];
+      });
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems']));
+    }
+  }
+
+  /** How many items the dead-letter list holds. */
+  deadLetterCount(): Promise<number> {
+    return this.client.zcard(this.keys.deadLetters);
+  }
+
+  /**
+   * Takes dead letters off the list, all or nothing (lua/dead-letters.lua), with their audit: one
+   * event each, or a selection's one. A replay queues each one's manual run (`requests`, in the
+   * letters' order) in the same step, for the leader's fenced trigger publish. Refused while the
+   * deployment is stopped (a replay only: a discard publishes nothing); NOT_FOUND naming the id when
+   * one is no longer on the list.
+   */
+  async takeDeadLetters(
+    letters: readonly DeadLetter[],
+    requests: readonly TriggerRequest[] | undefined,
+    selector: string | undefined,
+    nowMs: number,
+    audit?: AuditContext,
+  ): Promise<void> {
+    if (requests !== undefined) await this.refuseWhileStopped('dead-letter replay');
+    const context = this.auditOf(audit);
+    const action = requests === undefined ? 'dead-letter-discard' : 'dead-letter-replay';
+    const events: AuditEvent[] =
+      selector === undefined
+        ? letters.map((l, i) => auditEvent(context, nowMs, l.entry, action, [], requests?.[i]?.id ?? l.id))
+        : [{ ...auditEvent(context, nowMs, '', action, []), selector, entries: [...new Set(letters.map((l) => l.entry))] }];
+    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit];
+    const args = [requests === undefined ? 'discard' : 'replay', String(auditCap(context.maxEvents))];
+    args.push(String(letters.length), ...letters.map((l) => l.id), ...(requests ?? []).map((r) => JSON.stringify(r)));
+    args.push(String(events.length));
+    for (const event of events) {
+      const fields = auditFields(event);
+      args.push(String(fields.length), ...fields);
+    }
+    let reply: number | unknown[];
+    try {
+      reply = await withScripts(this.client).deadLetters(keys.length, [...keys, ...args]);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));
+    }
+    if (Array.isArray(reply))
+      throw new BeatError(
+        ErrorCode.DeadLetterNotFound,
+        `dead letter ${String(reply[1])} is no longer on the list (replayed or discarded meanwhile, or dropped by its bound); nothing was done`,
+      );
+    logAudit(context.logger, events);
+    if (requests !== undefined) await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+  }
+
   /** Withdraws a request nobody has published yet; false when it is gone (published meanwhile). */
   async cancelTrigger(text: string): Promise<boolean> {
     return (await this.client.lrem(this.keys.triggers, 1, text)) === 1;
@@ -404,7 +469,11 @@ export class ControlStore {
     return texts.map((text) => {
       try {
         const parsed = JSON.parse(text) as Partial<TriggerRequest>;
-        const ok = typeof parsed.entry === 'string' && typeof parsed.id === 'string' && typeof parsed.at === 'number';
+        const ok =
+          typeof parsed.entry === 'string' &&
+          typeof parsed.id === 'string' &&
+          typeof parsed.at === 'number' &&
+          (parsed.slot === undefined || (typeof parsed.slot === 'number' && Number.isFinite(parsed.slot)));
         return { text, request: ok ? (parsed as TriggerRequest) : undefined };
       } catch {
         return { text, request: undefined };

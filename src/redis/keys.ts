@@ -71,6 +71,10 @@
  *                              {"e": entry, "s": slot ms, "a": attempt, "id": its task id, "of": the slot's first task id, "r": revision}
  *                              (retry-codec.ts), added by lua/run-history.lua with the final outcome of the attempt before
  *                              it, so that no failover loses or doubles it
+ *   <prefix>:{<name>}:dead-letters  zset  dead letter id → when its slot failed for good, epoch ms (the oldest leave first at the bound)
+ *   <prefix>:{<name>}:dead-letters:items  hash  dead letter id → the item (dead-letter-codec.ts), added by lua/run-history.lua with
+ *                              the outcome that ended the slot's attempts, removed by `beat dead-letter replay|discard`
+ *                              (lua/dead-letters.lua)
  *   <prefix>:{<name>}:replicas  hash  instance id → its record {v, host, pid, version, role, started, beat, http, ttl}, written by
  *                              every `beat run` on each heartbeat (replica-codec.ts, lua/replica-beat.lua); who leads is the lock's
  *   <prefix>:{<name>}:replicas:expiry  zset  instance id → when its record stops counting (its last heartbeat plus its lock.ttl, epoch
@@ -139,6 +143,10 @@ export interface SchedulerKeys {
   readonly failures: string;
   /** Each slot's next attempt, by when it is due (a retry of a failed or lost run). */
   readonly retries: string;
+  /** The dead-letter list: each id by when its slot failed for good (the order; the bound drops the oldest). */
+  readonly deadLetters: string;
+  /** The dead-letter list's items by id (dead-letter-codec.ts). */
+  readonly deadLetterItems: string;
   /** The last note given with a pause, resume or trigger of each entry. */
   readonly notes: string;
   /** Why each paused entry was paused: its note. */
@@ -183,6 +191,8 @@ export const SCHEDULER_KEY_TYPES = {
   runsFinished: 'hash',
   failures: 'hash',
   retries: 'zset',
+  deadLetters: 'zset',
+  deadLetterItems: 'hash',
   pauseNotes: 'hash',
   notes: 'hash',
   replicas: 'hash',
@@ -240,6 +250,8 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsFinished: `${base}finished`,
     failures: `${base}failures`,
     retries: `${base}retries`,
+    deadLetters: `${base}dead-letters`,
+    deadLetterItems: `${base}dead-letters:items`,
     pauseNotes: `${base}paused:notes`,
     notes: `${base}notes`,
     replicas: `${base}replicas`,

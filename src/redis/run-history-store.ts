@@ -11,6 +11,8 @@ import type { SchedulerKeys } from './keys.js';
 import { decodeFinished, decodeRun, encodeRun } from './run-history-codec.js';
 import { decodeRetryMember, encodeRetryMember } from './retry-codec.js';
 import type { PendingRetry } from './retry-codec.js';
+import { encodeDeadLetter } from './dead-letter-codec.js';
+import type { DeadLetter } from './dead-letter-codec.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 
@@ -33,9 +35,32 @@ export interface RetryScheduling {
   next(entry: string, record: RunRecord): PendingRetry | undefined;
 }
 
+/** The dead-letter list (issue 70): a run's dead letter, should its record (final) be written now, and who hears of it. */
+export interface DeadLettering {
+  /** The slot's dead letter after `record` (its attempts over, its entry keeping them), or undefined; must not throw. */
+  of(entry: string, record: RunRecord, revision: string | undefined): DeadLetter | undefined;
+  /** The list's bound (deadLetters.maxItems, deadLetters.maxBytes). */
+  readonly maxItems: number;
+  readonly maxBytes: number;
+  /** `letter` was added (once per id, whichever leader wrote it); must return at once and never throw. */
+  lettered(entry: string, record: RunRecord, letter: DeadLetter): void;
+  /** The list holds `size` items after the bound dropped `dropped` of the oldest. */
+  bounded(dropped: number, size: number): void;
+}
+
 type HistoryKeys = Pick<
   SchedulerKeys,
-  'runs' | 'runsPending' | 'runsFinished' | 'failures' | 'paused' | 'pauseNotes' | 'state' | 'entries' | 'retries'
+  | 'runs'
+  | 'runsPending'
+  | 'runsFinished'
+  | 'failures'
+  | 'paused'
+  | 'pauseNotes'
+  | 'state'
+  | 'entries'
+  | 'retries'
+  | 'deadLetters'
+  | 'deadLetterItems'
 >;
 
 export class RedisRunHistory implements RunHistory {
@@ -45,6 +70,7 @@ export class RedisRunHistory implements RunHistory {
     private readonly length: number = DEFAULTS.runHistoryLength,
     private readonly pausing?: FailurePausing,
     private readonly retrying?: RetryScheduling,
+    private readonly lettering?: DeadLettering,
   ) {}
 
   /** History key → why it cannot be read or written (its type), while it cannot: one entry's fault, see faults(). */
@@ -79,7 +105,7 @@ export class RedisRunHistory implements RunHistory {
     const scripts = withScripts(this.client);
     for (let from = 0; from < runs.length; from += CHUNK) {
       const chunk = runs.slice(from, from + CHUNK);
-      const { runsPending, runsFinished, failures, paused, pauseNotes, state, entries, retries } = this.keys;
+      const { runsPending, runsFinished, failures, paused, pauseNotes, state, entries, retries, deadLetters, deadLetterItems } = this.keys;
       const keys = [
         runsPending,
         runsFinished,
@@ -89,21 +115,35 @@ export class RedisRunHistory implements RunHistory {
         state,
         entries,
         retries,
+        deadLetters,
+        deadLetterItems,
         ...chunk.map((r) => this.keys.runs(r.entry)),
       ];
+      const letters = chunk.map((r) => (isFinal(r.record.state) ? this.lettering?.of(r.entry, r.record, r.revision) : undefined));
       const args = [
         mode,
         String(this.length),
-        ...chunk.flatMap((r) => [
+        String(this.lettering?.maxItems ?? DEFAULTS.deadLettersMaxItems),
+        String(this.lettering?.maxBytes ?? DEFAULTS.deadLettersMaxBytes),
+        ...chunk.flatMap((r, i) => [
           r.entry,
           r.record.taskId,
           encodeRun(r.record),
           String(this.pausing?.pauseAfter(r.entry) ?? 0),
           r.revision ?? '',
           this.retryArgument(r),
+          letterArgument(letters[i]),
         ]),
       ];
       const replies = await scripts.runHistory(keys.length, ...keys, ...args);
+      // After the runs' codes: the dead letters dropped, the list's size (-1: not read), the places of those added.
+      const [dropped = 0, size = -1, ...added] = replies.slice(chunk.length);
+      for (const place of added) {
+        const r = chunk[place - 1];
+        const letter = letters[place - 1];
+        if (r !== undefined && letter !== undefined) this.lettering?.lettered(r.entry, r.record, letter);
+      }
+      if (size >= 0) this.lettering?.bounded(dropped, size);
       for (const [i, r] of chunk.entries()) {
         if (replies[i] === 2) this.pausing?.paused(r.entry, r.record);
         // Refused: its history list holds another type (run-history.lua), named as a read of it would.
@@ -258,4 +298,9 @@ export class RedisRunHistory implements RunHistory {
     }
     return out;
   }
+}
+
+/** A dead letter as run-history.lua takes it: "<at ms> <id> <item>", or '' for none. */
+function letterArgument(letter: DeadLetter | undefined): string {
+  return letter === undefined ? '' : `${Math.max(0, Math.round(letter.atMs))} ${letter.id} ${encodeDeadLetter(letter)}`;
 }

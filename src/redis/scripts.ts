@@ -44,6 +44,7 @@ const REPLICA_BEAT = lua('replica-beat');
 const BACKFILL_FENCED = lua('backfill-fenced');
 const RECORD_PASSED = lua('record-passed');
 const PASSED_CLIP = lua('passed-clip');
+const DEAD_LETTERS = lua('dead-letters');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -86,6 +87,8 @@ export interface ScriptClient {
   recordPassed(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
   /** passed-clip.lua: a new leader cuts the ranges it may publish into, before it schedules. Keys and arguments as one array. */
   passedClip(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
+  /** dead-letters.lua: items taken off the dead-letter list (replay, discard), all or nothing, with their audit. One array. */
+  deadLetters(numKeys: number, keysAndArgs: readonly string[]): Promise<number | unknown[]>;
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
@@ -115,6 +118,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptClient {
     client.defineCommand('backfillFenced', { lua: BACKFILL_FENCED });
     client.defineCommand('recordPassed', { lua: RECORD_PASSED });
     client.defineCommand('passedClip', { lua: PASSED_CLIP });
+    client.defineCommand('deadLetters', { lua: DEAD_LETTERS });
   }
   return client as RedisClient & ScriptClient;
 }

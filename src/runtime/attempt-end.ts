@@ -5,9 +5,9 @@
  */
 import { afterAttempt } from '../core/retry.js';
 import type { AttemptEnd, RetryPolicy } from '../core/retry.js';
-import { attemptTaskId, derivesAttempts } from '../celery/task-id.js';
+import { attemptTaskId, deadLetterId, derivesAttempts } from '../celery/task-id.js';
 import { isFinal } from '../ports/outcomes.js';
-import type { RunRecord } from '../ports/outcomes.js';
+import type { DeadLetter, RunRecord } from '../ports/outcomes.js';
 
 export function attemptEndOf(record: Pick<RunRecord, 'state' | 'lost' | 'revokedBy'>): AttemptEnd | undefined {
   if (!isFinal(record.state)) return undefined;
@@ -67,5 +67,40 @@ export function nextAttempt(
     taskId: attemptTaskId(retryOf, decision.attempt),
     retryOf,
     dueMs: decision.dueMs,
+  };
+}
+
+/**
+ * The slot's dead letter after `record` (a run that just became final), or undefined: when it failed
+ * for good (core/retry.ts afterAttempt: its attempts exhausted, or not retried) and its entry keeps
+ * such slots (`deadLetter`, config/retry-schema.ts deadLettersOf). `policy` is the retry policy in
+ * force (undefined: none, or a broker that publishes no attempts); `revision` the one its run was
+ * published under. Its time is the run's finish, else `nowMs`.
+ */
+export function deadLetterOf(
+  entry: string,
+  record: RunRecord,
+  policy: RetryPolicy | undefined,
+  keeps: boolean,
+  nowMs: number,
+  revision?: string,
+): DeadLetter | undefined {
+  const end = attemptEndOf(record);
+  if (end === undefined || !keeps) return undefined;
+  const atMs = record.finishedAtMs ?? nowMs;
+  const decision = afterAttempt(end, attemptOf(record), atMs, policy, keeps);
+  if (decision.kind !== 'failed' || !decision.deadLetter) return undefined;
+  const retryOf = record.retryOf ?? record.taskId;
+  return {
+    id: deadLetterId(entry, retryOf),
+    entry,
+    slotMs: record.slotMs,
+    taskId: record.taskId,
+    retryOf,
+    attempts: decision.attempts,
+    end: decision.end,
+    ...(record.exception === undefined ? {} : { exception: record.exception }),
+    atMs,
+    ...(revision === undefined || revision === '' ? {} : { revision }),
   };
 }

@@ -224,7 +224,8 @@ export class ControlLoop {
   ): Promise<TriggerResult> {
     const message = renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
       taskId: request.id,
-      slotMs: now,
+      // A dead letter's replay is its slot's message again, as a retry attempt renders it.
+      slotMs: request.slot ?? now,
       nowMs: now,
     });
     // Superseded: the entry changed since the catalog read it; the request waits for the new one.
@@ -238,8 +239,9 @@ export class ControlLoop {
           id: request.id,
           queue: message.destination.declareQueue ?? message.destination.routingKey,
           ...(request.note === undefined ? {} : { note: request.note }),
+          ...(request.replays === undefined ? {} : { replays: request.replays }),
         },
-        'manual run published',
+        request.replays === undefined ? 'manual run published' : `dead letter ${request.replays} replayed`,
       );
     }
     return result;

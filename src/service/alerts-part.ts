@@ -10,6 +10,7 @@ import { AlertDeliverer, httpSend } from '../alerts/deliverer.js';
 import { policySend, trustedAlertUrls } from '../alerts/outbound.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import {
+  deadLetteredDeliveries,
   finishedDeliveries,
   lateDeliveries,
   pausedDeliveries,
@@ -19,7 +20,7 @@ import {
 } from '../alerts/alert-rules.js';
 import { resolveAlerts } from '../config/alerts-schema.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { OutcomeEvents, RunRecord } from '../ports/outcomes.js';
+import type { DeadLetter, OutcomeEvents, RunRecord } from '../ports/outcomes.js';
 import { EVENTS } from '../base/log-events.js';
 import type { EntryState } from '../ports/state.js';
 import { NO_EVENTS } from '../ports/events.js';
@@ -33,6 +34,8 @@ export interface AlertsWiring {
   readonly events: SchedulerEvents;
   /** Runs that ended (with a resultBackend or taskEvents): `failed` alerts and success pings. */
   readonly outcomeEvents: OutcomeEvents;
+  /** A slot put in the dead-letter list: its `dead-lettered` alert. */
+  readonly deadLettered: (letter: DeadLetter) => void;
   /** An entry that pauseOnFailure just paused: its `paused` alert. */
   readonly pausedOnFailure: (entry: string, record: RunRecord) => void;
   /** The leader's sender, started and stopped with each session. */
@@ -80,6 +83,10 @@ export function startAlerts(options: AlertsOptions): AlertsWiring {
         const entry = options.entryNamed(name);
         if (entry?.alerts !== undefined) alerting.add(finishedDeliveries(config.name, entry, record, now()));
       },
+    },
+    deadLettered: (letter) => {
+      const entry = options.entryNamed(letter.entry);
+      if (entry?.alerts !== undefined) alerting.add(deadLetteredDeliveries(config.name, entry, letter));
     },
     pausedOnFailure: (name, record) => {
       const entry = options.entryNamed(name);

@@ -15,9 +15,12 @@ import type { ControlStores, EntryTarget } from '../operations/control-verbs.js'
 import { entryHistory } from '../operations/read-verbs.js';
 import { mayRead } from '../operations/operator.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
+import { deadLetterView } from '../control/dead-letter-view.js';
+import { discardDeadLetters, listDeadLetters, replayDeadLetters } from '../operations/dead-letter-verbs.js';
+import type { DeadLetterStores, DeadLetterTarget } from '../operations/dead-letter-verbs.js';
 
 export interface ControlHandlerInputs {
-  readonly control: ControlStores;
+  readonly control: ControlStores & DeadLetterStores;
   readonly runs: Pick<RedisRunHistory, 'list'>;
   /** The entry of that name that runs, if any. */
   readonly findEntry: (name: string) => ResolvedEntry | undefined;
@@ -61,7 +64,36 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       );
     return target;
   };
+  // A dead letter's entry as it runs now (owner, labels); one deleted since is decided as one with none.
+  const scopeIn = (name: string): ScopedEntry | undefined => {
+    const entry = inputs.findEntry(name);
+    return entry === undefined ? undefined : scopeOf(entry);
+  };
+  const selectorOf = (text: string) => {
+    const parsed = parseSelector(text);
+    if (!parsed.ok) throw new BeatError(ErrorCode.ApiBadRequest, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
+    return parsed.selector;
+  };
   return {
+    deadLetters: async (selector, by) =>
+      (await listDeadLetters(inputs.control, by, scopeIn, selector === undefined ? undefined : selectorOf(selector))).map(deadLetterView),
+    deadLetterAct: async (verb, request, by) => {
+      const target: DeadLetterTarget = 'id' in request ? { id: request.id } : { selector: selectorOf(request.selector) };
+      const nowMs = inputs.now();
+      if (verb === 'discard')
+        return {
+          status: 200,
+          body: { discarded: (await discardDeadLetters(inputs.control, by, target, scopeIn, nowMs)).map(deadLetterView) },
+        };
+      const runs = await replayDeadLetters(inputs.control, by, target, scopeIn, nowMs, (name) => inputs.findEntry(name) !== undefined);
+      // Never withdrawn (the items have left the list): a run not taken within the wait stays queued (202).
+      const answers = await awaitRuns(inputs.control, runs, {
+        waitMs: 'id' in target ? DEFAULTS.dashboardTriggerWaitMs : 0,
+        withdraw: false,
+      });
+      const replayed = answers.map((a, i) => ({ id: runs[i]?.id ?? '', ...a }));
+      return { status: replayed.every((r) => r.state === 'published') ? 200 : 202, body: { replayed } };
+    },
     act: async (verb, request, by) => {
       const nowMs = inputs.now();
       if ('all' in request) {

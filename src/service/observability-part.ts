@@ -101,6 +101,22 @@ export async function startObservability(options: {
         alerts.outcomeEvents.finished(entry, record);
       },
       retriesExhausted: (entry, record, end) => metrics?.outcomes.retriesExhausted?.(entry, record, end),
+      deadLettered: (entry, record, letter) => {
+        log.warn(
+          { event: EVENTS.deadLettered, entry, id: letter.id, taskId: letter.taskId, attempts: letter.attempts, end: letter.end },
+          `${entry}: its slot ${new Date(letter.slotMs).toISOString()} failed for good (${letter.end}, ${letter.attempts} attempt${letter.attempts === 1 ? '' : 's'}) and went to the dead-letter list as ${letter.id}; beat dead-letter replay ${letter.id} runs it again`,
+        );
+        metrics?.outcomes.deadLettered?.(entry, record, letter);
+        alerts.deadLettered(letter);
+      },
+      deadLettersBounded: (dropped, size) => {
+        if (dropped > 0)
+          log.warn(
+            { event: EVENTS.deadLettered, dropped, size },
+            `the dead-letter list's bound (deadLetters.maxItems, deadLetters.maxBytes) dropped its ${dropped} oldest item${dropped === 1 ? '' : 's'}`,
+          );
+        metrics?.outcomes.deadLettersBounded?.(dropped, size);
+      },
     },
     pausing: {
       pauseAfter: (name) => entryNamed(name)?.pauseOnFailure,

@@ -22,11 +22,12 @@ import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
-import type { FailurePausing, RetryScheduling } from '../redis/run-history-store.js';
-import { retryPolicyOf } from '../config/retry-schema.js';
+import type { DeadLettering, FailurePausing, RetryScheduling } from '../redis/run-history-store.js';
+import { deadLettersOf, retryPolicyOf } from '../config/retry-schema.js';
 import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import type { RetrySettings } from '../config/retry-schema.js';
-import { exhaustedEnd, nextAttempt } from '../runtime/attempt-end.js';
+import { deadLetterOf, exhaustedEnd, nextAttempt } from '../runtime/attempt-end.js';
+import { DEFAULTS } from '../base/defaults.js';
 import type { RetryPolicy } from '../core/retry.js';
 
 /**
@@ -68,7 +69,7 @@ export function startOutcomes(
   const policyOf = retryPolicies(config, findEntry);
   const scheduling = policyOf && retryScheduling(policyOf, clock);
   const tracker = new OutcomeTracker({
-    history: new RedisRunHistory(state, keys, undefined, pausing, scheduling),
+    history: new RedisRunHistory(state, keys, undefined, pausing, scheduling, deadLettering(config, policyOf, findEntry, clock, events)),
     // A slot's next attempt is its entry's run in progress until it is published (overlap policies).
     ...(scheduling === undefined ? {} : { nextAttempt: (entry: string, record: RunRecord) => scheduling.next(entry, record) }),
     ...(client === undefined || backend === undefined
@@ -114,6 +115,31 @@ function retryScheduling(policyOf: (entry: string) => RetryPolicy | undefined, c
       const policy = policyOf(name);
       return policy === undefined ? undefined : nextAttempt(name, record, policy, clock.now());
     },
+  };
+}
+
+/**
+ * The dead-letter list (issue 70): a run that failed for good goes there when its entry keeps such
+ * slots (deadLettersOf), written by run-history.lua with its outcome; `events` hears of each letter
+ * added and of the list's size. An entry not found (deleted since) keeps none.
+ */
+function deadLettering(
+  config: ResolvedConfig,
+  policyOf: ((entry: string) => RetryPolicy | undefined) | undefined,
+  findEntry: ((name: string) => RetrySettings | undefined) | undefined,
+  clock: Clock,
+  events: OutcomeEvents,
+): DeadLettering {
+  return {
+    of: (name, record, revision) => {
+      const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
+      if (entry === undefined) return undefined;
+      return deadLetterOf(name, record, policyOf?.(name), deadLettersOf(entry, config), clock.now(), revision);
+    },
+    maxItems: config.deadLetters?.maxItems ?? DEFAULTS.deadLettersMaxItems,
+    maxBytes: config.deadLetters?.maxBytes ?? DEFAULTS.deadLettersMaxBytes,
+    lettered: (entry, record, letter) => events.deadLettered?.(entry, record, letter),
+    bounded: (dropped, size) => events.deadLettersBounded?.(dropped, size),
   };
 }
 

@@ -234,7 +234,7 @@ function entriesPage(
 export function scheduleMetrics(
   supervisor: Pick<Supervisor, 'config' | 'runner'>,
   catalog?: Pick<EntryCatalog, 'find'>,
-  control?: Pick<ControlStore, 'deploymentStop'>,
+  control?: Pick<ControlStore, 'deploymentStop'> & Partial<Pick<ControlStore, 'deadLetterCount'>>,
 ): MetricsSource {
   // The file's entries by name, made again only when a reload brings another config.
   let fileEntries: { config: unknown; byName: ReadonlyMap<string, ResolvedEntry> } | undefined;
@@ -261,6 +261,15 @@ export function scheduleMetrics(
               (stop) => stop !== undefined,
               () => undefined,
             ),
+          ...(control.deadLetterCount === undefined
+            ? {}
+            : {
+                deadLetters: () =>
+                  (control.deadLetterCount?.() ?? Promise.resolve(undefined)).then(
+                    (n) => n,
+                    () => undefined,
+                  ),
+              }),
         }),
   };
 }

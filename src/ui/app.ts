@@ -1,5 +1,5 @@
 /**
- * The dashboard's page: a hash router over the entry list, an entry, the timeline, the audit trail,
+ * The dashboard's page: a hash router over the entry list, an entry, the timeline, the audit trail, the dead letters,
  * an owner's plan and apply and the deployment, the login form, and a refresh every few seconds while the page is visible (nothing
  * is asked while the tab is hidden).
  */
@@ -10,6 +10,7 @@ import { entryEditor, entryView, errorText } from './entry-view.js';
 import { deploymentView, timelineView } from './other-views.js';
 import { auditRoute, auditView } from './audit-view.js';
 import { planView } from './plan-view.js';
+import { deadLettersView } from './dead-letters-view.js';
 import { stopBar } from './stop-bar.js';
 import type { OverviewWire, SessionWire } from '../dashboard/wire.js';
 
@@ -122,6 +123,9 @@ async function refresh(full: boolean): Promise<void> {
       list = undefined;
       // Redrawn only on navigation (and a login): a refresh must not drop the entries pasted or the plan shown.
       if (full) planView(root, o, notice);
+    } else if (route === 'dead-letters') {
+      list = undefined;
+      await deadLettersView(root, o, notice);
     } else if (route === 'deployment') {
       list = undefined;
       deploymentView(root, o);

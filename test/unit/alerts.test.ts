@@ -34,7 +34,7 @@ describe('alert settings', () => {
     ).toEqual(
       [
         'alerts.webhook: alerts.webhook must be an http:// or https:// URL, got "ftp://example.com/x"',
-        'alerts.on[1]: alerts.on holds failed, missed, late, paused, unconsumed, stopped',
+        'alerts.on[1]: alerts.on holds failed, missed, late, paused, unconsumed, stopped, dead-lettered',
         'alerts.lateAfter: alerts.lateAfter must be between 1 s and 1 day (86,400 s), got "10ms"',
         'beatSchedule.a.alerts.on: alerts.on must name at least one kind; leave alerts out for none',
         'beatSchedule.a.alerts.ping: alerts.ping must be an http:// or https:// URL, got "not a url"',
@@ -108,7 +108,7 @@ describe('alert settings', () => {
       },
       'alerts.test',
     );
-    expect(config.entries[0]?.alerts?.on).toEqual(['failed', 'missed', 'unconsumed', 'stopped']);
+    expect(config.entries[0]?.alerts?.on).toEqual(['failed', 'missed', 'unconsumed', 'stopped', 'dead-lettered']);
   });
 });
 

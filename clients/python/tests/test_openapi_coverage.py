@@ -22,8 +22,10 @@ HOLDERS: Dict[str, Any] = {"Tsbeat": Tsbeat, "EntryHandle": EntryHandle, "Select
 HELD = {"name", "selector"}
 # A method with one of these parameters takes the request body whole (an entry, a mapping of entries).
 WHOLE_BODY = {"entry", "entries"}
-# API fields whose Python parameter is not their snake_case (`from` is a keyword).
+# API fields whose Python parameter is not their snake_case (`from` is a keyword), and a path's `id`
+# named for what it is (a backfill's, a dead letter's).
 RENAMED = {"from": "start", "to": "end", "id": "backfill_id"}
+RENAMED_IN = {"/api/dead-letters/{id}/": {"id": "dead_letter_id"}}
 
 
 def document() -> Dict[str, Any]:
@@ -54,8 +56,9 @@ def body_fields_of(doc: Dict[str, Any], op: Dict[str, Any]) -> Set[str]:
     return set(resolved(doc, schema).get("properties", {})) if schema is not None else set()
 
 
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", RENAMED.get(name, name)).lower()
+def snake(name: str, key: str = "") -> str:
+    renamed = next((names[name] for path, names in RENAMED_IN.items() if path in key and name in names), RENAMED.get(name, name))
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", renamed).lower()
 
 
 def signature_of(target: str) -> Set[str]:
@@ -77,7 +80,7 @@ def test_every_operation_is_a_method_and_every_field_a_parameter() -> None:
         fields = parameters_of(op) - HELD
         if not params & WHOLE_BODY:
             fields |= body_fields_of(doc, op)
-        missing += [f"{key}: {f!r} is not a parameter of {target}" for f in sorted(fields) if snake(f) not in params]
+        missing += [f"{key}: {f!r} is not a parameter of {target}" for f in sorted(fields) if snake(f, key) not in params]
     assert not missing, "\n".join(missing)
 
 

@@ -15,16 +15,20 @@
   KEYS[7]      entries hash: the runtime entries' records (includes/entry-record.lua), for the
                entry fence of a digits revision
   KEYS[8]      retries zset: each slot's next attempt, scored by when it is due (retry-codec.ts)
-  KEYS[9..n]   one history list per run, in ARGV's order (newest first)
+  KEYS[9]      dead-letter zset: dead letter id -> when its slot failed for good (keys.ts `deadLetters`)
+  KEYS[10]     dead-letter hash: dead letter id -> the item (dead-letter-codec.ts)
+  KEYS[11..n]  one history list per run, in ARGV's order (newest first)
 
   ARGV[1]      mode: 'push' (newly published runs) or 'update' (a run's new state)
   ARGV[2]      the history length to keep
-  ARGV[3..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none), the
+  ARGV[3]      the dead-letter list's bound in items (deadLetters.maxItems), ARGV[4] in bytes of items (deadLetters.maxBytes)
+  ARGV[5..]    per run: entry name, task id, record JSON, pauseOnFailure (0 = none), the
                revision its entry was published under (publish-fenced.lua's revision column;
                '' = not checked: the config file's entries, and runs a new leader took over from
                the pending set, whose history an entry's delete removes with it), and the slot's
                next attempt should this record be final ('' = none; else "<due ms> <member>",
-               the member retry-codec.ts's JSON)
+               the member retry-codec.ts's JSON), and the slot's dead letter should this record be
+               final ('' = none; else "<at ms> <id> <item>", the item dead-letter-codec.ts's JSON)
 
   The entry fence (includes/entry-fence.lua incarnationHolds): a run whose entry was deleted, or
   deleted and created again, since it was published writes nothing (its reply is 3), so that no
@@ -48,18 +52,27 @@
           attempt adds it to the retries zset (ZADD NX: once per member), in the same step as the
           outcome: a failover loses no attempt, and a record already final adds none again (nor
           does the SUCCESS or FAILURE that replaces a REVOKED: that run was stopped on purpose).
+          Such a record with a dead letter adds it to the dead-letter list (HSETNX: once per id, so a
+          replayed outcome or a second leader adds nothing), in the same step; then, while the list
+          holds more than its bound in items or in bytes, its oldest item leaves (ZPOPMIN + HDEL),
+          counted in the reply.
   Either way the entry is then in the pending set exactly while one of its records is not final.
 
   Reply   per run in order: 1 = written, 0 = left as it was, 2 = written and the entry paused by it,
           3 = superseded (the entry fence): nothing written for it, the pending set untouched;
-          4 = refused: its history list holds another type (nothing written for it; the caller names the key).
+          4 = refused: its history list holds another type (nothing written for it; the caller names the key);
+          then the dead letters the bound dropped, the dead-letter list's size after this call (-1: not
+          read, no dead letter was added), and the (1-based) places of the runs whose dead letter was added.
   Errors  WRONGTYPE naming the key when a key other than a history list holds another type (the retries zset
-          only when a run here schedules an attempt), before anything is written;
-          ERR when the arguments are not six per run, or a next attempt is not "<due ms> <member>".
+          only when a run here schedules an attempt, the dead-letter keys only when one brings a dead
+          letter), before anything is written;
+          ERR when the arguments are not seven per run, a next attempt is not "<due ms> <member>", or a
+          dead letter not "<at ms> <id> <item>".
   Writes  LPUSH + LTRIM (push) or LSET (update) of the history lists; SADD / SREM of the pending set;
           HSET of the finished hash, HINCRBY / HDEL of the failures hash (update of a final record);
           SADD of the paused set and HSET of
-          the pause notes (pauseOnFailure reached); ZADD NX of the retries zset (a next attempt).
+          the pause notes (pauseOnFailure reached); ZADD NX of the retries zset (a next attempt);
+          HSETNX + ZADD of the dead-letter keys, ZPOPMIN + HDEL of those over the bound.
 ]]
 --- @include "key-type"
 --- @include "entry-state"
@@ -71,28 +84,40 @@ local refused = wrongType(SCRIPT, KEYS[1], 'set') or wrongType(SCRIPT, KEYS[2], 
   or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[4], 'set') or wrongType(SCRIPT, KEYS[5], 'hash')
   or wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash')
 if refused then return refused end
-if (#ARGV - 2) ~= 6 * (#KEYS - 8) then
-  return redis.error_reply('ERR ' .. SCRIPT .. ': expected six arguments per run, one run per history key')
+local PER_RUN, FIRST_RUN, FIRST_LIST = 7, 5, 11
+if (#ARGV - FIRST_RUN + 1) ~= PER_RUN * (#KEYS - FIRST_LIST + 1) then
+  return redis.error_reply('ERR ' .. SCRIPT .. ': expected seven arguments per run, one run per history key')
 end
--- Each next attempt is read before anything is written: all or nothing.
-local retries = {}
-for i = 8, #ARGV, 6 do
-  if ARGV[i] ~= '' then
-    local due, member = string.match(ARGV[i], '^(%d+) (.+)$')
+local maxItems, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+if not maxItems or not maxBytes then return redis.error_reply('ERR ' .. SCRIPT .. ': the dead-letter bounds are not numbers') end
+-- Each next attempt and dead letter is read before anything is written: all or nothing.
+local retries, letters = {}, {}
+for i = FIRST_RUN, #ARGV, PER_RUN do
+  if ARGV[i + 5] ~= '' then
+    local due, member = string.match(ARGV[i + 5], '^(%d+) (.+)$')
     if not due then return redis.error_reply('ERR ' .. SCRIPT .. ': a next attempt must be "<due ms> <member>"') end
     retries[i] = { due, member }
   end
+  if ARGV[i + 6] ~= '' then
+    local at, id, item = string.match(ARGV[i + 6], '^(%d+) (%S+) (.+)$')
+    if not at then return redis.error_reply('ERR ' .. SCRIPT .. ': a dead letter must be "<at ms> <id> <item>"') end
+    letters[i] = { at, id, item }
+  end
 end
--- The retries zset is checked only when a run here schedules an attempt: one something else wrote
--- does not stop the histories of a deployment that retries nothing.
+-- The retries zset and the dead-letter keys are checked only when a run here writes to them: one
+-- something else wrote does not stop the histories of a deployment that retries nothing.
 if next(retries) ~= nil then
   refused = wrongType(SCRIPT, KEYS[8], 'zset')
+  if refused then return refused end
+end
+if next(letters) ~= nil then
+  refused = wrongType(SCRIPT, KEYS[9], 'zset') or wrongType(SCRIPT, KEYS[10], 'hash')
   if refused then return refused end
 end
 -- A history list of another type is its entry's fault alone (something else wrote the key): its
 -- run is refused (4), the others' are written.
 local wrongList = {}
-for i = 9, #KEYS do
+for i = FIRST_LIST, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then wrongList[i] = kind end
 end
@@ -168,20 +193,28 @@ local function holds(entry, fence)
   return incarnationHolds(fence, redis.call('HGET', KEYS[7], entry), nil)
 end
 
--- The run's next attempt, once its record became final here.
-local function retryLater(i)
-  local retry = retries[i + 5]
+-- The runs whose dead letter was added here (their places), read back by the caller for its alert.
+local lettered = {}
+
+-- The run's next attempt, or its slot's dead letter, once its record became final here.
+local function retryLater(i, run)
+  local retry = retries[i]
   if retry then redis.call('ZADD', KEYS[8], 'NX', retry[1], retry[2]) end
+  local letter = letters[i]
+  if letter and redis.call('HSETNX', KEYS[10], letter[2], letter[3]) == 1 then
+    redis.call('ZADD', KEYS[9], letter[1], letter[2])
+    lettered[#lettered + 1] = run
+  end
 end
 
 local written = {}
 local run = 0
-for i = 3, #ARGV, 6 do
+for i = FIRST_RUN, #ARGV, PER_RUN do
   run = run + 1
-  local key = KEYS[run + 8]
+  local key = KEYS[run + FIRST_LIST - 1]
   local entry, id, record, pauseAfter, fence = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]) or 0, ARGV[i + 4]
   local wrote = 3
-  if wrongList[run + 8] then
+  if wrongList[run + FIRST_LIST - 1] then
     wrote = 4
   elseif holds(entry, fence) then
     wrote = 0
@@ -201,7 +234,7 @@ for i = 3, #ARGV, 6 do
           local v = decoded(record)
           if v and FINAL[v.st] then
             if summarise(entry, v, record, pauseAfter) then wrote = 2 end
-            retryLater(i)
+            retryLater(i, run)
           end
         end
       end
@@ -214,7 +247,7 @@ for i = 3, #ARGV, 6 do
         if v and FINAL[v.st] then
           if summarise(entry, v, record, pauseAfter) then wrote = 2 end
           -- A run seen REVOKED was stopped on purpose: the end it stores over that is no cause to run it again.
-          if stored.st ~= 'REVOKED' then retryLater(i) end
+          if stored.st ~= 'REVOKED' then retryLater(i, run) end
         end
       end
     end
@@ -222,4 +255,22 @@ for i = 3, #ARGV, 6 do
   end
   written[run] = wrote
 end
+
+-- The bound: the oldest leave first, while the list holds too many items or too many bytes.
+local dropped, size = 0, -1
+if #lettered > 0 then
+  size = redis.call('ZCARD', KEYS[9])
+  local bytes = 0
+  for _, held in ipairs(redis.call('ZRANGE', KEYS[9], 0, -1)) do bytes = bytes + redis.call('HSTRLEN', KEYS[10], held) end
+  while size > 0 and (size > maxItems or bytes > maxBytes) do
+    local oldest = redis.call('ZPOPMIN', KEYS[9])[1]
+    bytes = bytes - redis.call('HSTRLEN', KEYS[10], oldest)
+    redis.call('HDEL', KEYS[10], oldest)
+    size = size - 1
+    dropped = dropped + 1
+  end
+end
+written[#written + 1] = dropped
+written[#written + 1] = size
+for _, at in ipairs(lettered) do written[#written + 1] = at end
 return written

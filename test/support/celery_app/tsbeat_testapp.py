@@ -113,6 +113,21 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
     def fail():
         raise ValueError("boom: line one\nline two")
 
+    @app.task(bind=True, name="tsbeat_test.fail_recorded")
+    def fail_recorded(self):
+        # Always fails (the dead-letter list, issue 70), after recording each run's id, attempt and
+        # beat_scheduled_at in the result backend's DB: what a replay's message carries is read there.
+        import redis
+
+        r = redis.Redis.from_url(os.environ["TSBEAT_TEST_BACKEND"])
+        record = {
+            "id": self.request.id,
+            "attempt": getattr(self.request, "beat_attempt", None),
+            "scheduled": getattr(self.request, "beat_scheduled_at", None),
+        }
+        r.rpush("tsbeat-test:failed-runs", json.dumps(record))
+        raise ValueError("always fails")
+
     @app.task(bind=True, name="tsbeat_test.fail_twice")
     def fail_twice(self):
         # Fails the first two attempts of a slot and succeeds at the third (tsbeat's retries, issue

@@ -178,6 +178,25 @@ class Tsbeat:
         ``who``: only the events of this caller (a token's name, ``user@host``)."""
         return dict(self.request("GET", "/api/audit", query={"entry": entry, "who": who, "limit": limit, "before": before}))
 
+    # -- the dead-letter list (docs/outcomes.md, "The dead-letter list") ------------------------------
+
+    def dead_letters(self, selector: Optional[str] = None) -> List[JSON]:
+        """The slots that failed for good, oldest first, of the entries the token may read: each
+        ``{id, entry, slot, taskId, retryOf, attempts, end, exception?, at}``; with ``selector``,
+        those whose entry it selects."""
+        return [dict(d) for d in self.request("GET", "/api/dead-letters", query={"selector": selector})["deadLetters"]]
+
+    def replay_dead_letter(self, dead_letter_id: str, *, note: Optional[str] = None) -> JSON:
+        """Publishes the item again, once, through the leader: ``{replayed: [{id, entry, taskId, state}]}``
+        (202: still queued). The item leaves the list."""
+        body: JSON = {"note": note} if note is not None else {}
+        return dict(self.request("POST", _dead_letter_path(dead_letter_id, "replay"), body=body))
+
+    def discard_dead_letter(self, dead_letter_id: str, *, note: Optional[str] = None) -> JSON:
+        """Removes the item unpublished: ``{discarded: [...]}``."""
+        body: JSON = {"note": note} if note is not None else {}
+        return dict(self.request("POST", _dead_letter_path(dead_letter_id, "discard"), body=body))
+
     # -- probes and the description --------------------------------------------------------------
 
     def health(self) -> JSON:
@@ -326,6 +345,16 @@ class Selection(_OperatorVerbs):
         """Queued for the leader: ``{selector, entries, taskIds}`` (202)."""
         return self._verb("trigger", note, count)
 
+    def replay_dead_letters(self, *, note: Optional[str] = None) -> JSON:
+        """Replays every dead letter whose entry it selects (the operate grant on all, or none is)."""
+        body: JSON = {"note": note} if note is not None else {}
+        return dict(self.client.request("POST", "/api/dead-letters/replay", query={"selector": self.selector}, body=body))
+
+    def discard_dead_letters(self, *, note: Optional[str] = None) -> JSON:
+        """Discards every dead letter whose entry it selects."""
+        body: JSON = {"note": note} if note is not None else {}
+        return dict(self.client.request("POST", "/api/dead-letters/discard", query={"selector": self.selector}, body=body))
+
     def _where(self, verb: str) -> Tuple[str, Optional[Dict[str, str]]]:
         return f"/api/selected/{verb}", {"selector": self.selector}
 
@@ -358,6 +387,12 @@ def _entry_path(name: str) -> str:
     if not isinstance(name, str) or name == "":
         raise ValueError(f"entry name {name!r}: give the entry's name, a non-empty string")
     return "/api/entries/" + urllib.parse.quote(name, safe="")
+
+
+def _dead_letter_path(dead_letter_id: str, verb: str) -> str:
+    if not isinstance(dead_letter_id, str) or dead_letter_id == "":
+        raise ValueError(f"dead letter id {dead_letter_id!r}: give its id, as dead_letters() lists them")
+    return "/api/dead-letters/" + urllib.parse.quote(dead_letter_id, safe="") + "/" + verb
 
 
 def _note_header(note: Optional[str]) -> Optional[Dict[str, str]]:
@@ -421,6 +456,11 @@ OPERATIONS: Dict[str, Optional[str]] = {
     "POST /api/plan": "Tsbeat.plan",
     "POST /api/apply": "Tsbeat.apply",
     "GET /api/audit": "Tsbeat.audit",
+    "GET /api/dead-letters": "Tsbeat.dead_letters",
+    "POST /api/dead-letters/{id}/replay": "Tsbeat.replay_dead_letter",
+    "POST /api/dead-letters/{id}/discard": "Tsbeat.discard_dead_letter",
+    "POST /api/dead-letters/replay": "Selection.replay_dead_letters",
+    "POST /api/dead-letters/discard": "Selection.discard_dead_letters",
 }
 
 __all__: List[str] = ["Tsbeat", "EntryHandle", "Selection", "Deployment", "OPERATIONS"]

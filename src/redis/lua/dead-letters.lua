@@ -1,0 +1,62 @@
+--[[
+  dead-letters: takes items off the dead-letter list (issue 70; `beat dead-letter replay|discard`),
+  all or nothing, with their audit events, and for a replay queues each item's manual run (the
+  trigger request the leader publishes through trigger-fenced.lua) in the same step: an item leaves
+  the list exactly when its replay is queued, and two replays of one item queue one run.
+
+  KEYS[1]      dead-letter zset (keys.ts `deadLetters`)
+  KEYS[2]      dead-letter hash (keys.ts `deadLetterItems`, dead-letter-codec.ts)
+  KEYS[3]      pending trigger requests (list, keys.ts `triggers`)
+  KEYS[4]      audit stream (keys.ts `audit`)
+
+  ARGV[1]      mode: 'replay' or 'discard'
+  ARGV[2]      the audit stream's cap (XADD MAXLEN ~)
+  ARGV[3]      N: number of items, then N ids; for a replay, then N trigger requests (their JSON), in the ids' order
+  then         E: number of audit events, and for each: F, the number of its fields and values, then those
+
+  Reply   1 taken: every id removed from both keys, a replay's requests pushed (RPUSH), the events added;
+          { 0, id } an id is no longer on the list (replayed or discarded meanwhile, or dropped by the
+          bound): nothing written
+  Errors  WRONGTYPE naming the key when a key holds another type; ERR when the counts do not add up.
+          All before anything is written.
+  Writes  ZREM + HDEL of the items; RPUSH of the requests (replay); XADD of the events.
+]]
+--- @include "key-type"
+
+local SCRIPT = 'dead-letters'
+local refused = wrongType(SCRIPT, KEYS[1], 'zset') or wrongType(SCRIPT, KEYS[2], 'hash')
+  or wrongType(SCRIPT, KEYS[3], 'list') or wrongType(SCRIPT, KEYS[4], 'stream')
+if refused then return refused end
+local replay = ARGV[1] == 'replay'
+local n = tonumber(ARGV[3])
+if not n then return redis.error_reply('ERR ' .. SCRIPT .. ': the item count is not a number') end
+local at = 4 + n + (replay and n or 0)
+local events = tonumber(ARGV[at])
+if not events then return redis.error_reply('ERR ' .. SCRIPT .. ': the audit event count is not where the item count says') end
+local eventsAt = at + 1
+for _ = 1, events do
+  local fields = tonumber(ARGV[at + 1])
+  if not fields or fields % 2 ~= 0 then return redis.error_reply('ERR ' .. SCRIPT .. ': an audit event has no even field count') end
+  at = at + 1 + fields
+end
+if at ~= #ARGV then return redis.error_reply('ERR ' .. SCRIPT .. ': the arguments do not add up') end
+
+for i = 1, n do
+  local id = ARGV[3 + i]
+  if redis.call('HEXISTS', KEYS[2], id) == 0 then return { 0, id } end
+end
+for i = 1, n do
+  local id = ARGV[3 + i]
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  if replay then redis.call('RPUSH', KEYS[3], ARGV[3 + n + i]) end
+end
+at = eventsAt
+for _ = 1, events do
+  local fields = tonumber(ARGV[at])
+  local args = { KEYS[4], 'MAXLEN', '~', ARGV[2], '*' }
+  for f = 1, fields do args[#args + 1] = ARGV[at + f] end
+  redis.call('XADD', unpack(args))
+  at = at + 1 + fields
+end
+return 1
