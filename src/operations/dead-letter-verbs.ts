@@ -15,7 +15,7 @@ import type { LabelSelector } from '../core/label-selector.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { DeadLetter } from '../ports/outcomes.js';
 import type { TriggerRequest } from '../ports/control-source.js';
-import { auditBy, authorize, mayRead } from './operator.js';
+import { auditBy, authorize, forbidden, mayRead } from './operator.js';
 import type { Operator } from './operator.js';
 import type { QueuedRun } from './control-verbs.js';
 
@@ -46,15 +46,17 @@ export async function listDeadLetters(
 }
 
 /**
- * The items a target means: the one of that id (DEAD_LETTER_NOT_FOUND when none), or every one the
- * selector selects (NOTHING_SELECTED when none). The caller's grants are decided after, on them all
- * (another team's item is refused FORBIDDEN, as a trigger of another team's entry is).
+ * The items a target means: the one of that id (DEAD_LETTER_NOT_FOUND when none, or when its entry
+ * is outside the caller's read scope: another team's item is answered as no item, as its entry
+ * would be), or every one the selector selects (NOTHING_SELECTED when none; FORBIDDEN, naming no
+ * item nor a count, when one is outside the read scope). The action's grant is decided after, on
+ * them all.
  */
-async function targetLetters(control: DeadLetterStores, target: DeadLetterTarget, scopeOf: ScopeOf, verb: string) {
+async function targetLetters(control: DeadLetterStores, by: Operator, target: DeadLetterTarget, scopeOf: ScopeOf, verb: string) {
   const all = await control.deadLetters();
   if ('id' in target) {
     const found = all.find((d) => d.id === target.id);
-    if (found === undefined)
+    if (found === undefined || !mayRead(by, scopeIn(scopeOf, found.entry)))
       throw new BeatError(
         ErrorCode.DeadLetterNotFound,
         `dead-letter ${verb}: no dead letter ${shown(target.id)} on the list; beat dead-letter list shows the ids`,
@@ -62,6 +64,8 @@ async function targetLetters(control: DeadLetterStores, target: DeadLetterTarget
     return [found];
   }
   const selected = all.filter((d) => selects(target.selector, scopeIn(scopeOf, d.entry).labels));
+  if (selected.some((d) => !mayRead(by, scopeIn(scopeOf, d.entry))))
+    throw forbidden(by, `the selector ${shown(target.selector.text)} selects dead letters of entries outside the caller's read scope`);
   if (selected.length === 0)
     throw new BeatError(
       ErrorCode.NothingSelected,
@@ -85,7 +89,7 @@ export async function replayDeadLetters(
   nowMs: number,
   runs: (entry: string) => boolean,
 ): Promise<(QueuedRun & { readonly id: string })[]> {
-  const letters = await targetLetters(control, target, scopeOf, 'replay');
+  const letters = await targetLetters(control, by, target, scopeOf, 'replay');
   const gone = [...new Set(letters.filter((d) => !runs(d.entry)).map((d) => d.entry))];
   if (gone.length > 0)
     throw new BeatError(
@@ -117,7 +121,7 @@ export async function discardDeadLetters(
   scopeOf: ScopeOf,
   nowMs: number,
 ): Promise<DeadLetter[]> {
-  const letters = await targetLetters(control, target, scopeOf, 'discard');
+  const letters = await targetLetters(control, by, target, scopeOf, 'discard');
   const grant = authorize(
     by,
     'operate',

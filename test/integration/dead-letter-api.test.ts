@@ -1,7 +1,7 @@
 /**
  * The dead-letter verbs through /api and the TypeScript client (issue 70), with scoped tokens,
  * against a real `beat run --http` on a private redis-server: a token scoped to one team lists only
- * its team's items and cannot replay or discard another team's (403, nothing changed); a selector
+ * its team's items and cannot replay or discard another team's (404 as no item, nothing changed); a selector
  * reaching past the scope is refused whole; a replay publishes the item once to the broker's list
  * (the leader's fenced trigger path), under the replay's task id with the slot's beat_scheduled_at,
  * and the item leaves the list; an unknown id is 404, a bad selector 400.
@@ -129,7 +129,7 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
     dir.remove();
   });
 
-  it("lists only the caller's team's items, and refuses another team's replay and discard (403, nothing changed)", async () => {
+  it("lists only the caller's team's items, and answers another team's replay and discard as of no item (404, nothing changed)", async () => {
     const listed = async (who: Who, query = ''): Promise<string[]> => {
       const got = await call(port, 'GET', `/api/dead-letters${query}`, who);
       expect(got.status, got.body).toBe(200);
@@ -152,9 +152,14 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
     });
 
     const before = await snapshot();
+    // Another team's item is answered as no item (404): its id tells nothing of ops's entry.
+    for (const verb of ['replay', 'discard']) {
+      const got = await call(port, 'POST', `/api/dead-letters/${ops.id}/${verb}`, 'billOp');
+      expect(got.status, got.body).toBe(404);
+      expect(got.json()['code']).toBe('DEAD_LETTER_NOT_FOUND');
+      expect(got.body).not.toContain('ops-job');
+    }
     for (const [path, who] of [
-      [`/api/dead-letters/${ops.id}/replay`, 'billOp'],
-      [`/api/dead-letters/${ops.id}/discard`, 'billOp'],
       // A viewer of its own team may read, not operate.
       [`/api/dead-letters/${bill.id}/replay`, 'billView'],
       // A selector that reaches past the scope is refused whole.
