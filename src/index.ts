@@ -25,12 +25,14 @@ export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
 export type { ConfigProblem } from './base/errors.js';
 export { Entries } from './client/entries-client.js';
 export type {
+  ApiConnectOptions,
   AuditQuery,
   ChangeOptions,
   DeploymentHandle,
   EntriesConnectOptions,
   EntryHandle,
   EntryRecord,
+  RedisConnectOptions,
   SelectionHandle,
   SetOutcome,
   TriggerOptions,
