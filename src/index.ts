@@ -36,6 +36,7 @@ export type {
   SelectionHandle,
   SetOutcome,
   TriggerOptions,
+  VersionedChange,
 } from './client/entries-client.js';
 export type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from './operations/control-verbs.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';

@@ -100,7 +100,7 @@ class ApiTransport implements EntriesTransport {
   private async call<T>(
     method: Method,
     path: string,
-    options: { body?: unknown; note?: string; query?: Record<string, string | undefined>; allowed?: string } = {},
+    options: { body?: unknown; note?: string; query?: Record<string, string | undefined>; allowed?: string; ifVersion?: number } = {},
   ): Promise<{ status: number; body: T | undefined; code?: string }> {
     const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base : `${this.base.href}/`);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
@@ -109,6 +109,7 @@ class ApiTransport implements EntriesTransport {
     // Percent-encoded, as the server reads it, so that a note may hold any text.
     if (options.note !== undefined) headers['x-beat-note'] = encodeURIComponent(options.note);
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.ifVersion !== undefined) headers['if-match'] = `"${options.ifVersion}"`;
     const what = `${method} ${url.pathname}`;
     let response: Response;
     try {
@@ -147,7 +148,17 @@ class ApiTransport implements EntriesTransport {
     return `/api/entries/${encodeURIComponent(name)}${verb === '' ? '' : `/${verb}`}`;
   }
 
-  async put(entries: readonly { name: string; entry: EntryInput }[], note: string | undefined) {
+  async put(entries: readonly { name: string; entry: EntryInput; ifVersion?: number }[], note: string | undefined) {
+    const [one] = entries;
+    if (entries.length === 1 && one?.ifVersion !== undefined) {
+      // Held to a version: the one route that takes If-Match (201 created, 200 updated).
+      const { status, body } = await this.call<ApiEntry>('PUT', this.entryPath(one.name), {
+        body: one.entry,
+        note,
+        ifVersion: one.ifVersion,
+      });
+      return { version: body?.version ?? 0, outcomes: [status === 201 ? ('created' as const) : ('updated' as const)] };
+    }
     const body = Object.fromEntries(entries.map((e) => [e.name, e.entry]));
     const { body: answer } = await this.call<{ version: number; outcomes: Record<string, SetOutcome> }>('PUT', '/api/entries', {
       body,
@@ -181,9 +192,10 @@ class ApiTransport implements EntriesTransport {
     return found;
   }
 
-  async remove(name: string, keepHistory: boolean, note: string | undefined) {
+  async remove(name: string, keepHistory: boolean, note: string | undefined, ifVersion?: number) {
     const { code } = await this.call('DELETE', this.entryPath(name), {
       note,
+      ifVersion,
       query: { keepHistory: String(keepHistory) },
       allowed: ErrorCode.UnknownEntry,
     });

@@ -35,6 +35,14 @@ export interface ChangeOptions {
 }
 
 /**
+ * A write of one entry held to the version read (a record's `version`; 0: only if there is none):
+ * another version stored now rejects with ENTRY_CONFLICT and nothing is written (If-Match through the API).
+ */
+export interface VersionedChange extends ChangeOptions {
+  readonly ifVersion?: number;
+}
+
+/**
  * A trigger's options: the note, and how long to wait for the leader to publish (default 10 s; then
  * the run is withdrawn). Through the API the server waits 5 s and answers the run `queued` (left
  * for the leader) when it was not taken.
@@ -48,8 +56,8 @@ export interface EntryHandle {
   readonly name: string;
   /** The stored runtime entry, or undefined (an entry of the config file is not stored). */
   describe(): Promise<EntryRecord | undefined>;
-  put(entry: EntryInput, options?: ChangeOptions): Promise<SetOutcome>;
-  delete(options?: { keepHistory?: boolean } & ChangeOptions): Promise<boolean>;
+  put(entry: EntryInput, options?: VersionedChange): Promise<SetOutcome>;
+  delete(options?: { keepHistory?: boolean } & VersionedChange): Promise<boolean>;
   pause(options?: ChangeOptions): Promise<EntryPauseAnswer>;
   resume(options?: ChangeOptions): Promise<EntryPauseAnswer>;
   /** One run now, through the leader's fenced path: published, refused (with why), or withdrawn when no leader took it in time. */
@@ -122,9 +130,16 @@ export class Entries {
     return new Entries(await redisTransport(options as RedisConnectOptions));
   }
 
-  /** Creates or replaces one entry (the same object as a config file's beatSchedule.<name>). */
-  async set(name: string, entry: EntryInput, options: ChangeOptions = {}): Promise<SetOutcome> {
-    const { outcomes } = await this.transport.put([{ name, entry }], checkedNote(options.note));
+  /**
+   * Creates or replaces one entry (the same object as a config file's beatSchedule.<name>); with
+   * `ifVersion`, only over that stored version (ENTRY_CONFLICT else, nothing written).
+   */
+  async set(name: string, entry: EntryInput, options: VersionedChange = {}): Promise<SetOutcome> {
+    const { ifVersion } = options;
+    const { outcomes } = await this.transport.put(
+      [{ name, entry, ...(ifVersion === undefined ? {} : { ifVersion }) }],
+      checkedNote(options.note),
+    );
     return outcomes[0] as SetOutcome;
   }
 
@@ -160,10 +175,10 @@ export class Entries {
 
   /**
    * Deletes an entry; false when there was none. Its run history goes with it (so that a new entry
-   * of the same name starts afresh) unless `keepHistory`.
+   * of the same name starts afresh) unless `keepHistory`; with `ifVersion`, only that stored version.
    */
-  async delete(name: string, options: { keepHistory?: boolean } & ChangeOptions = {}): Promise<boolean> {
-    return this.transport.remove(name, options.keepHistory === true, checkedNote(options.note));
+  async delete(name: string, options: { keepHistory?: boolean } & VersionedChange = {}): Promise<boolean> {
+    return this.transport.remove(name, options.keepHistory === true, checkedNote(options.note), options.ifVersion);
   }
 
   /**

@@ -49,16 +49,20 @@ export interface DeploymentBrief {
 export type VerbTarget = { readonly entry: string } | { readonly selector: string } | { readonly all: true };
 
 export interface EntriesTransport {
-  /** Writes every entry or none (ENTRY_INVALID with every problem): the store's version and each entry's outcome, in order. */
+  /**
+   * Writes every entry or none (ENTRY_INVALID with every problem): the store's version and each
+   * entry's outcome, in order. `ifVersion`: only if the entry is still at that version (0: only if
+   * there is none), else ENTRY_CONFLICT and nothing written.
+   */
   put(
-    entries: readonly { readonly name: string; readonly entry: EntryInput }[],
+    entries: readonly { readonly name: string; readonly entry: EntryInput; readonly ifVersion?: number }[],
     note: string | undefined,
   ): Promise<{ version: number; outcomes: SetOutcome[] }>;
   /** Undefined when there is none (or, through the API, one outside the token's grants). */
   get(name: string): Promise<EntryRecord | undefined>;
   list(options: { readonly after?: string; readonly limit?: number; readonly selector?: string }): Promise<EntryRecord[]>;
-  /** False when there was no such entry. */
-  remove(name: string, keepHistory: boolean, note: string | undefined): Promise<boolean>;
+  /** False when there was no such entry; `ifVersion` as put's. */
+  remove(name: string, keepHistory: boolean, note: string | undefined, ifVersion?: number): Promise<boolean>;
   plan(owner: string, entries: Readonly<Record<string, EntryInput>>, horizonMs: number): Promise<EntryPlan>;
   apply(
     owner: string,

@@ -139,7 +139,7 @@ interface Connection {
 class RedisTransport implements EntriesTransport {
   constructor(private readonly connection: Connection) {}
 
-  async put(entries: readonly { name: string; entry: EntryInput }[], note: string | undefined) {
+  async put(entries: readonly { name: string; entry: EntryInput; ifVersion?: number }[], note: string | undefined) {
     const result = await this.call(() => putEntries(this.stores(), this.connection.by(note), entries, { nowMs: Date.now() }));
     return { version: result.version, outcomes: result.outcomes as SetOutcome[] };
   }
@@ -161,8 +161,9 @@ class RedisTransport implements EntriesTransport {
     return page.entries.map(record);
   }
 
-  remove(name: string, keepHistory: boolean, note: string | undefined): Promise<boolean> {
-    return this.call(() => deleteEntry(this.stores(), this.connection.by(note), name, { nowMs: Date.now(), keepHistory }));
+  remove(name: string, keepHistory: boolean, note: string | undefined, ifVersion?: number): Promise<boolean> {
+    const options = { nowMs: Date.now(), keepHistory, ...(ifVersion === undefined ? {} : { ifVersion }) };
+    return this.call(() => deleteEntry(this.stores(), this.connection.by(note), name, options));
   }
 
   async plan(owner: string, entries: Readonly<Record<string, EntryInput>>, horizonMs: number) {

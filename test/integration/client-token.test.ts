@@ -211,6 +211,19 @@ describe('Entries.connect({ api, token }): the token is the boundary', () => {
       // A write through either is seen by the other.
       expect(await b.set('both-ways', { task: TASK, schedule: 600 })).toBe('created');
       expect(await a.set('both-ways', { task: TASK, schedule: 600 })).toBe('unchanged');
+      // A write held to the version read (If-Match through the API): ENTRY_CONFLICT both ways once another wrote.
+      const read = (await a.get('both-ways'))?.version ?? 0;
+      expect(await b.set('both-ways', { task: TASK, schedule: 300 }, { ifVersion: read })).toBe('updated');
+      for (const client of [a, b]) {
+        await expect(client.set('both-ways', { task: TASK, schedule: 120 }, { ifVersion: read })).rejects.toMatchObject({
+          code: 'ENTRY_CONFLICT',
+        });
+        await expect(client.delete('both-ways', { ifVersion: read })).rejects.toMatchObject({ code: 'ENTRY_CONFLICT' });
+      }
+      expect((await a.get('both-ways'))?.entry).toEqual({ task: TASK, schedule: 300 });
+      expect(await a.set('both-ways', { task: TASK, schedule: 600 }, { ifVersion: (await b.get('both-ways'))?.version ?? 0 })).toBe(
+        'updated',
+      );
       expect(await b.delete('both-ways')).toBe(true);
       expect(await a.get('both-ways')).toBeUndefined();
     } finally {
