@@ -117,13 +117,16 @@ class ApiTransport implements EntriesTransport {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        // The API never redirects: one that does is not tsbeat's, and the token must not follow it.
+        redirect: 'error',
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
       // The server out of reach is what Redis out of reach is on the other path: try again.
       throw new BeatError(
         ErrorCode.RedisUnavailable,
-        `cannot reach the API at ${this.base.origin} (${what}): ${errorMessage(error)}; try again`,
+        // fetch's own message is "fetch failed": the reason (ECONNREFUSED…) is its cause's.
+        `cannot reach the API at ${this.base.origin} (${what}): ${errorMessage((error as { cause?: unknown }).cause ?? error)}; try again`,
         {
           cause: error,
         },

@@ -7,6 +7,8 @@
  * read-only token's write and a wrong token are refused. And the same verbs answer and refuse alike
  * through both ways of connecting (Redis and /api).
  */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
@@ -168,6 +170,17 @@ describe('Entries.connect({ api, token }): the token is the boundary', () => {
       await viewer.close();
     }
     await expect(Entries.connect({ api, token: 'not-a-token-0123456789abcdef' })).rejects.toMatchObject({ code: 'API_UNAUTHORIZED' });
+    // A server out of reach is what Redis out of reach is: REDIS_UNAVAILABLE, naming why.
+    const closed = await new Promise<number>((resolve) => {
+      const listener = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = listener.address() as AddressInfo;
+        listener.close(() => resolve(port));
+      });
+    });
+    await expect(Entries.connect({ api: `http://127.0.0.1:${closed}`, token: TOKENS.admin.token })).rejects.toMatchObject({
+      code: 'REDIS_UNAVAILABLE',
+      message: expect.stringMatching(/cannot reach the API at http:\/\/127\.0\.0\.1:\d+ .*ECONNREFUSED/),
+    });
     await expect(Entries.connect({ api, token: TOKENS.admin.token, grants: 'viewer' })).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringMatching(/grants is an option of the Redis path/),
