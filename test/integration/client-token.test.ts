@@ -152,6 +152,14 @@ describe('Entries.connect({ api, token }): the token is the boundary', () => {
         note: 'billing freeze',
       });
       expect(written).toMatchObject({ who: 'billing-ci', grant: 'editor@team=billing', entry: 'b-one', note: 'hourly is too slow' });
+      // A trigger inside: the server's answer as the client's TriggerAnswer (one run; a selection's queued for the leader).
+      expect(await client.handle('b-one').trigger({ note: 'rerun' })).toMatchObject({ entry: 'b-one', state: 'published' });
+      const queued = await client.selection('team=billing').trigger();
+      expect(queued.map((r) => [r.entry, r.state])).toEqual([
+        ['b-one', 'queued'],
+        ['b-two', 'queued'],
+      ]);
+      expect(queued.every((r) => r.taskId !== '')).toBe(true);
       // Its audit trail holds only its scope's events.
       for (const event of await client.deployment().audit({ limit: 100 })) expect(event.entries ?? [event.entry]).not.toContain('o-one');
     } finally {
