@@ -1,7 +1,9 @@
 // Managing runtime entries from a Node service with tsbeat's client: create, edit, list and delete
 // schedules while `beat run` leads, which applies each write within a second. It writes to the
 // deployment's state Redis directly, so it needs no HTTP endpoint and no token; give it the URL,
-// the deployment's `name` and its `state.prefix` (the defaults are tsbeat's).
+// the deployment's `name` and its `state.prefix` (the defaults are tsbeat's). To go through
+// `beat run --http` with a token instead (held to the token's grants, the same methods and errors):
+// `Entries.connect({ api: 'http://127.0.0.1:9808', token })` (docs/runtime-entries.md, "TypeScript").
 //
 //   node_modules/.bin/jiti examples/entries-client.ts      (or compile it with tsc)
 //   ENTRIES_REDIS_URL=redis://127.0.0.1:6379/0 ENTRIES_DEPLOYMENT=myapp node_modules/.bin/jiti examples/entries-client.ts

@@ -25,15 +25,18 @@ export { BeatError, ConfigError, ErrorCode } from './base/errors.js';
 export type { ConfigProblem } from './base/errors.js';
 export { Entries } from './client/entries-client.js';
 export type {
+  ApiConnectOptions,
   AuditQuery,
   ChangeOptions,
   DeploymentHandle,
   EntriesConnectOptions,
   EntryHandle,
   EntryRecord,
+  RedisConnectOptions,
   SelectionHandle,
   SetOutcome,
   TriggerOptions,
+  VersionedChange,
 } from './client/entries-client.js';
 export type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from './operations/control-verbs.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';

@@ -35,6 +35,12 @@ export const HTTP_DEFAULTS = {
   apiPageDefault: 100,
   apiPageMax: 1000,
   /**
+   * How long the TypeScript client connected with `api` waits for one answer of /api before it gives
+   * up (REDIS_UNAVAILABLE, as an unreachable Redis on the other path): above a trigger's wait on the
+   * server (dashboardTriggerWaitMs) and a large write's checks.
+   */
+  apiClientTimeoutMs: 30_000,
+  /**
    * Items a long pass over every entry handles between two turns of the event loop (forEachSliced):
    * a few milliseconds, so that the lock renewal and SIGTERM never wait behind the dashboard.
    */
