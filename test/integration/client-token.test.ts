@@ -125,9 +125,12 @@ describe('Entries.connect({ api, token }): the token is the boundary', () => {
       await refused(() => client.set('o-one', { ...SEED['o-one'], schedule: 900 }), 'FORBIDDEN');
       await refused(() => client.set('b-one', { ...SEED['b-one'], labels: { team: 'ops' } }), 'FORBIDDEN');
       await refused(() => client.setMany({ 'b-two': { ...SEED['b-two'], schedule: 60 }, 'o-one': SEED['o-one'] }), 'FORBIDDEN');
-      await refused(() => client.delete('o-one'), 'FORBIDDEN');
-      await refused(() => client.handle('o-one').pause({ note: 'not ours' }), 'FORBIDDEN');
-      await refused(() => client.handle('o-one').trigger(), 'FORBIDDEN');
+      // Another team's entry is absent to the verbs too (as one nothing holds: its labels untold).
+      const before = await snapshot();
+      expect(await client.delete('o-one')).toBe(false);
+      expect(await snapshot()).toEqual(before);
+      await refused(() => client.handle('o-one').pause({ note: 'not ours' }), 'UNKNOWN_ENTRY');
+      await refused(() => client.handle('o-one').trigger(), 'UNKNOWN_ENTRY');
       // A selection that reaches past the scope changes nothing, not even the billing entries it holds.
       await refused(() => client.selection('team in (billing,ops)').pause(), 'FORBIDDEN');
       await refused(() => client.selection('team!=nobody').trigger(), 'FORBIDDEN');

@@ -207,6 +207,15 @@ describe('the dead-letter verbs through /api and the client, with scoped tokens'
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await redis.llen('q-bill')).toBe(1);
 
+    // The client with a token, through /api: the token's scope, as the routes answer it.
+    const scoped = await Entries.connect({ api: `http://127.0.0.1:${port}`, token: TOKENS.billOp.token });
+    try {
+      expect((await scoped.deadLetters()).map((d) => d.id)).toEqual([bill2.id]);
+      await expect(scoped.discardDeadLetters(ops.id)).rejects.toMatchObject({ code: 'DEAD_LETTER_NOT_FOUND' });
+      await expect(scoped.replayDeadLetters({ selector: 'team' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    } finally {
+      await scoped.close();
+    }
     // The client: the same verbs, its grants the machine's (every role). Its selectors select on
     // the store's entries (these are the config file's, whose labels it does not read).
     const entries = await Entries.connect({ url: server.url(0), deployment: DEPLOYMENT });
