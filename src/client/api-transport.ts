@@ -189,7 +189,7 @@ class ApiTransport implements EntriesTransport {
       const { body } = await this.call<{ entries: ApiEntry[]; next?: string }>('GET', '/api/entries', {
         query: { limit, after, selector: options.selector?.trim() === '' ? undefined : options.selector },
       });
-      found.push(...(body?.entries ?? []).map(record));
+      for (const entry of body?.entries ?? []) found.push(record(entry));
       if (body?.next === undefined) break;
       after = body.next;
     }
@@ -296,7 +296,7 @@ class ApiTransport implements EntriesTransport {
     while (offset !== undefined) {
       const body: Page | undefined = (await this.call<Page>('GET', '/api/status', { query: { offset: String(offset) } })).body;
       first ??= body;
-      paused.push(...(body?.entries ?? []).filter((e) => e.paused).map((e) => e.name));
+      for (const entry of body?.entries ?? []) if (entry.paused) paused.push(entry.name);
       offset = body?.next;
     }
     return { stopped: first?.stopped ?? null, leader: first?.leader ?? null, paused: paused.sort() };

@@ -2,7 +2,7 @@
  * The TypeScript client of the runtime entry store: `import { Entries } from 'tsbeat'`. It reaches a
  * deployment one of two ways, with the same methods, answers and errors (a ConfigError with code
  * ENTRY_INVALID and every problem by path, a BeatError ENTRY_IS_STATIC for a config file's name…):
- * straight to its state Redis (`url`; redis-transport.ts), whose credentials are then the boundary,
+ * straight to its state Redis (`url`; store-transport.ts), whose credentials are then the boundary,
  * or through `beat run --http`'s /api with a token (`api`, `token`; api-transport.ts), the server
  * deciding each call on the token's grants. A running leader applies each write within a second.
  */
@@ -17,11 +17,11 @@ import type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer 
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { AuditQuery, DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
-import type { RedisConnectOptions } from './redis-transport.js';
+import type { RedisConnectOptions } from './store-transport.js';
 import type { ApiConnectOptions } from './api-transport.js';
 
 export type { AuditQuery, EntryRecord, SetOutcome } from './entries-transport.js';
-export type { RedisConnectOptions } from './redis-transport.js';
+export type { RedisConnectOptions } from './store-transport.js';
 export type { ApiConnectOptions } from './api-transport.js';
 
 /**
@@ -127,7 +127,7 @@ export class Entries {
       const { apiTransport } = await import('./api-transport.js');
       return new Entries(await apiTransport(options));
     }
-    const { redisTransport } = await import('./redis-transport.js');
+    const { redisTransport } = await import('./store-transport.js');
     return new Entries(await redisTransport(options as RedisConnectOptions));
   }
 

@@ -1,6 +1,6 @@
 /**
  * What `Entries` (entries-client.ts) asks of the way it reaches a deployment: straight to its state
- * Redis (redis-transport.ts), or through `beat run --http`'s /api with a token (api-transport.ts).
+ * Redis (store-transport.ts), or through `beat run --http`'s /api with a token (api-transport.ts).
  * Both answer in the same shapes and refuse with the same codes (src/base/errors.ts), so that a
  * caller handles both alike; `Entries` checks what it can before either (a note, a horizon) and
  * builds its handles on these.

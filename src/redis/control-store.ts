@@ -401,11 +401,15 @@ export class ControlStore {
         : [{ ...auditEvent(context, nowMs, '', action, []), selector, entries: [...new Set(letters.map((l) => l.entry))] }];
     const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit];
     const args = [requests === undefined ? 'discard' : 'replay', String(auditCap(context.maxEvents))];
-    args.push(String(letters.length), ...letters.map((l) => l.id), ...(requests ?? []).map((r) => JSON.stringify(r)));
+    // Pushed one by one: a selection may take up to deadLetters.maxItems items, too many to spread into a call.
+    args.push(String(letters.length));
+    for (const l of letters) args.push(l.id);
+    for (const r of requests ?? []) args.push(JSON.stringify(r));
     args.push(String(events.length));
     for (const event of events) {
       const fields = auditFields(event);
-      args.push(String(fields.length), ...fields);
+      args.push(String(fields.length));
+      for (const field of fields) args.push(field);
     }
     let reply: number | unknown[];
     try {
@@ -576,7 +580,7 @@ export class ControlStore {
     const entry = decodeBackfillRequest(text)?.entry;
     if (id !== undefined)
       multi
-        .hset(this.keys.backfill(id), 'error', reason, 'done', String(nowMs), ...(entry === undefined ? [] : ['entry', entry]))
+        .hset(this.keys.backfill(id), { error: reason, done: String(nowMs), ...(entry === undefined ? {} : { entry }) })
         .expire(this.keys.backfill(id), 3600);
     await multi.exec();
   }

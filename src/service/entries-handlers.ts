@@ -102,7 +102,7 @@ export function entriesHandlers(options: {
     let from = after;
     for (;;) {
       const page = await store.page(from, Math.max(limit + 1, DEFAULTS.ioChunk));
-      kept.push(...page.entries.filter(wanted));
+      for (const entry of page.entries) if (wanted(entry)) kept.push(entry);
       const last = page.entries[page.entries.length - 1];
       if (kept.length > limit || !page.more || last === undefined) break;
       from = last.name;
