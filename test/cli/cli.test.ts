@@ -243,7 +243,7 @@ describe('beat check bounds', () => {
     const command = await runCli([zone]);
     expect(command.code).toBe(2);
     expect(command.stderr).toBe(
-      `beat: unknown command ${cut}. Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, plan, apply, import. See 'beat --help'.\n`,
+      `beat: unknown command ${cut}. Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, dead-letter, entries, plan, apply, import. See 'beat --help'.\n`,
     );
   });
 });
@@ -262,8 +262,8 @@ describe('the beat binary', () => {
     expect(main.stdout).toContain('Commands:');
     // Each summary starts in one column, at least two spaces after the longest command name.
     const commandRows = main.stdout.split('Commands:\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
-    expect(commandRows).toHaveLength(14);
-    const summaryColumns = commandRows.map((line) => /^ {2}[a-z]+ {2,}(?=\S)/.exec(line)?.[0].length);
+    expect(commandRows).toHaveLength(15);
+    const summaryColumns = commandRows.map((line) => /^ {2}[a-z-]+ {2,}(?=\S)/.exec(line)?.[0].length);
     expect(new Set(summaryColumns)).toEqual(new Set([summaryColumns[0]]));
     expect(summaryColumns[0]).toBeDefined();
     expect(main.stdout).toMatch(/\nOptions:\n {2}-V, -v, --version/);
@@ -305,7 +305,7 @@ describe('the beat binary', () => {
     expect(targets).toContain('entries export');
     // Each command's section opens with its syntax: one line of `beat …` (pause's names resume too).
     for (const cell of section.split('\n').filter((line) => line.startsWith('`beat '))) {
-      for (const [, command, rest] of cell.matchAll(/`beat ([a-z]+(?: [a-z]+)?)([^`]*)`/g)) {
+      for (const [, command, rest] of cell.matchAll(/`beat ([a-z-]+(?: [a-z]+)?)([^`]*)`/g)) {
         if (targets.includes(command as string)) documented.set(command as string, flagsOf(rest as string));
       }
     }
@@ -339,7 +339,7 @@ describe('the beat binary', () => {
     const unknown = spawnCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'beat: unknown command "frobnicate". Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, entries, plan, apply, import. See \'beat --help\'.\n',
+      'beat: unknown command "frobnicate". Commands: run, check, next, status, history, audit, trigger, backfill, pause, resume, dead-letter, entries, plan, apply, import. See \'beat --help\'.\n',
     );
   });
 });
