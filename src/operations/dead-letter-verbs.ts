@@ -13,6 +13,7 @@ import type { ScopedEntry } from '../core/grants.js';
 import { selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { ControlStore } from '../redis/control-store.js';
+import { encodeDeadLetter } from '../redis/dead-letter-codec.js';
 import type { DeadLetter } from '../ports/outcomes.js';
 import type { TriggerRequest } from '../ports/control-source.js';
 import { auditBy, authorize, forbidden, mayRead } from './operator.js';
@@ -108,6 +109,8 @@ export async function replayDeadLetters(
     ...(by.note === undefined ? {} : { note: by.note }),
     slot: d.slotMs,
     replays: d.id,
+    // The leader puts the item back from this should it drop the request unpublished.
+    item: encodeDeadLetter(d),
   }));
   await control.takeDeadLetters(letters, requests, 'id' in target ? undefined : target.selector.text, nowMs, auditBy(by, grant));
   return requests.map((r) => ({ id: r.replays ?? '', entry: r.entry, taskId: r.id, text: JSON.stringify(r) }));

@@ -399,7 +399,7 @@ export class ControlStore {
       selector === undefined
         ? letters.map((l, i) => auditEvent(context, nowMs, l.entry, action, [], requests?.[i]?.id ?? l.id))
         : [{ ...auditEvent(context, nowMs, '', action, []), selector, entries: [...new Set(letters.map((l) => l.entry))] }];
-    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit];
+    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit, this.keys.stop];
     const args = [requests === undefined ? 'discard' : 'replay', String(auditCap(context.maxEvents))];
     args.push(String(letters.length), ...letters.map((l) => l.id), ...(requests ?? []).map((r) => JSON.stringify(r)));
     args.push(String(events.length));
@@ -412,6 +412,16 @@ export class ControlStore {
       reply = await withScripts(this.client).deadLetters(keys.length, [...keys, ...args]);
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));
+    }
+    // Stopped after the look above (the script's own check): nothing was taken.
+    if (reply === -3) {
+      const stop = await this.deploymentStop();
+      throw new BeatError(
+        ErrorCode.DeploymentStopped,
+        stop === undefined
+          ? 'dead-letter replay: the deployment was stopped (beat pause --all) while the replay was asked for; nothing was taken: try again'
+          : stoppedRefusal('dead-letter replay', deploymentStopView(stop)),
+      );
     }
     if (Array.isArray(reply))
       throw new BeatError(
@@ -473,7 +483,9 @@ export class ControlStore {
           typeof parsed.entry === 'string' &&
           typeof parsed.id === 'string' &&
           typeof parsed.at === 'number' &&
-          (parsed.slot === undefined || (typeof parsed.slot === 'number' && Number.isFinite(parsed.slot)));
+          (parsed.slot === undefined || (typeof parsed.slot === 'number' && Number.isFinite(parsed.slot))) &&
+          (parsed.replays === undefined || typeof parsed.replays === 'string') &&
+          (parsed.item === undefined || typeof parsed.item === 'string');
         return { text, request: ok ? (parsed as TriggerRequest) : undefined };
       } catch {
         return { text, request: undefined };
@@ -481,9 +493,39 @@ export class ControlStore {
     });
   }
 
-  /** Drops a request that cannot be honoured (malformed, or for an entry this config lacks). */
-  async discardTrigger(text: string): Promise<void> {
-    await this.client.lrem(this.keys.triggers, 1, text);
+  /**
+   * Drops a request that cannot be honoured (malformed, too old, or for an entry this config lacks);
+   * a replay's puts its dead letter back on the list in the same step (lua/dead-letters.lua
+   * 'restore'). Whether an item went back.
+   */
+  async discardTrigger(text: string, request?: TriggerRequest): Promise<boolean> {
+    const restore = request === undefined ? undefined : this.restoreArgs(request);
+    if (restore === undefined) {
+      await this.client.lrem(this.keys.triggers, 1, text);
+      return false;
+    }
+    return this.restore(text, restore);
+  }
+
+  /** A replay's dead letter put back after a script refused and removed its request (lua/dead-letters.lua 'restore'). */
+  async restoreDeadLetter(request: TriggerRequest): Promise<boolean> {
+    const restore = this.restoreArgs(request);
+    return restore === undefined ? false : this.restore('', restore);
+  }
+
+  private restoreArgs(request: TriggerRequest): [string, string, string] | undefined {
+    const letter = request.replays === undefined || request.item === undefined ? undefined : decodeDeadLetter(request.item);
+    return letter === undefined || letter.id !== request.replays ? undefined : [letter.id, String(letter.atMs), request.item ?? ''];
+  }
+
+  private async restore(text: string, [id, score, item]: [string, string, string]): Promise<boolean> {
+    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit, this.keys.stop];
+    try {
+      const reply = await withScripts(this.client).deadLetters(keys.length, [...keys, 'restore', text, id, score, item]);
+      return Array.isArray(reply) && reply[1] === 1;
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));
+    }
   }
 
   /**
