@@ -83,7 +83,15 @@ export const TriggerResult = {
 export type TriggerResult = (typeof TriggerResult)[keyof typeof TriggerResult];
 
 export interface TriggerPublisher {
-  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult>;
+  /** `slotMs`: a dead letter's replay's slot (TriggerRequest.slot), reported with the published run; the publish itself ignores it. */
+  publishTrigger(
+    message: TaskMessage,
+    requestText: string,
+    token: string,
+    nowMs: number,
+    revision?: string,
+    slotMs?: number,
+  ): Promise<TriggerResult>;
   /** A backfill's step (BackfillPublisher): one atomic step on Redis; claim, send with confirms, commit on RabbitMQ and SQS. */
   publishBackfill?: BackfillPublisher['publishBackfill'];
   /** A backfill step's slots classified, nothing written (BackfillPublisher). */

@@ -247,7 +247,7 @@ export class ControlLoop {
       nowMs: now,
     });
     // Superseded: the entry changed since the catalog read it; the request waits for the new one.
-    const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision);
+    const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision, request.slot);
     if (result === TriggerResult.Published) {
       this.options.logger.info(
         {
