@@ -76,8 +76,8 @@ once however often replay is asked. Recorded in the audit trail (dead-letter-rep
 --timeout for the leader to publish it; a run not published by then stays queued for the leader
 (it is not withdrawn). Should the leader drop it unpublished (older than 15 minutes when read, its
 entry gone from the leader's config, refused by the broker), the item goes back on the list.
-Refused while the deployment is stopped (beat pause --all), nothing taken. An ID not on the list
-exits 2.
+Refused while the deployment is stopped (beat pause --all), nothing taken. An ID not on the list,
+or one whose entry was deleted (or deleted and created again) since its run, exits 2: discard it.
 `,
   options: {
     ...redisOptions,

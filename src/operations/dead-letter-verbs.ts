@@ -79,8 +79,10 @@ async function targetLetters(control: DeadLetterStores, by: Operator, target: De
  * Replays dead letters: each a manual run of its entry (the `operate` grant on every one, all or
  * nothing), queued for the leader with its audit event in the step that takes it off the list.
  * `runs`: whether an entry runs in the deployment now; an item of one that does not (deleted since)
- * refuses the whole replay (UNKNOWN_ENTRY), since the leader could not publish it and the item would
- * be gone. Returns the runs queued (awaitRuns follows them; never withdraw one: its item has left the list).
+ * refuses the whole replay (UNKNOWN_ENTRY), since the leader could not publish it; so does an item
+ * whose entry was deleted and created again since its run (its stored revision's incarnation is not
+ * the entry's now: checked by lua/dead-letters.lua in the step that takes it, as retry-fenced.lua
+ * drops such an attempt), since the run would publish another entry of that name. Returns the runs queued (awaitRuns follows them; never withdraw one: its item has left the list).
  */
 export async function replayDeadLetters(
   control: DeadLetterStores,

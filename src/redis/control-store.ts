@@ -29,7 +29,7 @@ import {
   stoppedRefusal,
   wrongTypedStop,
 } from '../control/deployment-stop.js';
-import { BeatError, ErrorCode } from '../base/errors.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import type { DeploymentStop } from '../control/deployment-stop.js';
 import { storedObject } from '../base/stored-object.js';
 import { decodeRetryMember } from './retry-codec.js';
@@ -399,7 +399,7 @@ export class ControlStore {
       selector === undefined
         ? letters.map((l, i) => auditEvent(context, nowMs, l.entry, action, [], requests?.[i]?.id ?? l.id))
         : [{ ...auditEvent(context, nowMs, '', action, []), selector, entries: [...new Set(letters.map((l) => l.entry))] }];
-    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit, this.keys.stop];
+    const keys = this.deadLetterKeys();
     const args = [requests === undefined ? 'discard' : 'replay', String(auditCap(context.maxEvents))];
     args.push(String(letters.length), ...letters.map((l) => l.id), ...(requests ?? []).map((r) => JSON.stringify(r)));
     args.push(String(events.length));
@@ -411,7 +411,11 @@ export class ControlStore {
     try {
       reply = await withScripts(this.client).deadLetters(keys.length, [...keys, ...args]);
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit', 'state', 'entries']),
+      );
     }
     // Stopped after the look above (the script's own check): nothing was taken.
     if (reply === -3) {
@@ -423,6 +427,11 @@ export class ControlStore {
           : stoppedRefusal('dead-letter replay', deploymentStopView(stop)),
       );
     }
+    if (Array.isArray(reply) && reply[0] === 2)
+      throw new BeatError(
+        ErrorCode.UnknownEntry,
+        `dead-letter replay: the entry ${shown(String(reply[2]))} of dead letter ${String(reply[1])} was deleted or created again since its run: discard it (its run would publish the entry of that name now, another one); nothing was done`,
+      );
     if (Array.isArray(reply))
       throw new BeatError(
         ErrorCode.DeadLetterNotFound,
@@ -430,6 +439,12 @@ export class ControlStore {
       );
     logAudit(context.logger, events);
     if (requests !== undefined) await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+  }
+
+  /** lua/dead-letters.lua's keys. */
+  private deadLetterKeys(): string[] {
+    const k = this.keys;
+    return [k.deadLetters, k.deadLetterItems, k.triggers, k.audit, k.stop, k.state, k.entries];
   }
 
   /** Withdraws a request nobody has published yet; false when it is gone (published meanwhile). */
@@ -519,7 +534,7 @@ export class ControlStore {
   }
 
   private async restore(text: string, [id, score, item]: [string, string, string]): Promise<boolean> {
-    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit, this.keys.stop];
+    const keys = this.deadLetterKeys();
     try {
       const reply = await withScripts(this.client).deadLetters(keys.length, [...keys, 'restore', text, id, score, item]);
       return Array.isArray(reply) && reply[1] === 1;

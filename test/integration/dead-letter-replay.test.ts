@@ -184,4 +184,41 @@ describe('a queued replay the leader drops puts its item back', () => {
     expect(await store.deadLetters()).toEqual([d]);
     expect(await client.llen(keys.triggers)).toBe(0);
   });
+
+  it('refuses to replay an item whose entry was deleted and created again since its run, and replays one edited since', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('dl-again'));
+    const store = new ControlStore(client, keys);
+    // Published under version 3 of the entry's record (created at version 3).
+    const d: DeadLetter = { ...letter('job', Date.parse('2026-11-27T00:00:00Z')), revision: '3' };
+    await putLetter(client, keys, d);
+    // Deleted and created again: the record's incarnation is 5 now.
+    await client.hset(keys.entries, 'job', '{"v":5,"i":5,"created":1,"updated":1,"entry":{"task":"t.job","schedule":60}}');
+    await expect(
+      replayDeadLetters(
+        store,
+        CLI,
+        { id: d.id },
+        () => undefined,
+        Date.now(),
+        () => true,
+      ),
+    ).rejects.toMatchObject({
+      code: 'UNKNOWN_ENTRY',
+      message: expect.stringContaining('created again since its run') as unknown,
+    });
+    expect(await store.deadLetters()).toEqual([d]);
+    expect(await client.llen(keys.triggers)).toBe(0);
+    // Only edited since (version 7 of incarnation 3): replayed.
+    await client.hset(keys.entries, 'job', '{"v":7,"i":3,"created":1,"updated":2,"entry":{"task":"t.job","schedule":30}}');
+    await replayDeadLetters(
+      store,
+      CLI,
+      { id: d.id },
+      () => undefined,
+      Date.now(),
+      () => true,
+    );
+    expect(await store.deadLetters()).toEqual([]);
+    expect(await client.llen(keys.triggers)).toBe(1);
+  });
 });

@@ -13,6 +13,11 @@
   KEYS[3]      pending trigger requests (list, keys.ts `triggers`)
   KEYS[4]      audit stream (keys.ts `audit`)
   KEYS[5]      stop key (includes/stop.lua): while it exists a replay is refused
+  KEYS[6]      state hash (includes/entry-state.lua), KEYS[7] entries hash (includes/entry-record.lua):
+               a replay's entry fence. An item whose run was published under a revision ("r") of an
+               entry deleted (and perhaps created again) since (includes/entry-fence.lua
+               incarnationHolds, as retry-fenced.lua drops such an attempt) is not replayed: the
+               entry of its name now is another one. An edit keeps the incarnation: replayed.
 
   ARGV[1]      mode: 'replay', 'discard' or 'restore'
   restore      ARGV[2] the request as it sits in the triggers list ('' = removed already, by the
@@ -25,7 +30,9 @@
 
   Reply   1 taken: every id removed from both keys, a replay's requests pushed (RPUSH), the events added;
           { 0, id } an id is no longer on the list (replayed or discarded meanwhile, or dropped by the
-          bound): nothing written; -3 a replay while the deployment is stopped: nothing written
+          bound): nothing written; -3 a replay while the deployment is stopped: nothing written;
+          { 2, id, entry } a replay of an item whose entry was deleted or created again since its
+          run: nothing written
   restore { removed, restored }: removed 1 when the request was in the list (LREM), and then (or with
           '' for the request) the item is put back (HSETNX + ZADD; restored 1, 0 when an item of that
           id is there already). A request another leader took meanwhile restores nothing: {0, 0}.
@@ -37,6 +44,9 @@
 ]]
 --- @include "key-type"
 --- @include "stop"
+--- @include "entry-state"
+--- @include "entry-record"
+--- @include "entry-fence"
 
 local SCRIPT = 'dead-letters'
 local refused = wrongType(SCRIPT, KEYS[1], 'zset') or wrongType(SCRIPT, KEYS[2], 'hash')
@@ -72,6 +82,25 @@ if at ~= #ARGV then return redis.error_reply('ERR ' .. SCRIPT .. ': the argument
 for i = 1, n do
   local id = ARGV[3 + i]
   if redis.call('HEXISTS', KEYS[2], id) == 0 then return { 0, id } end
+end
+if replay then
+  local wrong = wrongType(SCRIPT, KEYS[6], 'hash') or wrongType(SCRIPT, KEYS[7], 'hash')
+  if wrong then return wrong end
+  for i = 1, n do
+    local id = ARGV[3 + i]
+    local ok, item = pcall(cjson.decode, redis.call('HGET', KEYS[2], id))
+    local fence = ok and type(item) == 'table' and type(item.r) == 'string' and item.r or ''
+    local entry = ok and type(item) == 'table' and type(item.e) == 'string' and item.e or ''
+    if fence ~= '' and entry ~= '' then
+      local holds
+      if fenceOf(fence) then
+        holds = incarnationHolds(fence, false, decodeState(redis.call('HGET', KEYS[6], entry)))
+      else
+        holds = incarnationHolds(fence, redis.call('HGET', KEYS[7], entry), nil)
+      end
+      if not holds then return { 2, id, entry } end
+    end
+  end
 end
 for i = 1, n do
   local id = ARGV[3 + i]
