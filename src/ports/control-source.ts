@@ -59,8 +59,11 @@ export interface ControlSource extends Partial<BackfillSource> {
    * Resolves to whether an item went back.
    */
   discardTrigger(text: string, request?: TriggerRequest): Promise<boolean | void>;
-  /** A replay's dead letter put back on the list after a script refused and removed its request; whether it went back. */
-  restoreDeadLetter?(request: TriggerRequest): Promise<boolean>;
+  /**
+   * A replay's dead letter put back once a script refused its request and removed it (its
+   * confirmation says so); nothing while it is pending or was published. Whether it went back.
+   */
+  restoreDeadLetter?(request: TriggerRequest, text: string): Promise<boolean>;
 }
 
 /**

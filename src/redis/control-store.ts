@@ -515,17 +515,21 @@ export class ControlStore {
    */
   async discardTrigger(text: string, request?: TriggerRequest): Promise<boolean> {
     const restore = request === undefined ? undefined : this.restoreArgs(request);
-    if (restore === undefined) {
+    if (request === undefined || restore === undefined) {
       await this.client.lrem(this.keys.triggers, 1, text);
       return false;
     }
-    return this.restore(text, restore);
+    return this.restore('restore', text, request.id, restore);
   }
 
-  /** A replay's dead letter put back after a script refused and removed its request (lua/dead-letters.lua 'restore'). */
-  async restoreDeadLetter(request: TriggerRequest): Promise<boolean> {
+  /**
+   * A replay's dead letter put back once a script refused its request and removed it (its
+   * confirmation key says so; lua/dead-letters.lua 'restore'): nothing while the request is still
+   * pending or was published. Whether an item went back.
+   */
+  async restoreDeadLetter(request: TriggerRequest, text: string): Promise<boolean> {
     const restore = this.restoreArgs(request);
-    return restore === undefined ? false : this.restore('', restore);
+    return restore === undefined ? false : this.restore('restore-refused', text, request.id, restore);
   }
 
   private restoreArgs(request: TriggerRequest): [string, string, string] | undefined {
@@ -533,10 +537,15 @@ export class ControlStore {
     return letter === undefined || letter.id !== request.replays ? undefined : [letter.id, String(letter.atMs), request.item ?? ''];
   }
 
-  private async restore(text: string, [id, score, item]: [string, string, string]): Promise<boolean> {
-    const keys = this.deadLetterKeys();
+  private async restore(
+    mode: 'restore' | 'restore-refused',
+    text: string,
+    taskId: string,
+    [id, score, item]: [string, string, string],
+  ): Promise<boolean> {
+    const keys = [...this.deadLetterKeys(), this.keys.triggered(taskId)];
     try {
-      const reply = await withScripts(this.client).deadLetters(keys.length, [...keys, 'restore', text, id, score, item]);
+      const reply = await withScripts(this.client).deadLetters(keys.length, [...keys, mode, text, id, score, item]);
       return Array.isArray(reply) && reply[1] === 1;
     } catch (error) {
       throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));

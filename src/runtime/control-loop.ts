@@ -153,12 +153,21 @@ export class ControlLoop {
         await this.dropTrigger(source, text, request);
         continue;
       }
-      const result = await this.publishTrigger(entry, request, text, token, now);
+      let result: TriggerResult;
+      try {
+        result = await this.publishTrigger(entry, request, text, token, now);
+      } catch (error) {
+        // A refusal by its entry (a queue key of another type) throws, the request removed by the
+        // script: a replay's item goes back (the store checks the script's confirmation says refused).
+        if (request.replays !== undefined && source.restoreDeadLetter !== undefined && (await source.restoreDeadLetter(request, text)))
+          this.restored(request, true);
+        throw error;
+      }
       // Stopped (the script's check): the request stays pending, as the others do.
       if (result === TriggerResult.Fenced || result === TriggerResult.Stopped) return 'not leading';
       // Refused (the script removed the request): a replay's item goes back on the list.
       if (result === TriggerResult.Refused && request.replays !== undefined && source.restoreDeadLetter !== undefined)
-        this.restored(request, await source.restoreDeadLetter(request));
+        this.restored(request, await source.restoreDeadLetter(request, text));
     }
     return undefined;
   }

@@ -150,15 +150,60 @@ describe('a queued replay the leader drops puts its item back', () => {
       () => true,
     );
     const config = parseConfig({ name: 'it', beatSchedule: { job: { task: 't.job', schedule: 60 } } }, 'it');
-    // The refusing script removed the request (as trigger-fenced.lua's reply 3 does).
+    // The refusing script removed the request and said so (as trigger-fenced.lua's reply 3 does).
     const refusing: TriggerPublisher = {
-      publishTrigger: async (_m, text) => {
+      publishTrigger: async (m, text) => {
         await client.lrem(keys.triggers, 1, text);
+        await client.set(keys.triggered(m.id), 'refused q-job string');
         return TriggerResult.Refused;
       },
     };
     await lead(keys, store, config, asked + 1000, refusing);
     await vi.waitFor(async () => expect(await store.deadLetters()).toEqual([d]), { timeout: 5000 });
+  });
+
+  it('keeps the request, and the item off the list, when a publish fails before its script ran', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('dl-failed'));
+    const store = new ControlStore(client, keys);
+    const d = letter('job', Date.parse('2026-11-27T00:00:00Z'));
+    await putLetter(client, keys, d);
+    const asked = Date.parse('2026-11-27T01:00:00Z');
+    await replayDeadLetters(
+      store,
+      CLI,
+      { id: d.id },
+      () => undefined,
+      asked,
+      () => true,
+    );
+    const config = parseConfig({ name: 'it', beatSchedule: { job: { task: 't.job', schedule: 60 } } }, 'it');
+    let calls = 0;
+    const failing: TriggerPublisher = {
+      publishTrigger: () => {
+        calls += 1;
+        return Promise.reject(new Error('connection reset'));
+      },
+    };
+    const loop = new ControlLoop({
+      config,
+      source: store,
+      publisher: failing,
+      messageEnv: ENV,
+      logger: silentLogger,
+      now: () => asked + 1000,
+      lease: () => 'token',
+      onPaused: () => undefined,
+      intervalMs: 10,
+    });
+    loop.start();
+    try {
+      await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+    } finally {
+      await loop.stop();
+    }
+    // Still pending for the next try: the replay is not lost, nor is its item back beside it.
+    expect(await client.llen(keys.triggers)).toBe(1);
+    expect(await store.deadLetters()).toEqual([]);
   });
 
   it('refuses a replay while the deployment is stopped, nothing taken, even when the stop comes after the look', async () => {

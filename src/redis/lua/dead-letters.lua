@@ -19,10 +19,13 @@
                incarnationHolds, as retry-fenced.lua drops such an attempt) is not replayed: the
                entry of its name now is another one. An edit keeps the incarnation: replayed.
 
-  ARGV[1]      mode: 'replay', 'discard' or 'restore'
-  restore      ARGV[2] the request as it sits in the triggers list ('' = removed already, by the
-               script that refused it), ARGV[3] the item's id, ARGV[4] its score (when its slot
-               failed for good), ARGV[5] the item (dead-letter-codec.ts)
+  ARGV[1]      mode: 'replay', 'discard', 'restore' (a dropped request) or 'restore-refused' (a
+               request a script refused)
+  restore      ARGV[2] the request as it sits in the triggers list, ARGV[3] the item's id, ARGV[4]
+               its score (when its slot failed for good), ARGV[5] the item (dead-letter-codec.ts);
+               KEYS[8] the request's confirmation key (keys.ts `triggered`): a request no longer
+               in the list is one a script refused exactly when it says "refused…"
+               (trigger-fenced.lua, commit-trigger.lua)
   otherwise:
   ARGV[2]      the audit stream's cap (XADD MAXLEN ~)
   ARGV[3]      N: number of items, then N ids; for a replay, then N trigger requests (their JSON), in the ids' order
@@ -33,9 +36,11 @@
           bound): nothing written; -3 a replay while the deployment is stopped: nothing written;
           { 2, id, entry } a replay of an item whose entry was deleted or created again since its
           run: nothing written
-  restore { removed, restored }: removed 1 when the request was in the list (LREM), and then (or with
-          '' for the request) the item is put back (HSETNX + ZADD; restored 1, 0 when an item of that
-          id is there already). A request another leader took meanwhile restores nothing: {0, 0}.
+  restore { removed, restored }: 'restore' removes the request (LREM) and, when it was there, puts
+          the item back (HSETNX + ZADD; restored 1, 0 when an item of that id is there already);
+          'restore-refused' leaves the list alone and puts the item back only when the request is
+          no longer in it and its confirmation says it was refused. A request published meanwhile,
+          or one still pending (a publish that failed before its script ran), restores nothing: {0, 0}.
           The bound is not applied here (one item over it at most, until the next item added).
   Errors  WRONGTYPE naming the key when a key holds another type; ERR when the counts do not add up.
           All before anything is written.
@@ -52,13 +57,23 @@ local SCRIPT = 'dead-letters'
 local refused = wrongType(SCRIPT, KEYS[1], 'zset') or wrongType(SCRIPT, KEYS[2], 'hash')
   or wrongType(SCRIPT, KEYS[3], 'list') or wrongType(SCRIPT, KEYS[4], 'stream')
 if refused then return refused end
-if ARGV[1] == 'restore' then
+if ARGV[1] == 'restore' or ARGV[1] == 'restore-refused' then
   local score = tonumber(ARGV[4])
   if not score or ARGV[3] == '' then return redis.error_reply('ERR ' .. SCRIPT .. ': a restore needs an id and a numeric score') end
+  if redis.call('TYPE', KEYS[8]).ok ~= 'string' and redis.call('EXISTS', KEYS[8]) == 1 then
+    return redis.error_reply('WRONGTYPE ' .. SCRIPT .. ': ' .. KEYS[8] .. ' holds another type, not a string')
+  end
   local removed = 0
-  if ARGV[2] ~= '' then
+  if ARGV[1] == 'restore' then
     removed = redis.call('LREM', KEYS[3], 1, ARGV[2])
     if removed == 0 then return { 0, 0 } end
+  else
+    -- The list holds the few requests waiting for a leader: a scan is cheap (and needs no LPOS, Redis 6.0.6+).
+    for _, pending in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+      if pending == ARGV[2] then return { 0, 0 } end
+    end
+    local said = redis.call('GET', KEYS[8])
+    if type(said) ~= 'string' or string.sub(said, 1, 7) ~= 'refused' then return { 0, 0 } end
   end
   local restored = redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])
   if restored == 1 then redis.call('ZADD', KEYS[1], score, ARGV[3]) end
