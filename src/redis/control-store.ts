@@ -21,6 +21,7 @@ import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } 
 import type { BackfillProgress } from '../control/backfill-request.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
+import { AUDIT_ITEMS_MAX } from '../control/audit-events.js';
 import type { AuditEvent, FieldChange } from '../control/audit-events.js';
 import {
   decodeDeploymentStop,
@@ -398,7 +399,16 @@ export class ControlStore {
     const events: AuditEvent[] =
       selector === undefined
         ? letters.map((l, i) => auditEvent(context, nowMs, l.entry, action, [], requests?.[i]?.id ?? l.id))
-        : [{ ...auditEvent(context, nowMs, '', action, []), selector, entries: [...new Set(letters.map((l) => l.entry))] }];
+        : [
+            {
+              ...auditEvent(context, nowMs, '', action, []),
+              selector,
+              entries: [...new Set(letters.map((l) => l.entry))],
+              // The items it took, bounded: one event stays small however many a selector reaches.
+              items: letters.slice(0, AUDIT_ITEMS_MAX).map((l) => l.id),
+              ...(letters.length > AUDIT_ITEMS_MAX ? { itemCount: letters.length } : {}),
+            },
+          ];
     const keys = this.deadLetterKeys();
     const args = [requests === undefined ? 'discard' : 'replay', String(auditCap(context.maxEvents))];
     args.push(String(letters.length), ...letters.map((l) => l.id), ...(requests ?? []).map((r) => JSON.stringify(r)));

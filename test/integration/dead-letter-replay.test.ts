@@ -17,7 +17,9 @@ import { ControlStore } from '../../src/redis/control-store.js';
 import { encodeDeadLetter } from '../../src/redis/dead-letter-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import type { SchedulerKeys } from '../../src/redis/keys.js';
-import { replayDeadLetters } from '../../src/operations/dead-letter-verbs.js';
+import { discardDeadLetters, replayDeadLetters } from '../../src/operations/dead-letter-verbs.js';
+import { parseSelector } from '../../src/core/label-selector.js';
+import { AuditLog } from '../../src/redis/audit-log.js';
 import { ControlLoop } from '../../src/runtime/control-loop.js';
 import { startPrivateRedis, uniqueName } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -265,5 +267,23 @@ describe('a queued replay the leader drops puts its item back', () => {
     );
     expect(await store.deadLetters()).toEqual([]);
     expect(await client.llen(keys.triggers)).toBe(1);
+  });
+
+  it("names the items in a selection's one audit event, replay and discard", async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('dl-audit'));
+    const store = new ControlStore(client, keys);
+    const replayed = [letter('job', Date.parse('2026-11-27T00:00:00Z')), letter('job', Date.parse('2026-11-27T00:01:00Z'))];
+    const discarded = letter('other', Date.parse('2026-11-27T00:02:00Z'));
+    for (const d of [...replayed, discarded]) await putLetter(client, keys, d);
+    const parsed = parseSelector('team=a');
+    const other = parseSelector('team=b');
+    if (!parsed.ok || !other.ok) throw new Error('selector');
+    const scopeOf = (entry: string) => ({ name: entry, labels: { team: entry === 'job' ? 'a' : 'b' } });
+    await replayDeadLetters(store, CLI, { selector: parsed.selector }, scopeOf, Date.now(), () => true);
+    await discardDeadLetters(store, CLI, { selector: other.selector }, scopeOf, Date.now());
+    const events = await new AuditLog(client, keys).read({ limit: 10 });
+    const byAction = new Map(events.map((e) => [e.action, e]));
+    expect(byAction.get('dead-letter-replay')).toMatchObject({ selector: 'team=a', entries: ['job'], items: replayed.map((d) => d.id) });
+    expect(byAction.get('dead-letter-discard')).toMatchObject({ selector: 'team=b', entries: ['other'], items: [discarded.id] });
   });
 });
