@@ -179,7 +179,9 @@ async function replayCommand(
       const id = idOf.get(run.taskId) ?? '';
       if (run.state === 'published') io.out(`replayed ${id} (${run.entry}): task id ${run.taskId}`);
       else if (run.state === 'refused')
-        io.err(`beat dead-letter replay: the leader refused the replay of ${id} (${run.entry}): ${run.refusal ?? ''}`);
+        io.err(
+          `beat dead-letter replay: the leader refused the replay of ${id} (${run.entry}): ${run.refusal ?? ''}; the item is back on the list`,
+        );
       else
         io.err(
           `beat dead-letter replay: ${id} (${run.entry}) is queued as task id ${run.taskId}; no leader published it within ${timeoutMs / 1000} s (a leader will; should it drop the run, the item goes back on the list)`,
