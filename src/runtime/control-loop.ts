@@ -183,7 +183,7 @@ export class ControlLoop {
       { event: EVENTS.trigger, entry: request.entry, id: request.id, replays: request.replays },
       back
         ? `dead letter ${request.replays ?? ''} is back on the list: its replay was not published`
-        : `dead letter ${request.replays ?? ''} was not put back (another leader took its request, or it is on the list already)`,
+        : `dead letter ${request.replays ?? ''} was not put back (its request carried no item, another leader took it, or the item is on the list already)`,
     );
   }
 
