@@ -45,7 +45,7 @@
   Errors  WRONGTYPE naming the key when a key holds another type; ERR when the counts do not add up.
           All before anything is written.
   Writes  ZREM + HDEL of the items; RPUSH of the requests (replay); XADD of the events;
-          restore: LREM of the request, HSETNX + ZADD of the item.
+          restore: LREM of the request ('restore' only), HSETNX + ZADD of the item.
 ]]
 --- @include "key-type"
 --- @include "stop"
