@@ -73,8 +73,11 @@ const replaySpec = leaf({
 rendered) as a manual run under a new task id derived from the item's id, through the leader's
 fenced trigger path: the item leaves the list in the step that queues the run, so it is published
 once however often replay is asked. Recorded in the audit trail (dead-letter-replay). Waits up to
---timeout for the leader to publish it; a run not published by then stays queued for the next
-leader (it is not withdrawn: its item has left the list). An ID not on the list exits 2.
+--timeout for the leader to publish it; a run not published by then stays queued for the leader
+(it is not withdrawn). Should the leader drop it unpublished (older than 15 minutes when read, its
+entry gone from the leader's config, refused by the broker), the item goes back on the list.
+Refused while the deployment is stopped (beat pause --all), nothing taken. An ID not on the list,
+or one whose entry was deleted (or deleted and created again) since its run, exits 2: discard it.
 `,
   options: {
     ...redisOptions,
@@ -176,10 +179,12 @@ async function replayCommand(
       const id = idOf.get(run.taskId) ?? '';
       if (run.state === 'published') io.out(`replayed ${id} (${run.entry}): task id ${run.taskId}`);
       else if (run.state === 'refused')
-        io.err(`beat dead-letter replay: the leader refused the replay of ${id} (${run.entry}): ${run.refusal ?? ''}`);
+        io.err(
+          `beat dead-letter replay: the leader refused the replay of ${id} (${run.entry}): ${run.refusal ?? ''}; the item is back on the list`,
+        );
       else
         io.err(
-          `beat dead-letter replay: ${id} (${run.entry}) is queued as task id ${run.taskId}; no leader published it within ${timeoutMs / 1000} s (the next leader will)`,
+          `beat dead-letter replay: ${id} (${run.entry}) is queued as task id ${run.taskId}; no leader published it within ${timeoutMs / 1000} s (a leader will; should it drop the run, the item goes back on the list)`,
         );
     }
     return outcomes.every((r) => r.state === 'published') ? ExitCode.Ok : ExitCode.Failure;

@@ -34,7 +34,16 @@ export interface AuditEvent {
    */
   readonly selector?: string;
   readonly entries?: readonly string[];
+  /**
+   * A bulk dead-letter replay's or discard's item ids, the first AUDIT_ITEMS_MAX of them (in the
+   * list's order); `itemCount` says how many there were when it is more.
+   */
+  readonly items?: readonly string[];
+  readonly itemCount?: number;
 }
+
+/** The item ids a bulk dead-letter event names: enough to find them, bounded so that one event stays small. */
+export const AUDIT_ITEMS_MAX = 100;
 
 /** Whether `event` concerns `entry`: names it, or is a bulk action that touched it. */
 export function auditConcerns(event: AuditEvent, entry: string): boolean {

@@ -13,6 +13,7 @@ import type { ScopedEntry } from '../core/grants.js';
 import { selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { ControlStore } from '../redis/control-store.js';
+import { encodeDeadLetter } from '../redis/dead-letter-codec.js';
 import type { DeadLetter } from '../ports/outcomes.js';
 import type { TriggerRequest } from '../ports/control-source.js';
 import { auditBy, authorize, forbidden, mayRead } from './operator.js';
@@ -78,8 +79,10 @@ async function targetLetters(control: DeadLetterStores, by: Operator, target: De
  * Replays dead letters: each a manual run of its entry (the `operate` grant on every one, all or
  * nothing), queued for the leader with its audit event in the step that takes it off the list.
  * `runs`: whether an entry runs in the deployment now; an item of one that does not (deleted since)
- * refuses the whole replay (UNKNOWN_ENTRY), since the leader could not publish it and the item would
- * be gone. Returns the runs queued (awaitRuns follows them; never withdraw one: its item has left the list).
+ * refuses the whole replay (UNKNOWN_ENTRY), since the leader could not publish it; so does an item
+ * whose entry was deleted and created again since its run (its stored revision's incarnation is not
+ * the entry's now: checked by lua/dead-letters.lua in the step that takes it, as retry-fenced.lua
+ * drops such an attempt), since the run would publish another entry of that name. Returns the runs queued (awaitRuns follows them; never withdraw one: its item has left the list).
  */
 export async function replayDeadLetters(
   control: DeadLetterStores,
@@ -108,6 +111,8 @@ export async function replayDeadLetters(
     ...(by.note === undefined ? {} : { note: by.note }),
     slot: d.slotMs,
     replays: d.id,
+    // The leader puts the item back from this should it drop the request unpublished.
+    item: encodeDeadLetter(d),
   }));
   await control.takeDeadLetters(letters, requests, 'id' in target ? undefined : target.selector.text, nowMs, auditBy(by, grant));
   return requests.map((r) => ({ id: r.replays ?? '', entry: r.entry, taskId: r.id, text: JSON.stringify(r) }));

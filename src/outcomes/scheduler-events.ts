@@ -25,10 +25,12 @@ export function trackingEvents(next: SchedulerEvents, tracker: OutcomeTracker, c
       if (run.entry.options.ignoreResult !== true)
         tracker.published(run.entry.name, run.id, run.slotMs, clock.now(), undefined, run.entry.revision, partsOf?.(run.entry, run.id));
     },
-    triggerPublished: (message, revision, parts) => {
-      next.triggerPublished(message, revision, parts);
+    triggerPublished: (message, revision, parts, slotMs) => {
+      next.triggerPublished(message, revision, parts, slotMs);
       const now = clock.now();
-      tracker.published(message.entry, message.id, now, now, 'trigger', revision, pending(parts));
+      // A dead letter's replay stands for its item's slot (its message's beat_scheduled_at): should it
+      // fail again, its new item keeps that slot, not the replay's time.
+      tracker.published(message.entry, message.id, slotMs ?? now, now, 'trigger', revision, pending(parts));
     },
     retryPublished: (message, slotMs, attempt, retryOf, revision, parts) => {
       next.retryPublished?.(message, slotMs, attempt, retryOf, revision, parts);

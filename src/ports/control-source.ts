@@ -32,6 +32,11 @@ export interface TriggerRequest {
   readonly slot?: number;
   /** The dead letter it replays (its id), logged with the run. */
   readonly replays?: string;
+  /**
+   * The item it replays as it was stored (dead-letter-codec.ts): put back on the list in the step
+   * that drops the request, should the leader not publish it (too old, its entry gone, refused).
+   */
+  readonly item?: string;
 }
 
 /** What the control loop needs from Redis (ControlStore fits; without the backfill methods, backfills are not looked for). */
@@ -48,7 +53,17 @@ export interface ControlSource extends Partial<BackfillSource> {
   dueRetries?(nowMs: number, max: number): Promise<{ member: string; retry: PendingAttempt | undefined }[]>;
   /** Removes a pending attempt unpublished (its entry is no longer in the config, or it does not decode). */
   discardRetry?(member: string): Promise<void>;
-  discardTrigger(text: string): Promise<void>;
+  /**
+   * Removes a request unpublished (malformed, too old, or for an entry this config lacks); a replay's
+   * (`request.replays`, with its `item`) puts its dead letter back on the list in the same step.
+   * Resolves to whether an item went back.
+   */
+  discardTrigger(text: string, request?: TriggerRequest): Promise<boolean | void>;
+  /**
+   * A replay's dead letter put back once a script refused its request and removed it (its
+   * confirmation says so); nothing while it is pending or was published. Whether it went back.
+   */
+  restoreDeadLetter?(request: TriggerRequest, text: string): Promise<boolean>;
 }
 
 /**
@@ -71,7 +86,15 @@ export const TriggerResult = {
 export type TriggerResult = (typeof TriggerResult)[keyof typeof TriggerResult];
 
 export interface TriggerPublisher {
-  publishTrigger(message: TaskMessage, requestText: string, token: string, nowMs: number, revision?: string): Promise<TriggerResult>;
+  /** `slotMs`: a dead letter's replay's slot (TriggerRequest.slot), reported with the published run; the publish itself ignores it. */
+  publishTrigger(
+    message: TaskMessage,
+    requestText: string,
+    token: string,
+    nowMs: number,
+    revision?: string,
+    slotMs?: number,
+  ): Promise<TriggerResult>;
   /** A backfill's step (BackfillPublisher): one atomic step on Redis; claim, send with confirms, commit on RabbitMQ and SQS. */
   publishBackfill?: BackfillPublisher['publishBackfill'];
   /** A backfill step's slots classified, nothing written (BackfillPublisher). */

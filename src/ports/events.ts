@@ -87,9 +87,10 @@ export interface SchedulerEvents {
   published(run: PublishedRun, latenessMs: number): void;
   /**
    * A manual run (`beat trigger`) was published, its entry read at `revision` (ResolvedEntry.revision);
-   * a canvas run with the tasks its outcome is made of (celery/message.ts messageOutcomeParts).
+   * a canvas run with the tasks its outcome is made of (celery/message.ts messageOutcomeParts);
+   * `slotMs`: a dead letter's replay's slot, its message's `beat_scheduled_at` (absent: the publish time).
    */
-  triggerPublished(message: TaskMessage, revision?: string, parts?: readonly CanvasOutcomePart[]): void;
+  triggerPublished(message: TaskMessage, revision?: string, parts?: readonly CanvasOutcomePart[], slotMs?: number): void;
   /**
    * Slots of a backfill (`beat backfill`) were published: their task ids and slots (and a canvas
    * run's parts, as a manual run's), the entry read at `revision`.
@@ -166,7 +167,7 @@ export function fanOutEvents(sinks: readonly SchedulerEvents[]): SchedulerEvents
   if (sinks.length === 1 && sinks[0] !== undefined) return sinks[0];
   return {
     published: (run, latenessMs) => sinks.forEach((s) => s.published(run, latenessMs)),
-    triggerPublished: (message, revision, parts) => sinks.forEach((s) => s.triggerPublished(message, revision, parts)),
+    triggerPublished: (message, revision, parts, slotMs) => sinks.forEach((s) => s.triggerPublished(message, revision, parts, slotMs)),
     backfillPublished: (entry, runs, revision) => sinks.forEach((s) => s.backfillPublished?.(entry, runs, revision)),
     retryPublished: (message, slotMs, attempt, retryOf, revision, parts) =>
       sinks.forEach((s) => s.retryPublished?.(message, slotMs, attempt, retryOf, revision, parts)),

@@ -108,9 +108,9 @@ export function chordTriggers(inner: TriggerPublisher, writer: ChordSizeWriter |
             return retry(message, member, revision, token);
           },
         }),
-    publishTrigger: async (message, requestText, token, nowMs, revision) => {
+    publishTrigger: async (message, requestText, token, nowMs, revision, slotMs) => {
       await before([message], `manual run of "${message.entry}"`);
-      return inner.publishTrigger(message, requestText, token, nowMs, revision);
+      return inner.publishTrigger(message, requestText, token, nowMs, revision, slotMs);
     },
     ...(backfill === undefined
       ? {}

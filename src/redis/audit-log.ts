@@ -233,6 +233,8 @@ function decode(id: string, fields: string[]): AuditEvent | undefined {
     ...(note === undefined ? {} : { note }),
     ...(taskId === undefined ? {} : { taskId }),
     ...(selector === undefined ? {} : { selector, entries: decodeNames(get('entries')) }),
+    ...(get('items') === undefined ? {} : { items: decodeNames(get('items')) }),
+    ...(Number.isInteger(Number(get('itemCount') ?? 'x')) ? { itemCount: Number(get('itemCount')) } : {}),
   };
 }
 
@@ -254,5 +256,7 @@ export function auditFields(event: AuditEvent): string[] {
   if (event.grant !== undefined) fields.push('grant', event.grant);
   if (event.taskId !== undefined) fields.push('task', event.taskId);
   if (event.selector !== undefined) fields.push('selector', event.selector, 'entries', JSON.stringify(event.entries ?? []));
+  if (event.items !== undefined) fields.push('items', JSON.stringify(event.items));
+  if (event.itemCount !== undefined) fields.push('itemCount', String(event.itemCount));
   return fields;
 }

@@ -21,6 +21,7 @@ import { decodeBackfillProgress, decodeBackfillRequest, encodeBackfillRequest } 
 import type { BackfillProgress } from '../control/backfill-request.js';
 import { decodeControlNote, encodeControlNote } from '../control/notes.js';
 import type { ControlNote } from '../control/notes.js';
+import { AUDIT_ITEMS_MAX } from '../control/audit-events.js';
 import type { AuditEvent, FieldChange } from '../control/audit-events.js';
 import {
   decodeDeploymentStop,
@@ -29,7 +30,7 @@ import {
   stoppedRefusal,
   wrongTypedStop,
 } from '../control/deployment-stop.js';
-import { BeatError, ErrorCode } from '../base/errors.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import type { DeploymentStop } from '../control/deployment-stop.js';
 import { storedObject } from '../base/stored-object.js';
 import { decodeRetryMember } from './retry-codec.js';
@@ -398,8 +399,17 @@ export class ControlStore {
     const events: AuditEvent[] =
       selector === undefined
         ? letters.map((l, i) => auditEvent(context, nowMs, l.entry, action, [], requests?.[i]?.id ?? l.id))
-        : [{ ...auditEvent(context, nowMs, '', action, []), selector, entries: [...new Set(letters.map((l) => l.entry))] }];
-    const keys = [this.keys.deadLetters, this.keys.deadLetterItems, this.keys.triggers, this.keys.audit];
+        : [
+            {
+              ...auditEvent(context, nowMs, '', action, []),
+              selector,
+              entries: [...new Set(letters.map((l) => l.entry))],
+              // The items it took, bounded: one event stays small however many a selector reaches.
+              items: letters.slice(0, AUDIT_ITEMS_MAX).map((l) => l.id),
+              ...(letters.length > AUDIT_ITEMS_MAX ? { itemCount: letters.length } : {}),
+            },
+          ];
+    const keys = this.deadLetterKeys();
     const args = [requests === undefined ? 'discard' : 'replay', String(auditCap(context.maxEvents))];
     // Pushed one by one: a selection may take up to deadLetters.maxItems items, too many to spread into a call.
     args.push(String(letters.length));
@@ -415,8 +425,27 @@ export class ControlStore {
     try {
       reply = await withScripts(this.client).deadLetters(keys.length, [...keys, ...args]);
     } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));
+      throw await nameWrongType(
+        this.client,
+        error,
+        typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit', 'state', 'entries']),
+      );
     }
+    // Stopped after the look above (the script's own check): nothing was taken.
+    if (reply === -3) {
+      const stop = await this.deploymentStop();
+      throw new BeatError(
+        ErrorCode.DeploymentStopped,
+        stop === undefined
+          ? 'dead-letter replay: the deployment was stopped (beat pause --all) while the replay was asked for; nothing was taken: try again'
+          : stoppedRefusal('dead-letter replay', deploymentStopView(stop)),
+      );
+    }
+    if (Array.isArray(reply) && reply[0] === 2)
+      throw new BeatError(
+        ErrorCode.UnknownEntry,
+        `dead-letter replay: the entry ${shown(String(reply[2]))} of dead letter ${String(reply[1])} was deleted or created again since its run: discard it (its run would publish the entry of that name now, another one); nothing was done`,
+      );
     if (Array.isArray(reply))
       throw new BeatError(
         ErrorCode.DeadLetterNotFound,
@@ -424,6 +453,12 @@ export class ControlStore {
       );
     logAudit(context.logger, events);
     if (requests !== undefined) await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+  }
+
+  /** lua/dead-letters.lua's keys. */
+  private deadLetterKeys(): string[] {
+    const k = this.keys;
+    return [k.deadLetters, k.deadLetterItems, k.triggers, k.audit, k.stop, k.state, k.entries];
   }
 
   /** Withdraws a request nobody has published yet; false when it is gone (published meanwhile). */
@@ -477,7 +512,9 @@ export class ControlStore {
           typeof parsed.entry === 'string' &&
           typeof parsed.id === 'string' &&
           typeof parsed.at === 'number' &&
-          (parsed.slot === undefined || (typeof parsed.slot === 'number' && Number.isFinite(parsed.slot)));
+          (parsed.slot === undefined || (typeof parsed.slot === 'number' && Number.isFinite(parsed.slot))) &&
+          (parsed.replays === undefined || typeof parsed.replays === 'string') &&
+          (parsed.item === undefined || typeof parsed.item === 'string');
         return { text, request: ok ? (parsed as TriggerRequest) : undefined };
       } catch {
         return { text, request: undefined };
@@ -485,9 +522,48 @@ export class ControlStore {
     });
   }
 
-  /** Drops a request that cannot be honoured (malformed, or for an entry this config lacks). */
-  async discardTrigger(text: string): Promise<void> {
-    await this.client.lrem(this.keys.triggers, 1, text);
+  /**
+   * Drops a request that cannot be honoured (malformed, too old, or for an entry this config lacks);
+   * a replay's puts its dead letter back on the list in the same step (lua/dead-letters.lua
+   * 'restore'). Whether an item went back.
+   */
+  async discardTrigger(text: string, request?: TriggerRequest): Promise<boolean> {
+    const restore = request === undefined ? undefined : this.restoreArgs(request);
+    if (request === undefined || restore === undefined) {
+      await this.client.lrem(this.keys.triggers, 1, text);
+      return false;
+    }
+    return this.restore('restore', text, request.id, restore);
+  }
+
+  /**
+   * A replay's dead letter put back once a script refused its request and removed it (its
+   * confirmation key says so; lua/dead-letters.lua 'restore'): nothing while the request is still
+   * pending or was published. Whether an item went back.
+   */
+  async restoreDeadLetter(request: TriggerRequest, text: string): Promise<boolean> {
+    const restore = this.restoreArgs(request);
+    return restore === undefined ? false : this.restore('restore-refused', text, request.id, restore);
+  }
+
+  private restoreArgs(request: TriggerRequest): [string, string, string] | undefined {
+    const letter = request.replays === undefined || request.item === undefined ? undefined : decodeDeadLetter(request.item);
+    return letter === undefined || letter.id !== request.replays ? undefined : [letter.id, String(letter.atMs), request.item ?? ''];
+  }
+
+  private async restore(
+    mode: 'restore' | 'restore-refused',
+    text: string,
+    taskId: string,
+    [id, score, item]: [string, string, string],
+  ): Promise<boolean> {
+    const keys = [...this.deadLetterKeys(), this.keys.triggered(taskId)];
+    try {
+      const reply = await withScripts(this.client).deadLetters(keys.length, [...keys, mode, text, id, score, item]);
+      return Array.isArray(reply) && reply[1] === 1;
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['deadLetters', 'deadLetterItems', 'triggers', 'audit']));
+    }
   }
 
   /**

@@ -141,7 +141,7 @@ export class ControlLoop {
           { event: EVENTS.trigger, request: text.slice(0, 200) },
           'discarding a manual-run request for an entry this config does not have',
         );
-        await source.discardTrigger(text);
+        await this.dropTrigger(source, text, request);
         continue;
       }
       const now = this.options.now();
@@ -150,14 +150,41 @@ export class ControlLoop {
           { event: EVENTS.trigger, entry: entry.name, id: request.id, requestedAt: new Date(request.at).toISOString() },
           `discarding a manual-run request older than ${TRIGGER_MAX_AGE_MS / 60_000} minutes (its beat trigger gave up long ago)`,
         );
-        await source.discardTrigger(text);
+        await this.dropTrigger(source, text, request);
         continue;
       }
-      const result = await this.publishTrigger(entry, request, text, token, now);
+      let result: TriggerResult;
+      try {
+        result = await this.publishTrigger(entry, request, text, token, now);
+      } catch (error) {
+        // A refusal by its entry (a queue key of another type) throws, the request removed by the
+        // script: a replay's item goes back (the store checks the script's confirmation says refused).
+        if (request.replays !== undefined && source.restoreDeadLetter !== undefined && (await source.restoreDeadLetter(request, text)))
+          this.restored(request, true);
+        throw error;
+      }
       // Stopped (the script's check): the request stays pending, as the others do.
       if (result === TriggerResult.Fenced || result === TriggerResult.Stopped) return 'not leading';
+      // Refused (the script removed the request): a replay's item goes back on the list.
+      if (result === TriggerResult.Refused && request.replays !== undefined && source.restoreDeadLetter !== undefined)
+        this.restored(request, await source.restoreDeadLetter(request, text));
     }
     return undefined;
+  }
+
+  /** A request removed unpublished; a replay's dead letter back on the list in the same step (ControlStore.discardTrigger). */
+  private async dropTrigger(source: ControlSource, text: string, request: TriggerRequest | undefined): Promise<void> {
+    const restored = await source.discardTrigger(text, request);
+    if (request?.replays !== undefined) this.restored(request, restored === true);
+  }
+
+  private restored(request: TriggerRequest, back: boolean): void {
+    this.options.logger.warn(
+      { event: EVENTS.trigger, entry: request.entry, id: request.id, replays: request.replays },
+      back
+        ? `dead letter ${request.replays ?? ''} is back on the list: its replay was not published`
+        : `dead letter ${request.replays ?? ''} was not put back (its request carried no item, another leader took it, or the item is on the list already)`,
+    );
   }
 
   /**
@@ -229,7 +256,7 @@ export class ControlLoop {
       nowMs: now,
     });
     // Superseded: the entry changed since the catalog read it; the request waits for the new one.
-    const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision);
+    const result = await this.options.publisher.publishTrigger(message, text, token, now, entry.revision, request.slot);
     if (result === TriggerResult.Published) {
       this.options.logger.info(
         {

@@ -80,10 +80,10 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
             }
           },
         }),
-    publishTrigger: async (message, requestText, token, nowMs, revision) => {
+    publishTrigger: async (message, requestText, token, nowMs, revision, slotMs) => {
       try {
-        const result = await inner.publishTrigger(message, requestText, token, nowMs, revision);
-        if (result === TriggerResult.Published) events.triggerPublished(message, revision, messageOutcomeParts(message));
+        const result = await inner.publishTrigger(message, requestText, token, nowMs, revision, slotMs);
+        if (result === TriggerResult.Published) events.triggerPublished(message, revision, messageOutcomeParts(message), slotMs);
         return result;
       } catch (error) {
         failedWith(error, events, handOver);

@@ -122,7 +122,7 @@ export class Supervisor {
         this.lost.delete(run.entry.name);
         sink.published(run, latenessMs);
       },
-      triggerPublished: (message, revision, parts) => sink.triggerPublished(message, revision, parts),
+      triggerPublished: (message, revision, parts, slotMs) => sink.triggerPublished(message, revision, parts, slotMs),
       backfillPublished: (entry, runs, revision) => sink.backfillPublished?.(entry, runs, revision),
       retryPublished: (message, slotMs, attempt, retryOf, revision, parts) =>
         sink.retryPublished?.(message, slotMs, attempt, retryOf, revision, parts),

@@ -3,13 +3,19 @@
  * good, oldest first, as GET /api/dead-letters gives them to the session (only the entries its grants
  * may read), each with Replay and Discard for a logged-in user, behind a confirmation
  * (window.confirm), as the other actions. A replay publishes the slot's message again, once, through
- * the leader; the item leaves the list either way.
+ * the leader; the item leaves the list either way (a replay the leader drops unpublished puts it back).
+ * The notice says what the answer says: published (200), or queued for the leader, or refused (202).
  */
 import { get, post } from './api.js';
 import { h } from './dom.js';
 import type { DeadLetterView, OverviewWire } from '../dashboard/wire.js';
 
 type Notice = (text: string, kind?: 'ok' | 'error') => void;
+
+/** POST …/replay's answer (service/control-handlers.ts deadLetterAct): one run per item. */
+interface ReplayAnswer {
+  readonly replayed?: readonly { readonly state?: string; readonly refusal?: string }[];
+}
 
 const path = (id: string, verb: 'replay' | 'discard'): string => `/api/dead-letters/${encodeURIComponent(id)}/${verb}`;
 
@@ -31,8 +37,16 @@ export async function deadLettersView(root: HTMLElement, o: OverviewWire, notice
         : `Discard ${d.entry}'s slot ${d.slot}? The item leaves the list and nothing is published.`;
     if (!window.confirm(question)) return;
     try {
-      await post(path(d.id, verb));
-      notice(verb === 'replay' ? `Replayed ${d.entry} (${d.slot})` : `Discarded ${d.entry} (${d.slot})`);
+      const answer = await post<ReplayAnswer>(path(d.id, verb));
+      if (verb === 'discard') notice(`Discarded ${d.entry} (${d.slot})`);
+      else {
+        const run = answer.replayed?.[0];
+        if (run?.state === 'published') notice(`Replayed ${d.entry} (${d.slot})`);
+        else if (run?.state === 'refused')
+          notice(`The leader refused the replay of ${d.entry} (${d.slot}): ${run.refusal ?? ''}; the item is back on the list`, 'error');
+        // 202: no leader published it within the wait; one will (or puts the item back should it drop it).
+        else notice(`The replay of ${d.entry} (${d.slot}) is queued for the leader`);
+      }
     } catch (error) {
       notice(error instanceof Error ? error.message : String(error), 'error');
     }

@@ -43,7 +43,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the Dead letters tab (headless Chromium,
       broker: { url: server.url(0) },
       taskEvents: true,
       lock: FAST_LOCK,
-      beatSchedule: { nightly: { task: 't.nightly', schedule: 86_400, options: { queue: 'q-nightly' } } },
+      beatSchedule: {
+        nightly: { task: 't.nightly', schedule: 86_400, options: { queue: 'q-nightly' } },
+        weekly: { task: 't.weekly', schedule: 604_800, options: { queue: 'q-weekly' } },
+      },
     });
     const keys = schedulerKeys('tsbeat', name);
     for (const slotMs of [Date.parse('2026-11-20T03:00:00Z'), Date.parse('2026-11-21T03:00:00Z')]) {
@@ -127,6 +130,47 @@ describe.skipIf(!existsSync(CHROMIUM))('the Dead letters tab (headless Chromium,
       ['dead-letter-replay', 'dashboard:api'],
       ['dead-letter-discard', 'dashboard:api'],
     ]);
+    await page.close();
+  });
+
+  it('says when the leader refused a replay, and the item is back on the list', async () => {
+    const keys = schedulerKeys('tsbeat', name);
+    const slotMs = Date.parse('2026-11-22T03:00:00Z');
+    const retryOf = slotTaskId(name, 'weekly', slotMs);
+    const letter: DeadLetter = {
+      id: deadLetterId('weekly', retryOf),
+      entry: 'weekly',
+      slotMs,
+      taskId: retryOf,
+      retryOf,
+      attempts: 1,
+      end: 'failure',
+      atMs: slotMs + 60_000,
+    };
+    await redis.hset(keys.deadLetterItems, letter.id, encodeDeadLetter(letter));
+    await redis.zadd(keys.deadLetters, String(letter.atMs), letter.id);
+    // The entry's queue key holds a string: the leader's trigger script refuses the run (its reply 3).
+    await redis.set('q-weekly', 'not a list');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`${base}/`);
+    await page.fill('input[name="token"]', TOKEN);
+    await page.press('input[name="token"]', 'Enter');
+    await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('link', { name: 'Dead letters' }).click();
+    const row = page.locator(`tr[data-dead-letter="${letter.id}"]`);
+    await row.getByRole('button', { name: 'Replay…' }).click();
+    const notice = page.locator('#banner .notice.error');
+    await notice.waitFor({ timeout: 15_000 });
+    expect(await notice.innerText()).toMatch(
+      /^The leader refused the replay of weekly .*"q-weekly" holds a string.*the item is back on the list$/,
+    );
+    expect(await page.locator('#banner').innerText()).not.toContain('Replayed');
+    await waitUntil(
+      'the item back on the list',
+      async () => ((await redis.zscore(keys.deadLetters, letter.id)) === null ? undefined : true),
+      10_000,
+    );
     await page.close();
   });
 });

@@ -122,6 +122,21 @@ describe('the dead-letter list in Redis (run-history.lua)', () => {
     expect(byBytes.told.bounded.reduce((n, [dropped]) => n + dropped, 0)).toBe(1);
   });
 
+  it('reports as added only the dead letters still held after the bound of the same step', async () => {
+    const keys = schedulerKeys('tsbeat', uniqueName('dl-same-step'));
+    const one = lettering(1);
+    const history = new RedisRunHistory(client, keys, 20, undefined, undefined, one.wiring);
+    // Two in one step over a bound of one: the older is added and dropped at once.
+    await history.recordPublished([
+      { entry: 'job', record: failed(1) },
+      { entry: 'job', record: failed(2) },
+    ]);
+    const kept = deadLetterId('job', failed(2).taskId);
+    expect(await client.zrange(keys.deadLetters, '0', '-1')).toEqual([kept]);
+    expect(one.told.lettered).toEqual([kept]);
+    expect(one.told.bounded).toEqual([[1, 1]]);
+  });
+
   it('refuses a dead-letter key of another type before anything is written, and only when a dead letter comes', async () => {
     const keys = schedulerKeys('tsbeat', uniqueName('dl-type'));
     await client.set(keys.deadLetters, 'not a zset');

@@ -4,7 +4,15 @@
  * its entry keeps such slots, nothing while an attempt follows, after a success or a stop, or for an
  * entry with deadLetter: false; the same id for the same slot whichever attempt ended it.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../../src/base/log.js';
+import type { OutcomeTracker } from '../../src/outcomes/tracker.js';
+import { trackingEvents } from '../../src/outcomes/scheduler-events.js';
+import type { ControlSource, TriggerPublisher, TriggerRequest } from '../../src/ports/control-source.js';
+import { TriggerResult } from '../../src/ports/control-source.js';
+import { NO_EVENTS } from '../../src/ports/events.js';
+import { ControlLoop } from '../../src/runtime/control-loop.js';
+import { meteredTriggers } from '../../src/service/metered-triggers.js';
 import { attemptTaskId, deadLetterId, replayTaskId } from '../../src/celery/task-id.js';
 import type { RetryPolicy } from '../../src/core/retry.js';
 import type { RunRecord } from '../../src/ports/outcomes.js';
@@ -88,6 +96,54 @@ describe('deadLetters, the bound', () => {
     expect(problemsOf({ deadLetters: { maxItems: 0, maxBytes: 10 }, beatSchedule: {} })).toEqual([
       'deadLetters.maxItems: deadLetters.maxItems must be a whole number from 1 to 10000',
       'deadLetters.maxBytes: deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB',
+    ]);
+  });
+});
+
+describe("a replay's run is followed for its item's slot", () => {
+  it('tracks a published replay at the slot its message was rendered for, and a plain manual run at its publish', async () => {
+    const NOW = Date.parse('2026-11-27T03:00:00.000Z');
+    const SLOT = Date.parse('2026-11-27T00:00:00.000Z');
+    const config = parseConfig({ name: 'unit', beatSchedule: { f: { task: 't.f', schedule: 60 } } }, 'unit');
+    const requests: TriggerRequest[] = [
+      { entry: 'f', id: replayTaskId(SLOT_ID), at: NOW, slot: SLOT, replays: 'item-1' },
+      { entry: 'f', id: '00000000-0000-4000-8000-000000000001', at: NOW },
+    ];
+    let pending = requests.map((request) => ({ text: JSON.stringify(request), request }));
+    const source: ControlSource = {
+      paused: () => Promise.resolve(new Set()),
+      pendingTriggers: () => Promise.resolve(pending),
+      discardTrigger: () => Promise.resolve(),
+    };
+    const inner: TriggerPublisher = {
+      publishTrigger: (_m, text) => {
+        pending = pending.filter((p) => p.text !== text);
+        return Promise.resolve(TriggerResult.Published);
+      },
+    };
+    const tracked: [string, number][] = [];
+    const tracker = { published: (_e: string, taskId: string, slotMs: number) => void tracked.push([taskId, slotMs]) };
+    const events = trackingEvents(NO_EVENTS, tracker as unknown as OutcomeTracker, { now: () => NOW });
+    const loop = new ControlLoop({
+      config,
+      source,
+      publisher: meteredTriggers(inner, events, () => undefined),
+      messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
+      logger: silentLogger,
+      now: () => NOW,
+      lease: () => 'token',
+      onPaused: () => undefined,
+      intervalMs: 10,
+    });
+    loop.start();
+    try {
+      await vi.waitFor(() => expect(tracked).toHaveLength(2), { timeout: 5000 });
+    } finally {
+      await loop.stop();
+    }
+    expect(tracked).toEqual([
+      [replayTaskId(SLOT_ID), SLOT],
+      ['00000000-0000-4000-8000-000000000001', NOW],
     ]);
   });
 });

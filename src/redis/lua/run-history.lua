@@ -62,7 +62,8 @@
           3 = superseded (the entry fence): nothing written for it, the pending set untouched;
           4 = refused: its history list holds another type (nothing written for it; the caller names the key);
           then the dead letters the bound dropped, the dead-letter list's size after this call (-1: not
-          read, no dead letter was added), and the (1-based) places of the runs whose dead letter was added.
+          read, no dead letter was added), and the (1-based) places of the runs whose dead letter was added
+          and is still held after the bound (one added and dropped in this step is counted as dropped only).
   Errors  WRONGTYPE naming the key when a key other than a history list holds another type (the retries zset
           only when a run here schedules an attempt, the dead-letter keys only when one brings a dead
           letter), before anything is written;
@@ -203,7 +204,7 @@ local function retryLater(i, run)
   local letter = letters[i]
   if letter and redis.call('HSETNX', KEYS[10], letter[2], letter[3]) == 1 then
     redis.call('ZADD', KEYS[9], letter[1], letter[2])
-    lettered[#lettered + 1] = run
+    lettered[#lettered + 1] = { run, letter[2] }
   end
 end
 
@@ -272,5 +273,9 @@ if #lettered > 0 then
 end
 written[#written + 1] = dropped
 written[#written + 1] = size
-for _, at in ipairs(lettered) do written[#written + 1] = at end
+-- Only those still held: one the bound dropped in this same step was never on the list for a reader
+-- (an alert naming it would name an id that is gone).
+for _, added in ipairs(lettered) do
+  if redis.call('HEXISTS', KEYS[10], added[2]) == 1 then written[#written + 1] = added[1] end
+end
 return written
