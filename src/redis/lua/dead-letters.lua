@@ -106,14 +106,8 @@ if replay then
     local ok, item = pcall(cjson.decode, redis.call('HGET', KEYS[2], id))
     local fence = ok and type(item) == 'table' and type(item.r) == 'string' and item.r or ''
     local entry = ok and type(item) == 'table' and type(item.e) == 'string' and item.e or ''
-    if fence ~= '' and entry ~= '' then
-      local holds
-      if fenceOf(fence) then
-        holds = incarnationHolds(fence, false, decodeState(redis.call('HGET', KEYS[6], entry)))
-      else
-        holds = incarnationHolds(fence, redis.call('HGET', KEYS[7], entry), nil)
-      end
-      if not holds then return { 2, id, entry } end
+    if fence ~= '' and entry ~= '' and not storedIncarnationHolds(fence, KEYS[6], KEYS[7], entry) then
+      return { 2, id, entry }
     end
   end
 end

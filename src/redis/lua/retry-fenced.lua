@@ -61,18 +61,9 @@ end
 
 if redis.call('ZSCORE', KEYS[5], ARGV[2]) == false then return 0 end
 local entry = cjson.decode(ARGV[2]).e
-local fence = ARGV[5]
-if fence ~= '' then
-  local holds
-  if fenceOf(fence) then
-    holds = incarnationHolds(fence, false, decodeState(redis.call('HGET', KEYS[2], entry)))
-  else
-    holds = incarnationHolds(fence, redis.call('HGET', KEYS[3], entry), nil)
-  end
-  if not holds then
-    redis.call('ZREM', KEYS[5], ARGV[2])
-    return 2
-  end
+if not storedIncarnationHolds(ARGV[5], KEYS[2], KEYS[3], entry) then
+  redis.call('ZREM', KEYS[5], ARGV[2])
+  return 2
 end
 redis.call('ZREM', KEYS[5], ARGV[2])
 if badKey then return { 3, badKey, badType } end

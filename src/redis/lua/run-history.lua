@@ -189,9 +189,7 @@ end
 -- Whether the run's entry is still the incarnation it was published for (an '@' revision reads the
 -- state, a digits one the record).
 local function holds(entry, fence)
-  if fence == '' then return true end
-  if fenceOf(fence) then return incarnationHolds(fence, false, decodeState(redis.call('HGET', KEYS[6], entry))) end
-  return incarnationHolds(fence, redis.call('HGET', KEYS[7], entry), nil)
+  return storedIncarnationHolds(fence, KEYS[6], KEYS[7], entry)
 end
 
 -- The runs whose dead letter was added here (their places), read back by the caller for its alert.

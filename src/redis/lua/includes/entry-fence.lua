@@ -27,6 +27,10 @@
                                       `i` was never re-created); an '@' fence while the state is of
                                       that incarnation (or of none, adopted). What outcomes may be
                                       written under: a deleted or re-created entry's run writes nothing
+  storedIncarnationHolds(fence, stateKey, entriesKey, entry)
+                                      incarnationHolds on what is stored now: the entry's state in
+                                      stateKey for an '@' fence, its record in entriesKey for a
+                                      digits one (needs includes/entry-state.lua before this one)
 ]]
 --- @include "entry-record"
 
@@ -66,4 +70,10 @@ local function incarnationHolds(fence, record, state)
   if not recordVersion(record) then return false end
   local created = string.match(record, '^{"v":%d+,"i":(%d+),')
   return created == nil or not digitsLess(fence, created)
+end
+
+local function storedIncarnationHolds(fence, stateKey, entriesKey, entry)
+  if fence == '' then return true end
+  if fenceOf(fence) then return incarnationHolds(fence, false, decodeState(redis.call('HGET', stateKey, entry))) end
+  return incarnationHolds(fence, redis.call('HGET', entriesKey, entry), nil)
 end
