@@ -97,6 +97,7 @@ export function missedDeliveries(deployment: string, missed: MissedSlots): Deliv
     outside_window: 'missed slots older than catchUpWindow dropped',
     overlap: 'the previous run had not finished (overlap policy)',
     paused: 'they passed while the entry was paused',
+    concurrency: 'its concurrency group was full (whenFull "skip", or a wait past its catch-up window)',
   };
   return alertDeliveries({
     deployment,

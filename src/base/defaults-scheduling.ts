@@ -27,6 +27,8 @@ export const SCHEDULING_DEFAULTS = {
   overlapBuffer: 100,
   /** Overlap "terminateOther": Celery's `revoke(terminate=True)` default signal (billiard TERM_SIGNAME). */
   overlapSignal: 'SIGTERM',
+  /** How long a run may wait for a place in its concurrency group when its entry sets no catchUpWindow (then it is missed). */
+  concurrencyWaitMs: 3_600_000,
   /** Longest sleep of the scheduler loop (Celery's beat_max_loop_interval is 300 s; ours re-checks every second). */
   maxIntervalMs: 1000,
   /**

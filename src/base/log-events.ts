@@ -186,6 +186,13 @@ export const EVENTS = {
   trigger: 'beat.trigger',
   /** A slot's later attempt (retry) was published, or dropped because its entry is gone (issue 70). */
   retry: 'beat.retry',
+  /**
+   * A due run found its concurrency group full (`group`, `limit`, `running`): it waits its turn
+   * (`whenFull` wait; `until`), or was passed over (skip), reported missed with reason `concurrency`.
+   */
+  concurrencyFull: 'beat.concurrency.full',
+  /** A waiting run of a concurrency group was published (`waitedMs`), or dropped: past its wait (missed), its entry gone, or unreadable. */
+  concurrencyRelease: 'beat.concurrency.release',
   /** A slot that failed for good went to the dead-letter list (issue 70), or its bound dropped the oldest. */
   deadLettered: 'beat.dead_letter',
   /** A backfill (`beat backfill`) was worked through by the leader, or refused: entry, request id, counts. */

@@ -21,6 +21,7 @@ import { keepsRunHistory } from './outcome-sources.js';
 import { alertSettingProblems } from './alerts-schema.js';
 import { overlapSettingProblems, pauseOnFailureProblems } from './overlap-settings.js';
 import { retrySettingProblems } from './retry-settings.js';
+import { concurrencyProblems } from './concurrency.js';
 import { sentryConfigProblems, sentrySettingsFrom } from './sentry-schema.js';
 import type { ResolvedConfig } from './resolve.js';
 
@@ -176,6 +177,7 @@ export function parseConfig(
       { followed: followsOutcomes(resolved), heard: keepsRunHistory(resolved) },
       brokerKindIfKnown(resolved.broker.url),
     ),
+    ...concurrencyProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
     ...(queues === undefined ? [] : configQueueProblems(result.data, queues)),
   ];

@@ -27,6 +27,7 @@ import type { CalendarDrafts } from './exclude-schema.js';
 import type { Exclusions } from '../core/exclusions.js';
 import type { ResolvedSentryMonitor, SentrySettings } from './sentry-schema.js';
 import { resolveRetry } from './retry-schema.js';
+import type { Concurrency } from './concurrency.js';
 import type { RetryPolicy } from '../core/retry.js';
 
 /** Where an entry comes from: the config file, or a runtime source (src/ports/entry-source.ts). */
@@ -76,6 +77,8 @@ export interface ResolvedEntry {
   readonly retry?: RetryPolicy | false;
   /** Its own deadLetter; undefined: the config's. Read through deadLettersOf. */
   readonly deadLetter?: boolean;
+  /** The concurrency group it runs in (concurrency.ts); undefined = none. */
+  readonly concurrency?: Concurrency;
   /** Its `exclude`, calendars expanded, in its zone: slots there do not exist; undefined = none. */
   readonly exclude?: Exclusions;
   /** Its Sentry Crons monitor (`monitor.sentry`): its runs carry the check-in headers; undefined = none. */
@@ -313,6 +316,7 @@ export function resolveEntry(
     ...(entry.pauseOnFailure === undefined ? {} : { pauseOnFailure: entry.pauseOnFailure }),
     ...(entry.retry === undefined ? {} : { retry: entry.retry === false ? false : resolveRetry(entry.retry) }),
     ...(entry.deadLetter === undefined ? {} : { deadLetter: entry.deadLetter }),
+    ...(entry.concurrency === undefined ? {} : { concurrency: entry.concurrency }),
     ...(labels === undefined ? {} : { labels }),
     // In this literal, not spread onto its result: V8 gives an object spread and then extended a hidden class of its own.
     ...(fence.incarnation === undefined ? {} : { incarnation: fence.incarnation }),

@@ -31,6 +31,7 @@ import { newEntryNameSchema } from './name-lookalikes.js';
 import { entryNameSchema, taskNameSchema } from './name-text.js';
 import { calendarsSchema, excludeSchema, unknownCalendarMessage, unknownCalendars } from './exclude-schema.js';
 import { deadLetterSchema, entryRetrySchema, retrySchema } from './retry-schema.js';
+import { concurrencySchema } from './concurrency.js';
 import { shown } from '../base/errors.js';
 import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '../time/zone.js';
 
@@ -197,6 +198,8 @@ export const entrySchema = keyed({
   retry: entryRetrySchema.optional(),
   /** A run that failed for good (its attempts exhausted, or failed without retry) goes to the dead-letter list; over the config's `deadLetter`. */
   deadLetter: deadLetterSchema.optional(),
+  /** A group of entries with at most `limit` runs in flight; a run due while it is full waits or is skipped (concurrency.ts). Needs run outcomes. */
+  concurrency: concurrencySchema.optional(),
   /** The entry stops after this many scheduled runs (`beat trigger` runs are not counted); then status says it finished. */
   maxRuns: z.number({ error: maxRunsError }).int({ error: maxRunsError }).min(1, { error: maxRunsError }).optional(),
   /** `oneOff: true` is `maxRuns: 1` (django-celery-beat's `one_off`). */

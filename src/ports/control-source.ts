@@ -101,9 +101,16 @@ export interface TriggerPublisher {
   claimBackfill?: BackfillPublisher['claimBackfill'];
   /**
    * A slot's pending attempt (issue 70), exactly once: `member` is the retries zset's text as read
-   * (retry-fenced.lua); absent where the broker has no such script yet (RabbitMQ, SQS).
+   * (retry-fenced.lua), or with `from: 'waiting'` the waiting zset's (a run released by its
+   * concurrency group); absent where the broker has no such script yet (RabbitMQ, SQS).
    */
-  publishRetry?(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult>;
+  publishRetry?(
+    message: TaskMessage,
+    member: string,
+    revision: string | undefined,
+    token: string,
+    from?: 'retries' | 'waiting',
+  ): Promise<RetryPublishResult>;
 }
 
 /** A pending backfill, as stored (JSON) in the `backfills` list. */

@@ -35,7 +35,7 @@ export interface PublishedRun {
  * had not finished, and its overlap policy passed them over), or `paused` (they passed while the
  * entry was paused; reported when it is resumed).
  */
-export type MissedReason = MissReason | 'overlap' | 'paused';
+export type MissedReason = MissReason | 'overlap' | 'paused' | 'concurrency';
 
 /** Slots of an entry that will never run (the missed-run or the overlap policy passed them over). */
 export interface MissedSlots {

@@ -205,6 +205,8 @@ export const NO_OUTCOME_EVENTS: OutcomeEvents = { finished: () => undefined };
 export interface RunningRuns {
   /** The newest run of `entry` published and not finished, if the tracker knows of one. */
   unfinishedRun(entry: string): RunRecord | undefined;
+  /** Every run followed and not finished yet, of every entry (what a concurrency group counts in flight). */
+  unfinished?(): readonly { readonly entry: string; readonly record: RunRecord }[];
   /**
    * Settles once the runs that were pending when the last leader stopped are known again (at once
    * when there is nothing to load): until then an entry's previous run may look finished.

@@ -103,9 +103,9 @@ export function chordTriggers(inner: TriggerPublisher, writer: ChordSizeWriter |
     ...(retry === undefined
       ? {}
       : {
-          publishRetry: async (message, member, revision, token) => {
+          publishRetry: async (message, member, revision, token, from) => {
             await before([message], `attempt of "${message.entry}"`);
-            return retry(message, member, revision, token);
+            return retry(message, member, revision, token, from);
           },
         }),
     publishTrigger: async (message, requestText, token, nowMs, revision, slotMs) => {

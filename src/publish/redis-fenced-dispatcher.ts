@@ -272,13 +272,20 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
 
   /**
    * One pending attempt of a slot, exactly once (retry-fenced.lua): its member leaves the retries
-   * zset in the step that pushes `message` (attemptMessage). `member` is the zset's text as read.
+   * zset (or the waiting zset: a run its concurrency group releases) in the step that pushes
+   * `message` (attemptMessage, or the slot's own). `member` is the zset's text as read.
    */
-  async publishRetry(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult> {
+  async publishRetry(
+    message: TaskMessage,
+    member: string,
+    revision: string | undefined,
+    token: string,
+    from: 'retries' | 'waiting' = 'retries',
+  ): Promise<RetryPublishResult> {
     const plan = await this.broker.plan([message]);
     await this.broker.declare(plan);
     const deliveries = plan.messages[0];
-    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys.retries];
+    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys[from]];
     const argv: (string | Buffer)[] = [
       token,
       member,

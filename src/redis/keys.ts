@@ -71,6 +71,10 @@
  *                              {"e": entry, "s": slot ms, "a": attempt, "id": its task id, "of": the slot's first task id, "r": revision}
  *                              (retry-codec.ts), added by lua/run-history.lua with the final outcome of the attempt before
  *                              it, so that no failover loses or doubles it
+ *   <prefix>:{<name>}:waiting  zset  runs waiting for a place in their concurrency group (concurrency.ts; score: the slot,
+ *                              epoch ms), member the JSON {"q": group, "e": entry, "s": slot ms, "id": task id, "r": revision,
+ *                              "u": until ms} (waiting-codec.ts), added by lua/group-wait.lua in the step that takes the slot,
+ *                              removed by lua/retry-fenced.lua in the step that publishes it (or by the leader once past "u")
  *   <prefix>:{<name>}:dead-letters  zset  dead letter id → when its slot failed for good, epoch ms (the oldest leave first at the bound)
  *   <prefix>:{<name>}:dead-letters:items  hash  dead letter id → the item (dead-letter-codec.ts), added by lua/run-history.lua with
  *                              the outcome that ended the slot's attempts, removed by `beat dead-letter replay|discard`
@@ -143,6 +147,7 @@ export interface SchedulerKeys {
   readonly failures: string;
   /** Each slot's next attempt, by when it is due (a retry of a failed or lost run). */
   readonly retries: string;
+  readonly waiting: string;
   /** The dead-letter list: each id by when its slot failed for good (the order; the bound drops the oldest). */
   readonly deadLetters: string;
   /** The dead-letter list's items by id (dead-letter-codec.ts). */
@@ -191,6 +196,7 @@ export const SCHEDULER_KEY_TYPES = {
   runsFinished: 'hash',
   failures: 'hash',
   retries: 'zset',
+  waiting: 'zset',
   deadLetters: 'zset',
   deadLetterItems: 'hash',
   pauseNotes: 'hash',
@@ -250,6 +256,7 @@ export function schedulerKeys(prefix: string, deployment: string): SchedulerKeys
     runsFinished: `${base}finished`,
     failures: `${base}failures`,
     retries: `${base}retries`,
+    waiting: `${base}waiting`,
     deadLetters: `${base}dead-letters`,
     deadLetterItems: `${base}dead-letters:items`,
     pauseNotes: `${base}paused:notes`,

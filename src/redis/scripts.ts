@@ -45,6 +45,7 @@ const BACKFILL_FENCED = lua('backfill-fenced');
 const RECORD_PASSED = lua('record-passed');
 const PASSED_CLIP = lua('passed-clip');
 const DEAD_LETTERS = lua('dead-letters');
+const GROUP_WAIT = lua('group-wait');
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -89,6 +90,8 @@ export interface ScriptClient {
   passedClip(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
   /** dead-letters.lua: items taken off the dead-letter list (replay, discard), all or nothing, with their audit. One array. */
   deadLetters(numKeys: number, keysAndArgs: readonly string[]): Promise<number | unknown[]>;
+  /** group-wait.lua: runs whose concurrency group is full take their slots and wait, fenced. Keys and arguments as one array. */
+  groupWait(numKeys: number, keysAndArgs: readonly string[]): Promise<number[]>;
   /** replica-beat.lua: a replica's heartbeat in the registry, and its leaving. */
   replicaBeat(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
@@ -119,6 +122,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptClient {
     client.defineCommand('recordPassed', { lua: RECORD_PASSED });
     client.defineCommand('passedClip', { lua: PASSED_CLIP });
     client.defineCommand('deadLetters', { lua: DEAD_LETTERS });
+    client.defineCommand('groupWait', { lua: GROUP_WAIT });
   }
   return client as RedisClient & ScriptClient;
 }

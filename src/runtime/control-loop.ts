@@ -27,6 +27,8 @@ import type { RunRevoked } from '../ports/events.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { DeploymentStop } from '../ports/control-source.js';
 import type { Revoker } from '../ports/revoker.js';
+import { releaseWaiting } from './concurrency-gate.js';
+import type { ConcurrencyGate } from './concurrency-gate.js';
 
 /** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
 const TRIGGERS_PER_WAKE = 100;
@@ -60,6 +62,10 @@ export interface ControlLoopOptions {
   readonly revoked?: ((revoke: RunRevoked) => void) | undefined;
   /** A slot's later attempt was published (SchedulerEvents.retryPublished: the tracker follows it). */
   readonly retryPublished?: SchedulerEvents['retryPublished'] | undefined;
+  /** Concurrency groups (the runner's): their waiting runs are published here as places free. */
+  readonly concurrency?: ConcurrencyGate | undefined;
+  /** A waiting run published (the tracker follows it, metrics count it) or missed. */
+  readonly events?: Pick<SchedulerEvents, 'published' | 'missed'> | undefined;
 }
 
 export class ControlLoop {
@@ -73,14 +79,19 @@ export class ControlLoop {
    */
   private readonly waiting = new Set<string>();
   private stopHearingFinished: (() => void) | undefined;
+  /** The paused entries as last read: their waiting runs wait on. */
+  private paused: ReadonlySet<string> = new Set();
 
   constructor(private readonly options: ControlLoopOptions) {
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.check(), runAtStart: true });
   }
 
   start(): void {
+    const { concurrency } = this.options;
     this.stopHearingFinished = this.options.running?.onFinished((entry) => {
-      if (this.waiting.has(entry)) this.loop.poke();
+      // A run of a group ended: a place may be free for the group's first waiting run.
+      if (this.waiting.has(entry) || (concurrency?.hasWaiting() === true && concurrency.options.groupOf(entry) !== undefined))
+        this.loop.poke();
     });
     this.loop.start();
   }
@@ -100,7 +111,8 @@ export class ControlLoop {
     const { source, logger } = this.options;
     this.waiting.clear();
     try {
-      this.options.onPaused(await source.paused());
+      this.paused = await source.paused();
+      this.options.onPaused(this.paused);
       if (source.deploymentStop !== undefined) {
         const stop = await source.deploymentStop();
         this.options.onDeploymentStop?.(stop);
@@ -114,6 +126,7 @@ export class ControlLoop {
       if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
       // Last: a retries key something else wrote fails this read alone, not the backfills before it.
       if ((await this.publishRetries(source)) === 'not leading') return;
+      if ((await this.releaseWaiting()) === 'not leading') return;
       this.lastError = undefined;
     } catch (error) {
       // Once per outage, not once per retry.
@@ -239,6 +252,27 @@ export class ControlLoop {
       }
     }
     return undefined;
+  }
+
+  /** The runs waiting for their concurrency groups that have a place now (concurrency-gate.ts). */
+  private releaseWaiting(): Promise<'not leading' | undefined> {
+    const { concurrency: gate, config, messageEnv, publisher, logger, now, lease, events } = this.options;
+    if (gate === undefined) return Promise.resolve(undefined);
+    return releaseWaiting({
+      gate,
+      config,
+      messageEnv,
+      publisher,
+      logger,
+      now,
+      lease,
+      events,
+      paused: () => this.paused,
+      findEntry: async (name) => {
+        const found = config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
+        return found && (await checkedEntry(this.options.beforePublish, found, (n) => this.options.findRuntimeEntry?.(n)));
+      },
+    });
   }
 
   /** One manual run, published through the fenced trigger script and logged. */

@@ -29,6 +29,7 @@ import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions, SentBatch } from './run-log.js';
 import type { OverlapGate, Released } from './overlap.js';
+import type { ConcurrencyGate, Wake } from './concurrency-gate.js';
 
 /**
  * An entry due within this long has its template compiled ahead (warm-up.ts) and kept; one due later
@@ -65,6 +66,8 @@ export interface DispatchWindowOptions {
   readonly onPublishFailed: ((error: unknown) => void) | undefined;
   /** The overlap policies: slots due while the previous run has not finished. */
   readonly overlap: OverlapGate;
+  /** Concurrency groups: runs due while their group is full wait or are skipped; undefined where no outcomes are followed. */
+  readonly concurrency?: ConcurrencyGate | undefined;
   /** Runs of these runtime entries were refused ('superseded'): they changed since they were read. */
   readonly onSuperseded: ((names: readonly string[]) => void) | undefined;
   /** Entries whose runs are refused because of the entry alone, retried with their own backoff. */
@@ -135,12 +138,15 @@ export async function dispatchDue(
   const { book } = options;
   // Made once there is something to record: nothing before the first reply needs it.
   let recording: Recording | undefined;
+  // The runs a last leader left waiting for their groups are read before any run of a group goes ahead of them.
+  await options.concurrency?.ready();
+  const wake = options.concurrency?.wake(options.runLog);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = book.hasBuffered() ? options.overlap.release(book, nowMs, mayRelease) : [];
   // Whether an entry went through the overlap gate: only then may revokes be pending.
   let gated = false;
   for (;;) {
-    const batch = takeBatch(options, nowMs, released);
+    const batch = takeBatch(options, nowMs, released, wake);
     if (batch.runs.length === 0) break;
     gated ||= batch.gated;
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
@@ -172,8 +178,15 @@ export async function dispatchDue(
   // so are the revokes of a batch that did not go out.
   for (const run of released) book.keepDue(run.held, nowMs);
   if (gated) options.overlap.forgetRevokes();
+  // The runs made to wait for their group: their slots taken in one fenced step (kept due if it is refused).
+  await wake?.settle(book, token, nowMs).catch((error: unknown) => {
+    publishFailed(options, error);
+    state.halted ??= { reason: 'error', error };
+  });
   for (const { sent, reply } of state.inFlight) settle(options, state, sent, await reply, nowMs);
   await (recording ?? new Recording(options, nowMs)).finish(state.published);
+  // Recorded: the tracker follows the runs published, which hold their groups' places from here.
+  wake?.end();
   if (state.halted?.reason === 'error') throw state.halted.error;
 }
 
@@ -343,7 +356,7 @@ function contain(
  * renders them: the `released` buffered runs first (taken from the array). An entry's runs always
  * stay in one batch.
  */
-function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Released[]): Batch {
+function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Released[], wake: Wake | undefined): Batch {
   const { book, renderer } = options;
   const batch = emptyBatch();
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
@@ -357,11 +370,16 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     // An entry that allows overlap has no policy to ask (most entries: the default).
     const gate = due.held.entry.overlap !== 'allow';
     if (gate) batch.gated = true;
-    const plan = gate ? options.overlap.admit(book, due, nowMs) : due.plan;
+    const admitted = gate ? options.overlap.admit(book, due, nowMs) : due.plan;
     // An entry on time (nothing missed, one slot) has nothing to report: the common case, not asked.
     // The overlap policy keeps the plan's missed count and publishes some of its slots at most.
     if (due.plan.missed > 0 || due.plan.slots.length > 1)
-      logMissed(options.runLog, due.held.entry, plan ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
+      logMissed(options.runLog, due.held.entry, admitted ?? { ...due.plan, slots: [] }, due.firstSlotMs, nowMs, due.plan);
+    // A run of a concurrency group goes if its group has a place (most entries have no group: not asked).
+    const plan =
+      admitted !== undefined && wake !== undefined && due.held.entry.concurrency !== undefined
+        ? wake.admit(book, due.held, admitted, nowMs)
+        : admitted;
     if (plan === undefined) continue;
     // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
     const keep = plan.nextSlotMs !== undefined && plan.nextSlotMs <= nowMs + TEMPLATE_KEPT_AHEAD_MS;

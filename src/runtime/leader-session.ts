@@ -19,6 +19,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { PauseWatch } from '../base/pause-watch.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
+import type { WaitingRunsStore } from '../ports/concurrency.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;
@@ -47,6 +48,8 @@ export interface LeaderSessionOptions {
   readonly running?: RunningRuns;
   /** See RunnerOptions.revoker. */
   readonly revoker?: Revoker;
+  /** See RunnerOptions.waiting. */
+  readonly waiting?: WaitingRunsStore;
 }
 
 export class LeaderSession {
@@ -81,6 +84,7 @@ export class LeaderSession {
       ...(options.events ? { events: options.events } : {}),
       ...(options.running ? { running: options.running } : {}),
       ...(options.revoker ? { revoker: options.revoker } : {}),
+      ...(options.waiting ? { waiting: options.waiting } : {}),
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
       ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
       ...(beforePublish ? { beforePublish } : {}),
@@ -102,6 +106,8 @@ export class LeaderSession {
       revoker: options.revoker,
       revoked: options.events?.revoked?.bind(options.events),
       retryPublished: options.events?.retryPublished?.bind(options.events),
+      concurrency: this.runner.concurrency,
+      events: options.events,
     });
     this.catalog = catalog;
   }

@@ -37,6 +37,8 @@ import { EntryBook } from './entry-book.js';
 import { WarmUp } from './warm-up.js';
 import { EntryFailures } from './entry-backoff.js';
 import { OverlapGate } from './overlap.js';
+import { ConcurrencyGate } from './concurrency-gate.js';
+import type { WaitingRunsStore } from '../ports/concurrency.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import type { ScheduleError } from '../base/step-budget.js';
@@ -91,6 +93,8 @@ export interface RunnerOptions {
   readonly running?: RunningRuns;
   /** Revokes previous runs for overlap cancelOther and terminateOther; undefined on a broker without Celery's remote control. */
   readonly revoker?: Revoker;
+  /** Where runs wait for a place in their concurrency group; without it (or `running`) groups limit nothing. */
+  readonly waiting?: WaitingRunsStore;
   /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
   readonly onSuperseded?: (names: readonly string[]) => void;
   /** Read before you publish (runtime entries); without it the runner publishes from what it holds. */
@@ -122,6 +126,8 @@ export class Runner {
   private readonly warmUp: WarmUp;
   private readonly window: DispatchWindowOptions;
   private readonly renderer: RunRenderer;
+  /** Concurrency groups, shared with the control loop (which releases the waiting runs). */
+  readonly concurrency: ConcurrencyGate | undefined;
   private running = false;
   /** Ends the listening to the outcome tracker's finished runs (bufferOne's released slot). */
   private stopHearingFinished: (() => void) | undefined;
@@ -165,6 +171,17 @@ export class Runner {
     this.warmUp = new WarmUp({ book: this.book, renderer, clock, idle: () => this.running && this.inFlight === undefined });
     const events = options.events ?? NO_EVENTS;
     const runLog = { logger, events, dryRun: dispatcher.dryRun === true };
+    const { running, waiting } = options;
+    this.concurrency =
+      running === undefined || waiting === undefined
+        ? undefined
+        : new ConcurrencyGate({
+            store: waiting,
+            running,
+            groupOf: (name) => this.book.entry(name)?.concurrency,
+            logger,
+            deployment: config.name,
+          });
     this.window = {
       book: this.book,
       renderer,
@@ -180,6 +197,7 @@ export class Runner {
       onClockAhead: options.onClockAhead,
       onPublishFailed: options.onPublishFailed,
       overlap: new OverlapGate(options.running, runLog, options.revoker),
+      concurrency: this.concurrency,
       onSuperseded: options.onSuperseded,
       failures: new EntryFailures(),
     };

@@ -2,6 +2,7 @@
  * The deployment's leadership: its lock (and fence), the supervisor of its leader's sessions, its
  * control requests (pause, resume, trigger), and the watch for a second deployment on its lock.
  */
+import { WaitingStore } from '../redis/waiting-store.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -86,7 +87,7 @@ export function makeLeadership(options: {
     clockGuard,
     events,
     catalog: options.catalog,
-    ...(running === undefined ? {} : { running }),
+    ...(running === undefined ? {} : { running, waiting: new WaitingStore(state, keys) }),
     ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
     leaderTasks: options.leaderTasks,
     publishStaticNames: options.publishStaticNames,

@@ -49,9 +49,9 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
     ...(retry === undefined
       ? {}
       : {
-          publishRetry: async (message, member, revision, token) => {
+          publishRetry: async (message, member, revision, token, from) => {
             try {
-              return await retry(message, member, revision, token);
+              return await retry(message, member, revision, token, from);
             } catch (error) {
               failedWith(error, events, handOver);
               throw error;

@@ -18,6 +18,7 @@ import type { ControlSource, TriggerPublisher } from '../ports/control-source.js
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
+import type { WaitingRunsStore } from '../ports/concurrency.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { StateStore } from '../ports/state.js';
 import type { ClockGuard } from '../redis/clock-guard.js';
@@ -55,6 +56,8 @@ export interface SupervisorOptions {
   readonly running?: RunningRuns;
   /** Revokes previous runs for overlap cancelOther and terminateOther (the broker's remote control); undefined on SQS. */
   readonly revoker?: Revoker;
+  /** Where runs wait for a place in their concurrency group (with `running`). */
+  readonly waiting?: WaitingRunsStore;
   /** Work only the leader does besides scheduling (sending alerts): started with each session, stopped with it. */
   readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
@@ -285,6 +288,7 @@ export class Supervisor {
       ...(this.options.catalog ? { runtimeEntries: this.options.catalog } : {}),
       ...(this.options.running ? { running: this.options.running } : {}),
       ...(this.options.revoker ? { revoker: this.options.revoker } : {}),
+      ...(this.options.waiting ? { waiting: this.options.waiting } : {}),
     });
     this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
       logger.warn(

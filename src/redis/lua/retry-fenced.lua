@@ -9,11 +9,13 @@
   KEYS[2]      state hash (includes/entry-state.lua), for the entry fence of an '@' revision
   KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua), for a digits revision
   KEYS[4]      stop key: while it exists (`beat pause --all`) nothing is published (includes/stop.lua)
-  KEYS[5]      retries zset (keys.ts `retries`, retry-codec.ts)
+  KEYS[5]      retries zset (keys.ts `retries`, retry-codec.ts), or the waiting zset (keys.ts `waiting`,
+               waiting-codec.ts): a run its concurrency group releases is published by the same step,
+               its member (whose `e` is its entry, as an attempt's) taken off in the push
   KEYS[6..]    broker lists to push to
 
   ARGV[1]      fence token
-  ARGV[2]      the attempt's member exactly as it sits in the zset (removed here, so it runs once)
+  ARGV[2]      the attempt's (or waiting run's) member exactly as it sits in the zset (removed here, so it runs once)
   ARGV[3]      P: number of pushes; ARGV[4]: C: number of channel publishes
   ARGV[5]      the revision the slot's run was published under (the member's `r`; '' = not checked: an
                entry of the config file; see includes/entry-fence.lua)

@@ -142,6 +142,18 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
             raise ValueError("not yet")
         return "third time"
 
+    @app.task(bind=True, name="tsbeat_test.held")
+    def held(self, entry, seconds):
+        # A run of a concurrency group (issue 70): its id, entry, slot and the span it ran in go to a
+        # list in the result backend's DB, the worker's own record of what ran at once.
+        import redis
+
+        start = time.time()
+        time.sleep(seconds)
+        record = {"id": self.request.id, "entry": entry, "slot": getattr(self.request, "beat_scheduled_at", None), "start": start, "end": time.time()}
+        redis.Redis.from_url(os.environ["TSBEAT_TEST_BACKEND"]).rpush("tsbeat-test:held", json.dumps(record))
+        return "held"
+
     # Canvas steps (docs/canvas.md): each records its id in the order it ran, and passes its result on.
     @app.task(bind=True, name="tsbeat_test.add")
     def add(self, x, y):
