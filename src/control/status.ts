@@ -84,6 +84,20 @@ export interface DeploymentStatus {
   readonly entries: readonly EntryView[];
   /** Runtime entries that do not run, and why (invalid, or a name another entry takes). */
   readonly entryProblems: readonly RuntimeEntryProblem[];
+  /** Each concurrency group (config/concurrency.ts), when an entry has one: its limit, runs in flight and waiting. */
+  readonly groups?: readonly GroupStatus[];
+}
+
+/** A concurrency group as `beat status` shows it. */
+export interface GroupStatus {
+  readonly group: string;
+  /** The smallest limit its entries say (beat check refuses two in a config file). */
+  readonly limit: number;
+  /** Its entries' runs published and not final, from their histories. */
+  readonly running: number;
+  /** Its runs waiting for a place (the waiting zset). */
+  readonly waiting: number;
+  readonly entries: number;
 }
 
 /** A runtime entry that does not run (src/runtime/entry-catalog.ts's EntryProblem). */

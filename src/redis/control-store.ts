@@ -34,6 +34,7 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import type { DeploymentStop } from '../control/deployment-stop.js';
 import { storedObject } from '../base/stored-object.js';
 import { decodeRetryMember } from './retry-codec.js';
+import { decodeWaitingMember } from './waiting-codec.js';
 import type { PendingRetry } from './retry-codec.js';
 
 export const CONTROL_MESSAGE = 'control';
@@ -497,6 +498,19 @@ export class ControlStore {
       out.push({ member, retry: decodeRetryMember(member, Number(flat[i + 1])) });
     }
     return out;
+  }
+
+  /** The runs waiting for a place in their concurrency group, counted by group (`beat status`). */
+  async waitingByGroup(): Promise<Map<string, number>> {
+    const members = await this.client.zrange(this.keys.waiting, '0', '-1').catch(async (error: unknown) => {
+      throw await nameWrongType(this.client, error, [[this.keys.waiting, 'zset']]);
+    });
+    const counts = new Map<string, number>();
+    for (const member of members) {
+      const run = decodeWaitingMember(member);
+      if (run !== undefined) counts.set(run.group, (counts.get(run.group) ?? 0) + 1);
+    }
+    return counts;
   }
 
   async discardRetry(member: string): Promise<void> {

@@ -231,6 +231,10 @@ export class ControlLoop {
         await source.discardRetry?.(member);
         continue;
       }
+      // An attempt is a run of its entry's concurrency group: it waits (pending) while the group is full.
+      const group = entry.concurrency;
+      const gate = this.options.concurrency;
+      if (group !== undefined && gate !== undefined && (gate.census().get(group.group) ?? 0) >= group.limit) continue;
       const now = this.options.now();
       const message = attemptMessage(
         renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
@@ -241,7 +245,13 @@ export class ControlLoop {
         retry.attempt,
         retry.retryOf,
       );
-      const result = await publisher.publishRetry(message, member, retry.revision, token);
+      if (group !== undefined) gate?.reserve(group.group);
+      let result: RetryPublishResult;
+      try {
+        result = await publisher.publishRetry(message, member, retry.revision, token);
+      } finally {
+        if (group !== undefined) gate?.unreserve(group.group);
+      }
       if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
       const fields = { event: EVENTS.retry, entry: entry.name, id: retry.taskId, attempt: retry.attempt, retryOf: retry.retryOf };
       if (result === RetryPublishResult.Published) {

@@ -180,6 +180,12 @@ suite(`concurrency groups with real Celery workers${celery.ok ? '' : ` (skipped:
     // Each slot ran one of its three entries: the others were passed over, not kept.
     expect(new Set(runs.map((r) => r.slot)).size).toBe(runs.length);
     expect(await state.zcard(schedulerKeys('tsbeat', name).waiting)).toBe(0);
+    const status = await runBeatCli(['status', '--json', '--config', file]);
+    expect((JSON.parse(status.stdout) as { groups: unknown }).groups).toEqual([
+      { group: 'one', limit: 1, running: expect.any(Number) as number, waiting: 0, entries: 3 },
+    ]);
+    const text = await runBeatCli(['status', '--wide', '--config', file]);
+    expect(text.stdout).toMatch(/group one: \d running, 0 waiting, limit 1 \(3 entries\)/);
 
     const bare = dir.write(`${name}-bare.json`, {
       name,
