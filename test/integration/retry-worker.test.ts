@@ -147,6 +147,10 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
       [third, 3, 'SUCCESS'],
     ]);
     expect(slot[0]!.attempts[0]!.exception).toBe('ValueError: not yet');
+    // The HTTP API gives the same slot (the leader knows the policy too).
+    const api = await httpRequest(port, '/api/entries/flaky3/history');
+    expect(api.status).toBe(200);
+    expect((JSON.parse(api.body) as { runs: SlotJson[] }).runs.find((s) => s.slotTaskId === slotId)).toEqual(slot[0]);
     // The table: the slot's row says 3/3, its attempts listed under it.
     const table = (await runBeatCli(['history', 'flaky3', '--wide', '--config', file])).stdout;
     expect(table.split('\n')[0]).toMatch(/\bATTEMPTS\b/);
