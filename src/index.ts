@@ -41,6 +41,7 @@ export type {
 export type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from './operations/control-verbs.js';
 export type { DeploymentStopView } from './control/deployment-stop.js';
 export type { DeadLetterView } from './control/dead-letter-view.js';
+export type { AttemptView, SlotView } from './control/entry-view-schema.js';
 
 /** Types a config object; returns it unchanged. */
 export function defineConfig<const T extends BeatConfigInput>(config: T): T {

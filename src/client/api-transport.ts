@@ -14,7 +14,7 @@ import type { AuditEventView } from '../control/audit-event-view.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { EntryPlan } from '../control/entry-plan.js';
 import type { EntryView } from '../control/entry-view-schema.js';
-import type { RunView } from '../control/run-view.js';
+import type { SlotView } from '../control/entry-view-schema.js';
 import type { PauseAnswer, TriggerAnswer } from '../operations/control-verbs.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { DeadLetterPick, DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome, VerbTarget } from './entries-transport.js';
@@ -242,7 +242,7 @@ class ApiTransport implements EntriesTransport {
 
   /** Times in the entry's own zone, as the API gives them. */
   async history(name: string, limit: number) {
-    const { body } = await this.call<{ runs: RunView[] }>('GET', this.entryPath(name, 'history'), { query: { limit: String(limit) } });
+    const { body } = await this.call<{ runs: SlotView[] }>('GET', this.entryPath(name, 'history'), { query: { limit: String(limit) } });
     return body?.runs ?? [];
   }
 

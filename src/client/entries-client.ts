@@ -12,7 +12,7 @@ import { noteProblem } from '../base/note-text.js';
 import type { EntryInput } from '../config/schema.js';
 import type { EntryPlan } from '../control/entry-plan.js';
 import type { AuditEventView } from '../control/audit-event-view.js';
-import type { RunView } from '../control/run-view.js';
+import type { SlotView } from '../control/entry-view-schema.js';
 import type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from '../operations/control-verbs.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
@@ -63,8 +63,12 @@ export interface EntryHandle {
   resume(options?: ChangeOptions): Promise<EntryPauseAnswer>;
   /** One run now, through the leader's fenced path: published, refused (with why), or withdrawn when no leader took it in time. */
   trigger(options?: TriggerOptions): Promise<TriggerAnswer>;
-  /** Its last runs, newest first (kept with a resultBackend or taskEvents); times in `timezone` (the client's, else UTC; through the API, the entry's). */
-  history(options?: { limit?: number; timezone?: string }): Promise<RunView[]>;
+  /**
+   * Its last slots, newest first, each with its attempts (kept with a resultBackend or taskEvents); times in
+   * `timezone` (the client's, else UTC; through the API, the entry's). Through Redis the retry policy is not
+   * known: `maxAttempts` is null.
+   */
+  history(options?: { limit?: number; timezone?: string }): Promise<SlotView[]>;
   audit(options?: AuditQuery): Promise<AuditEventView[]>;
 }
 

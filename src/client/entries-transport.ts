@@ -10,7 +10,7 @@ import type { EntryInput } from '../config/schema.js';
 import type { AuditEventView } from '../control/audit-event-view.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { EntryPlan } from '../control/entry-plan.js';
-import type { RunView } from '../control/run-view.js';
+import type { SlotView } from '../control/entry-view-schema.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { PauseAnswer, TriggerAnswer } from '../operations/control-verbs.js';
 
@@ -77,7 +77,7 @@ export interface EntriesTransport {
   pause(target: VerbTarget, paused: boolean, note: string | undefined): Promise<PauseAnswer>;
   /** A run of each entry targeted, as the leader took it (or did not, within `waitMs` where the transport waits). */
   trigger(target: Exclude<VerbTarget, { all: true }>, note: string | undefined, waitMs: number): Promise<TriggerAnswer[]>;
-  history(name: string, limit: number, timezone: string | undefined): Promise<RunView[]>;
+  history(name: string, limit: number, timezone: string | undefined): Promise<SlotView[]>;
   audit(query: AuditQuery & { readonly entry?: string }): Promise<AuditEventView[]>;
   /** The dead-letter list the caller may read, oldest first; with `selector`, the items whose entry it selects. */
   deadLetters(selector: string | undefined): Promise<DeadLetterView[]>;

@@ -36,7 +36,8 @@ const COMMANDS: readonly ListedCommand[] = [
   },
   {
     name: 'history',
-    summary: "show an entry's last runs and their outcomes (from a resultBackend or task events, read by default)",
+    summary:
+      "show an entry's last runs, a slot's retries under it, and their outcomes (from a resultBackend or task events, read by default)",
     load: async () => (await import('./history.js')).historySpec,
   },
   {

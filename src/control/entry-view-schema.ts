@@ -32,31 +32,72 @@ const partViewSchema = z
   })
   .readonly();
 
-/** A run as `beat status`, `beat history` and `/status` show it (control/run-view.ts builds it): times in the entry's zone. */
-export const runViewSchema = z
+/** A run's fields as `beat status`, `beat history` and `/status` show it: a slot (below) adds its attempts to them. */
+const runView = {
+  taskId: z.string(),
+  state: runState,
+  slot: instant,
+  publishedAt: instant,
+  /** When a worker was first seen running it (within a poll interval); null when no start was seen. */
+  startedAt: instant.nullable(),
+  /** When it reached its final state; null while it has not. */
+  finishedAt: instant.nullable(),
+  /** Seconds from publication (queue time included) to the finish; null until it finished. */
+  runtimeSeconds: z.number().nullable(),
+  /** The exception's first line (FAILURE, RETRY, REVOKED), else null. */
+  exception: z.string().nullable(),
+  /** How it was published: schedule, trigger (beat trigger) or backfill (beat backfill). */
+  origin: z.enum(['schedule', 'trigger', 'backfill']),
+  /** Set when tsbeat revoked the run (its overlap policy): cancelOther or terminateOther. */
+  revokedBy: z.string().optional(),
+  /** A canvas run's tasks, each with its state (absent for a run of one task). */
+  parts: z.array(partViewSchema).readonly().optional(),
+  /** A canvas run's result once SUCCESS (a chain's last task's, a chord body's, a group's list), when kept. */
+  result: z.unknown().optional(),
+};
+
+/** A run as `beat status` and `/status` show it (control/run-view.ts builds it): times in the entry's zone. */
+export const runViewSchema = z.object(runView).readonly();
+
+/** One attempt of a slot, oldest first in its slot's `attempts`. */
+const attemptViewSchema = z
   .object({
     taskId: z.string(),
-    state: runState,
-    slot: instant,
-    publishedAt: instant,
-    /** When a worker was first seen running it (within a poll interval); null when no start was seen. */
-    startedAt: instant.nullable(),
-    /** When it reached its final state; null while it has not. */
-    finishedAt: instant.nullable(),
-    /** Seconds from publication (queue time included) to the finish; null until it finished. */
-    runtimeSeconds: z.number().nullable(),
-    /** The exception's first line (FAILURE, RETRY, REVOKED), else null. */
-    exception: z.string().nullable(),
-    /** How it was published: schedule, trigger (beat trigger) or backfill (beat backfill). */
-    origin: z.enum(['schedule', 'trigger', 'backfill']),
-    /** Set when tsbeat revoked the run (its overlap policy): cancelOther or terminateOther. */
-    revokedBy: z.string().optional(),
-    /** A canvas run's tasks, each with its state (absent for a run of one task). */
-    parts: z.array(partViewSchema).readonly().optional(),
-    /** A canvas run's result once SUCCESS (a chain's last task's, a chord body's, a group's list), when kept. */
-    result: z.unknown().optional(),
+    attempt: z.number().int().describe("1 for the slot's own run, 2 and on for its retries"),
+    state: runView.state,
+    publishedAt: runView.publishedAt,
+    startedAt: runView.startedAt,
+    finishedAt: runView.finishedAt,
+    runtimeSeconds: runView.runtimeSeconds,
+    exception: runView.exception,
   })
   .readonly();
+
+/**
+ * A slot: the fields of its last attempt's run (so `taskId`, `state`, `exception` and the times are
+ * that attempt's: what became of the slot), and its attempts.
+ */
+export const slotViewSchema = z
+  .object({
+    ...runView,
+    slotTaskId: z.string().describe("the slot's own task id (its first attempt's), from which each retry's id is derived"),
+    attemptCount: z
+      .number()
+      .int()
+      .describe(
+        "attempts run, the first included: the last attempt's number (more than `attempts` holds once the first have left the history)",
+      ),
+    maxAttempts: z
+      .number()
+      .int()
+      .nullable()
+      .describe("its retry policy's attempts; null when not known (no policy, or read without the config)"),
+    attempts: z.array(attemptViewSchema).readonly().describe('the attempts the history keeps, oldest first'),
+  })
+  .readonly();
+
+export type SlotView = z.infer<typeof slotViewSchema>;
+export type AttemptView = z.infer<typeof attemptViewSchema>;
 
 /** A note given with an action: the text, who gave it, when (in the entry's zone). */
 const noteSchema = { note: z.string(), by: z.string(), at: instant };

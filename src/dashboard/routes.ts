@@ -19,7 +19,8 @@ import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writ
 import { RUN_SORTS, buildIndex, pageOf, pageRow, readableIndex, stateOf } from './entry-rows.js';
 import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
 import { parseQuery } from './list-query.js';
-import { resultOf, runWire } from './run-results.js';
+import { resultOf, slotWires } from './run-results.js';
+import { retryPolicyOf } from '../config/retry-schema.js';
 import { resultsOf, stripsOf } from './run-views.js';
 import type { PageWire } from './wire.js';
 import { PAGE_HTML } from './page.js';
@@ -455,7 +456,10 @@ export class Dashboard {
         entry === undefined
           ? { error: 'an invalid entry has no message' }
           : messagePreview(entry, index.set.config, this.sources.messageEnv, row.nextMs ?? nowMs, nowMs),
-      history: runs === undefined ? null : records.map((r) => runWire(r, deployment, name, zone)),
+      history:
+        runs === undefined || entry === undefined
+          ? null
+          : slotWires(records, deployment, name, zone, retryPolicyOf(entry, index.set.config)?.attempts),
       result,
       written:
         row.origin === 'file'

@@ -1,17 +1,17 @@
 /**
- * What the dashboard says of an entry's runs, derived in this one place: each run of the kept
- * history (`beat history`) as a row of the entry page's table, and the entry's results for the list
+ * What the dashboard says of an entry's runs, derived in this one place: each slot of the kept
+ * history (`beat history`, control/slot-view.ts) as a row of the entry page's table, and the entry's results for the list
  * and the entry page. The last finished run, the last success and the last failure come from the
  * finished hash (run-history.lua keeps it across failovers, after the history list has moved on);
  * the success rate, since when it fails and whether a run is in flight from the kept history. Pure:
  * the routes read both and hand them in.
  */
 import { slotTaskId } from '../celery/task-id.js';
-import { runView } from '../control/run-view.js';
+import { slotView, slotsOf } from '../control/slot-view.js';
 import { isFinal } from '../ports/outcomes.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import { formatInstant } from '../time/zone.js';
-import type { ResultWire, RunWire } from './wire.js';
+import type { ResultWire, RunWire, SlotWire } from './wire.js';
 
 const ORIGINS: ReadonlySet<string> = new Set(['schedule', 'trigger', 'backfill']);
 
@@ -23,14 +23,27 @@ export function runOrigin(record: RunRecord, deployment: string, entry: string):
   return record.taskId === slotTaskId(deployment, entry, record.slotMs) ? 'schedule' : 'trigger';
 }
 
-/** A run of `entry` (of deployment `deployment`) as the history table shows it. */
-export function runWire(record: RunRecord, deployment: string, entry: string, zone: string): RunWire {
-  return {
-    ...runView(record, zone),
-    slotMs: record.slotMs,
-    finishedAtMs: record.finishedAtMs ?? null,
-    by: runOrigin(record, deployment, entry),
-  };
+/**
+ * The kept history of `entry` (of deployment `deployment`; newest first) as the history table shows
+ * it: a row a slot, with its attempts; `maxAttempts`, its retry policy's.
+ */
+export function slotWires(
+  records: readonly RunRecord[],
+  deployment: string,
+  entry: string,
+  zone: string,
+  maxAttempts: number | undefined,
+): SlotWire[] {
+  return slotsOf(records).map((runs) => {
+    const last = runs[runs.length - 1]!;
+    return {
+      ...slotView(runs, zone, maxAttempts),
+      slotMs: last.slotMs,
+      finishedAtMs: last.finishedAtMs ?? null,
+      // How the slot was published is its own run's.
+      by: runOrigin(runs[0]!, deployment, entry),
+    };
+  });
 }
 
 /**

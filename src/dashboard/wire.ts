@@ -4,11 +4,11 @@
  * audit-event-view.ts, dead-letter-view.ts: zod and types alone): the page's bundle takes none of the
  * server's code.
  */
-import type { EntryView } from '../control/entry-view-schema.js';
+import type { AttemptView, EntryView } from '../control/entry-view-schema.js';
 import type { AuditEventView, AuditPage } from '../control/audit-event-view.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 
-export type { AuditEventView, AuditPage, DeadLetterView, EntryView };
+export type { AttemptView, AuditEventView, AuditPage, DeadLetterView, EntryView };
 
 /** The states the list filters by (the entry set and the paused set tell them). */
 export type EntryStateName = 'active' | 'paused' | 'disabled' | 'invalid';
@@ -58,6 +58,20 @@ export interface RunWire {
   readonly by: 'schedule' | 'trigger' | 'backfill';
   /** A canvas run's tasks (a chain's steps, a group's members, a chord's header and body), each with its state; absent for a run of one task. */
   readonly parts?: readonly PartWire[];
+}
+
+/**
+ * A slot of an entry's history (control/slot-view.ts): its last attempt's run, and the attempts
+ * the history keeps, oldest first (`beat history --json`'s slot).
+ */
+export interface SlotWire extends RunWire {
+  /** The slot's own task id (its first attempt's). */
+  readonly slotTaskId: string;
+  /** Attempts run, the first included (the last attempt's number). */
+  readonly attemptCount: number;
+  /** Its retry policy's attempts; null without one. */
+  readonly maxAttempts: number | null;
+  readonly attempts: readonly AttemptView[];
 }
 
 /** One task of a canvas run (control/run-view.ts PartView). */
@@ -135,8 +149,8 @@ export interface DetailWire {
   readonly fires: readonly FireWire[];
   /** The Celery message of its next run, as `beat run --dry-run` prints it; or why it cannot be rendered. */
   readonly message: unknown;
-  /** The runs its history keeps, newest first; null when the deployment keeps no outcomes (no resultBackend, no taskEvents). */
-  readonly history: readonly RunWire[] | null;
+  /** The slots of the runs its history keeps, newest first; null when the deployment keeps no outcomes (no resultBackend, no taskEvents). */
+  readonly history: readonly SlotWire[] | null;
   /** What those runs say; null with the history. */
   readonly result: ResultWire | null;
   /** Runtime entries may be edited and deleted through the entries API. */

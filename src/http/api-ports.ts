@@ -90,7 +90,7 @@ export interface ControlHandlers {
   ): Promise<{ status: number; body: unknown }>;
   /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
   stop(): Promise<unknown>;
-  /** An entry's last runs, newest first (UNKNOWN_ENTRY when no entry of that name runs, or the caller may not read it). */
+  /** An entry's last slots, newest first, each with its attempts (control/slot-view.ts; UNKNOWN_ENTRY when no entry of that name runs, or the caller may not read it). */
   history(entry: string, limit: number, by: Caller): Promise<unknown>;
   /** The dead-letter list (issue 70) as the caller may read it, oldest first; with `selector`, the items whose entry it selects. */
   deadLetters?(selector: string | undefined, by: Caller): Promise<readonly DeadLetterView[]>;

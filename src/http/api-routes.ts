@@ -14,6 +14,7 @@ import { OVERLAP_POLICIES, entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 import { auditPageSchema } from '../control/audit-event-view.js';
 import { deadLetterViewSchema } from '../control/dead-letter-view.js';
+import { slotViewSchema } from '../control/entry-view-schema.js';
 
 /**
  * Who may call a route: anyone (the probes), readers (a token, the dashboard's session, or trusted
@@ -230,10 +231,20 @@ export const ROUTES = [
   declare('write', 'put', '/api/entries', 'writes many entries, all or nothing', {
     body: jsonBody('Entries', 'entry name → entry'),
   }),
-  declare('read', 'get', '/api/entries/{name}/history', "an entry's last runs, newest first", {
-    params: named,
-    query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
-  }),
+  declare(
+    'read',
+    'get',
+    '/api/entries/{name}/history',
+    "an entry's last slots, newest first, each with its attempts (a failed run's retries), as beat history --json",
+    {
+      params: named,
+      query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
+    },
+    {
+      description: 'the slots: each the fields of its last attempt, with `attempts` (oldest first)',
+      content: { 'application/json': { schema: z.object({ entry: z.string(), runs: z.array(slotViewSchema) }) } },
+    },
+  ),
   ...controlVerbs.map((verb) =>
     declare('write', 'post', `/api/entries/{name}/${verb}`, `${verb} one entry`, {
       params: named,

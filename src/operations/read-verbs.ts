@@ -20,8 +20,8 @@ import type { ControlStore } from '../redis/control-store.js';
 import type { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import type { RedisStateStore } from '../redis/state-store.js';
 import type { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
-import { runView } from '../control/run-view.js';
-import type { RunView } from '../control/run-view.js';
+import { slotViews } from '../control/slot-view.js';
+import type { SlotView } from '../control/entry-view-schema.js';
 import type { AuditLog } from '../redis/audit-log.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
 
@@ -85,9 +85,19 @@ export async function entryViews(
   return new Map(status.entries.map((e) => [e.name, e]));
 }
 
-/** An entry's last runs, newest first, at most `limit`, their times in `zone` (none when the deployment keeps no outcomes). */
-export async function entryHistory(runs: Pick<RedisRunHistory, 'list'>, entry: string, limit: number, zone: string): Promise<RunView[]> {
-  return (await runs.list(entry, limit)).map((r) => runView(r, zone));
+/**
+ * An entry's last slots, newest first, at most `limit`, each with its attempts, their times in `zone`
+ * (none when the deployment keeps no outcomes); `maxAttempts`: its retry policy's, when known. The
+ * whole history is read: a slot's attempts are grouped from all of it.
+ */
+export async function entryHistory(
+  runs: Pick<RedisRunHistory, 'list'>,
+  entry: string,
+  limit: number,
+  zone: string,
+  maxAttempts?: number,
+): Promise<SlotView[]> {
+  return slotViews(await runs.list(entry, DEFAULTS.runHistoryLength), zone, maxAttempts, limit);
 }
 
 /** Events read per page while looking for those a scoped reader (or `who`) keeps. */

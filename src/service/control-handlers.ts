@@ -7,6 +7,8 @@ import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
+import { retryPolicyOf } from '../config/retry-schema.js';
+import type { RetrySettings } from '../config/retry-schema.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { ControlHandlers } from '../http/api-ports.js';
 import { authorizeTarget, awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
@@ -26,6 +28,8 @@ export interface ControlHandlerInputs {
   readonly findEntry: (name: string) => ResolvedEntry | undefined;
   /** Every entry that runs now. */
   readonly entries: () => readonly ResolvedEntry[];
+  /** The config in force: its retry settings, which an entry without its own follows. */
+  readonly config: () => RetrySettings;
   readonly now: () => number;
 }
 
@@ -118,7 +122,7 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
     history: async (name, limit, by) => {
       // Another team's entry is answered as one that does not run (404), as GET /api/entries/NAME.
       const entry = running(name, by);
-      return entryHistory(inputs.runs, name, limit, entry.timezone);
+      return entryHistory(inputs.runs, name, limit, entry.timezone, retryPolicyOf(entry, inputs.config())?.attempts);
     },
   };
 }

@@ -124,6 +124,7 @@ export async function startHttp(
         runs: reads.runs,
         findEntry: entryNamedIn(options.inForce, options.catalog),
         entries: () => [...options.inForce.config().entries, ...options.catalog.entries()],
+        config: () => options.inForce.config(),
         now: () => options.clock.now(),
       }),
       access: options.access,

@@ -1,6 +1,6 @@
 /** Run results on the page: the state badge, the list's result cells, and the entry page's history table (paged). */
 import { breakable, fill, h, relative, svg } from './dom.js';
-import type { PartWire, ResultWire, RunWire } from '../dashboard/wire.js';
+import type { PartWire, ResultWire, RunWire, SlotWire } from '../dashboard/wire.js';
 
 /** A run state as a coloured badge (class `run-<state>`). */
 export function runBadge(state: string): HTMLElement {
@@ -98,8 +98,53 @@ function partsRow(run: RunWire, parts: readonly PartWire[]): HTMLElement {
   );
 }
 
-/** The entry's kept runs as a table, ten a page, each with its task id to copy, and a canvas run's parts under it. */
-export function historyTable(runs: readonly RunWire[]): HTMLElement {
+/** "attempt 2/3" (of those its policy allows), "attempt 2" without a policy. */
+const attemptsText = (slot: SlotWire): string => `attempt ${slot.attemptCount}${slot.maxAttempts === null ? '' : `/${slot.maxAttempts}`}`;
+
+/**
+ * A retried slot's attempts, oldest first, in a row of their own under the slot's (whose state is
+ * the last one's): each attempt's number, state, times, exception and task id. Not folded: there are
+ * few, and they are why the slot ended as it did.
+ */
+function attemptsRow(slot: SlotWire): HTMLElement {
+  const head = ['Attempt', 'State', 'Published', 'Finished', 'Runtime', 'Exception', 'Task id'];
+  return h(
+    'tr',
+    { class: 'run-attempts', 'data-attempts-of': slot.slotTaskId },
+    h(
+      'td',
+      { colspan: '8', 'data-label': 'Attempts' },
+      h(
+        'table',
+        { class: 'entries attempts' },
+        h('thead', {}, h('tr', {}, ...head.map((label) => h('th', { scope: 'col' }, label)))),
+        h(
+          'tbody',
+          {},
+          ...slot.attempts.map((a) =>
+            h(
+              'tr',
+              { 'data-task-id': a.taskId, 'data-attempt': String(a.attempt) },
+              h('td', { 'data-label': 'Attempt' }, `#${a.attempt}`),
+              h('td', { 'data-label': 'State' }, runBadge(a.state)),
+              h('td', { 'data-label': 'Published' }, clock(a.publishedAt)),
+              h('td', { 'data-label': 'Finished' }, clock(a.finishedAt)),
+              h('td', { 'data-label': 'Runtime' }, seconds(a.runtimeSeconds)),
+              h('td', { 'data-label': 'Exception', class: 'exception' }, a.exception ?? ''),
+              h('td', { 'data-label': 'Task id' }, h('code', { class: 'task-id' }, a.taskId)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/**
+ * The entry's kept slots as a table, ten a page, each with its task id to copy, a retried slot's
+ * attempts and a canvas run's parts under it.
+ */
+export function historyTable(runs: readonly SlotWire[]): HTMLElement {
   const wrap = h('div', { class: 'history' });
   const show = (offset: number): void => {
     const rows = runs.slice(offset, offset + PAGE).flatMap((r) => [
@@ -108,7 +153,12 @@ export function historyTable(runs: readonly RunWire[]): HTMLElement {
         { 'data-task-id': r.taskId, 'data-by': r.by },
         h('td', { 'data-label': 'Slot' }, clock(r.slot), BY_MARK[r.by] === null ? null : h('span', { class: 'mark' }, ` ${BY_MARK[r.by]}`)),
         h('td', { 'data-label': 'Published' }, clock(r.publishedAt)),
-        h('td', { 'data-label': 'State' }, runBadge(r.state)),
+        h(
+          'td',
+          { 'data-label': 'State' },
+          runBadge(r.state),
+          r.attemptCount > 1 || r.maxAttempts !== null ? h('span', { class: 'mark' }, ` ${attemptsText(r)}`) : null,
+        ),
         h('td', { 'data-label': 'Started' }, clock(r.startedAt)),
         h('td', { 'data-label': 'Finished' }, clock(r.finishedAt)),
         h('td', { 'data-label': 'Runtime' }, seconds(r.runtimeSeconds)),
@@ -133,6 +183,7 @@ export function historyTable(runs: readonly RunWire[]): HTMLElement {
           ),
         ),
       ),
+      r.attempts.length > 1 || r.attemptCount > 1 ? attemptsRow(r) : null,
       r.parts === undefined || r.parts.length === 0 ? null : partsRow(r, r.parts),
     ]);
     const head = ['Slot', 'Published', 'State', 'Started', 'Finished', 'Runtime', 'Exception', 'Task id'];
@@ -154,7 +205,7 @@ export function historyTable(runs: readonly RunWire[]): HTMLElement {
         : h(
             'div',
             { class: 'pager' },
-            h('span', { class: 'summary' }, `${offset + 1}–${last} of ${runs.length} kept`),
+            h('span', { class: 'summary' }, `${offset + 1}–${last} of ${runs.length} slots kept`),
             h('button', { type: 'button', disabled: offset === 0, onclick: () => show(Math.max(0, offset - PAGE)) }, '← Newer'),
             h('button', { type: 'button', disabled: last >= runs.length, onclick: () => show(offset + PAGE) }, 'Older →'),
           ),

@@ -3,7 +3,7 @@
  * real `beat run` leader and standby, a real Celery worker and a Redis result backend (a private
  * redis-server: broker and state on DB 0, results on DB 1): a failing and a succeeding entry told
  * apart in the list (and by its failing filter), an entry's history table equal to `beat history
- * --json`, a standby's page showing the same as the leader's, and the past hour's strips colouring
+ * --json`, a retried slot as one row with its attempts under it, a standby's page showing the same as the leader's, and the past hour's strips colouring
  * a failed slot, a slot skipped by overlap and slots missed while the leader was down; an entry
  * routed to a queue no worker consumes marked unconsumed in its own colour (its badge, and its
  * pending run's cell in the past day's strip). Oracles:
@@ -41,6 +41,11 @@ interface RunJson {
   exception: string | null;
   origin: string;
   parts?: PartJson[];
+  /** The slot's attempts (control/slot-view.ts): `taskId` and `state` above are the last one's. */
+  slotTaskId: string;
+  attemptCount: number;
+  maxAttempts: number | null;
+  attempts: { taskId: string; attempt: number; state: string; exception: string | null }[];
 }
 
 interface PartJson {
@@ -119,6 +124,12 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
             { task: 'tsbeat_test.fail', immutable: true },
             { task: 'tsbeat_test.add', args: [1] },
           ],
+        },
+        // Fails twice, then succeeds: a slot of three attempts (issue 70), run by hand only.
+        flaky: {
+          task: 'tsbeat_test.fail_twice',
+          schedule: 86_400,
+          retry: { attempts: 3, backoff: { initial: '1s', factor: 1, max: '1s' } },
         },
       },
     });
@@ -434,6 +445,45 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
         run.exception,
       );
       if (base === bases[0]) await page.locator('.history').screenshot({ path: join(DOCS, 'dashboard-canvas-parts.png') });
+      await page.close();
+    }
+  }, 60_000);
+
+  it("shows a retried slot as one row of the history, its state the last attempt's, its attempts under it, as beat history --json gives them", async () => {
+    const triggered = await runBeatCli(['trigger', 'flaky', '--config', file]);
+    expect(triggered.code, triggered.stderr).toBe(0);
+    // The oracle: beat history --json, held to the worker's own attempts in retry-worker.test.ts.
+    const slot = await waitUntil(
+      "the triggered slot's third attempt SUCCESS",
+      async () => (await history('flaky')).find((r) => r.state === 'SUCCESS' && r.attemptCount === 3),
+      40_000,
+      () => `${leader.tail()}\n${workers.map((w) => w.output().slice(-2000)).join('\n')}`,
+    );
+    expect(slot.attempts.map((a) => [a.attempt, a.state])).toEqual([
+      [1, 'FAILURE'],
+      [2, 'FAILURE'],
+      [3, 'SUCCESS'],
+    ]);
+    for (const base of bases) {
+      const page = await open(base, '#/entry/flaky');
+      const row = page.locator(`table.runs > tbody > tr[data-task-id="${slot.taskId}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      expect(await row.locator('td[data-label="State"]').textContent()).toBe('SUCCESS attempt 3/3');
+      // One row for the slot: its attempts are under it, not rows of their own.
+      expect(await page.locator('table.runs > tbody > tr[data-task-id]').count()).toBe(1);
+      const attempts = page.locator(`tr.run-attempts[data-attempts-of="${slot.slotTaskId}"] table.attempts tbody tr`);
+      const shown = await attempts.evaluateAll((trs) =>
+        trs.map((tr) => ({
+          taskId: tr.getAttribute('data-task-id'),
+          attempt: tr.querySelector('td[data-label="Attempt"]')?.textContent,
+          state: tr.querySelector('td[data-label="State"] .badge')?.getAttribute('data-state'),
+          exception: tr.querySelector('td[data-label="Exception"]')?.textContent,
+        })),
+      );
+      expect(shown).toEqual(
+        slot.attempts.map((a) => ({ taskId: a.taskId, attempt: `#${a.attempt}`, state: a.state, exception: a.exception ?? '' })),
+      );
+      expect(shown[0]!.exception).toBe('ValueError: not yet');
       await page.close();
     }
   }, 60_000);

@@ -2,7 +2,7 @@
  * Retries acted on end to end (issue 70) with a real Celery worker (Debian's 5.2.6) and a Redis
  * result backend: a task that fails twice and then succeeds runs three times for its slot, with the
  * attempts' deterministic task ids and the headers that name them, the backoff waited between them,
- * and SUCCESS in `beat history`; a task that always fails runs its attempts and is counted as
+ * and one slot in `beat history` (--json and the table) with its three attempts and SUCCESS; a task that always fails runs its attempts and is counted as
  * exhausted, and the attempts are counted, in /metrics.
  * Redis: a private redis-server (broker and state on DB 0, results on DB 1).
  * Oracle: the worker's own record of each attempt it ran (tsbeat_test.fail_twice: id, headers, start).
@@ -37,9 +37,19 @@ interface Attempt {
   readonly at: number;
 }
 
-interface RunJson {
+/** A slot of `beat history --json` (control/slot-view.ts). */
+interface SlotJson {
   readonly taskId: string;
   readonly state: string;
+  readonly slotTaskId: string;
+  readonly attemptCount: number;
+  readonly maxAttempts: number | null;
+  readonly attempts: readonly {
+    readonly taskId: string;
+    readonly attempt: number;
+    readonly state: string;
+    readonly exception: string | null;
+  }[];
 }
 
 suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.problem})`}`, () => {
@@ -117,20 +127,40 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
     expect(gap2).toBeLessThan(15);
 
     const third = attemptTaskId(slotId, 3);
-    const runs = await waitUntil(
+    const slots = await waitUntil(
       'the third attempt SUCCESS in beat history',
       async () => {
         const run = await runBeatCli(['history', 'flaky3', '--config', file, '--json']);
         expect(run.stderr).toBe('');
-        const list = JSON.parse(run.stdout) as RunJson[];
-        return list.find((r) => r.taskId === third)?.state === 'SUCCESS' ? list : undefined;
+        const list = JSON.parse(run.stdout) as SlotJson[];
+        return list.find((r) => r.slotTaskId === slotId)?.state === 'SUCCESS' ? list : undefined;
       },
       20_000,
     );
-    const states = new Map(runs.map((r) => [r.taskId, r.state]));
-    expect(states.get(slotId)).toBe('FAILURE');
-    expect(states.get(attemptTaskId(slotId, 2))).toBe('FAILURE');
-    expect(states.get(third)).toBe('SUCCESS');
+    // One slot for the three runs: the last attempt's task and state, each attempt under it.
+    const slot = slots.filter((s) => s.slotTaskId === slotId || s.attempts.some((a) => a.taskId === slotId));
+    expect(slot).toHaveLength(1);
+    expect(slot[0]).toMatchObject({ taskId: third, state: 'SUCCESS', attemptCount: 3, maxAttempts: 3 });
+    expect(slot[0]!.attempts.map((a) => [a.taskId, a.attempt, a.state])).toEqual([
+      [slotId, 1, 'FAILURE'],
+      [attemptTaskId(slotId, 2), 2, 'FAILURE'],
+      [third, 3, 'SUCCESS'],
+    ]);
+    expect(slot[0]!.attempts[0]!.exception).toBe('ValueError: not yet');
+    // The HTTP API gives the same slot (the leader knows the policy too).
+    const api = await httpRequest(port, '/api/entries/flaky3/history');
+    expect(api.status).toBe(200);
+    expect((JSON.parse(api.body) as { runs: SlotJson[] }).runs.find((s) => s.slotTaskId === slotId)).toEqual(slot[0]);
+    // The table: the slot's row says 3/3, its attempts listed under it.
+    const table = (await runBeatCli(['history', 'flaky3', '--wide', '--config', file])).stdout;
+    expect(table.split('\n')[0]).toMatch(/\bATTEMPTS\b/);
+    expect(table).toMatch(new RegExp(`SUCCESS\\s+3/3\\s.*${third}`));
+    for (const [n, id] of [
+      [1, slotId],
+      [2, attemptTaskId(slotId, 2)],
+      [3, third],
+    ] as const)
+      expect(table).toMatch(new RegExp(`\\n\\S+\\s+#${n}\\s+(FAILURE|SUCCESS)\\s.*${id}`));
     // No fourth attempt: the third succeeded.
     expect((await attemptsOf()).filter((a) => a.retry_of === slotId)).toHaveLength(2);
 

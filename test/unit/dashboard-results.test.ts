@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { buildIndex, pageOf } from '../../src/dashboard/entry-rows.js';
 import type { RowQuery } from '../../src/dashboard/entry-rows.js';
 import { dayStrip, stripStart } from '../../src/dashboard/day-strip.js';
-import { resultOf, runWire } from '../../src/dashboard/run-results.js';
+import { resultOf, slotWires } from '../../src/dashboard/run-results.js';
 import type { ResultWire } from '../../src/dashboard/wire.js';
 import type { RunRecord, RunState } from '../../src/ports/outcomes.js';
 
@@ -77,6 +77,31 @@ describe('an entry results over its kept runs', () => {
     // Without a summary: from the history alone, the streak not known.
     expect(resultOf(records, 'UTC').failureStreak).toBeNull();
     expect(resultOf(records, 'UTC').lastFailure).toBeNull();
+  });
+
+  /** One run's row: a slot of one attempt. */
+  const runWire = (record: RunRecord, deployment: string, entry: string, zone: string) =>
+    slotWires([record], deployment, entry, zone, undefined)[0]!;
+
+  it("shows a retried slot as one row, the last attempt's, marked as its own run was, with its attempts and its policy's", () => {
+    const slotMs = T0 + 60_000;
+    const own: RunRecord = { ...run(1, 'FAILURE'), slotMs, taskId: 'own', origin: 'trigger' };
+    const retry: RunRecord = { ...run(2, 'SUCCESS'), slotMs, taskId: 'own-2', attempt: 2, retryOf: 'own' };
+    const [slot, ...others] = slotWires([retry, own], 'dep', 'e', 'UTC', 3);
+    expect(others).toEqual([]);
+    expect(slot).toMatchObject({
+      taskId: 'own-2',
+      state: 'SUCCESS',
+      by: 'trigger',
+      slotMs,
+      attemptCount: 2,
+      maxAttempts: 3,
+      slotTaskId: 'own',
+    });
+    expect(slot!.attempts.map((a) => [a.taskId, a.attempt, a.state])).toEqual([
+      ['own', 1, 'FAILURE'],
+      ['own-2', 2, 'SUCCESS'],
+    ]);
   });
 
   it("marks a run by its record's origin when there is one (backfill, trigger), else by its task id", () => {

@@ -273,7 +273,8 @@ class EntryHandle(_OperatorVerbs):
         self.client.delete(self.name, keep_history=keep_history)
 
     def history(self, *, limit: int = 20) -> JSON:
-        """``{entry, runs: [...]}``, newest first, as ``beat history NAME --json``."""
+        """``{entry, runs: [...]}``: its last ``limit`` slots, newest first, each with its retry
+        ``attempts``, as ``beat history NAME --json``."""
         return dict(self.client.request("GET", _entry_path(self.name) + "/history", query={"limit": limit}))
 
     def audit(self, *, limit: int = 50, before: Optional[str] = None) -> JSON:
