@@ -9,7 +9,6 @@
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './key-spelling.js';
-import type { BrokerKind } from './broker-kinds.js';
 
 /** A group's name: written into Redis members and metric labels, so a short plain word. */
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
@@ -53,7 +52,8 @@ export function concurrencyProblems(
     Record<string, { readonly concurrency?: Concurrency | undefined; readonly options: { readonly ignoreResult?: boolean | undefined } }>
   >,
   outcomesFollowed: boolean,
-  broker?: Pick<BrokerKind, 'label' | 'publishesAttempts'>,
+  /** The broker's kind (broker-kinds.ts), by its two fields this reads: its import would close a cycle through resolve.ts. */
+  broker?: { readonly label: string; readonly publishesAttempts: boolean },
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const limits = new Map<string, { name: string; limit: number }>();

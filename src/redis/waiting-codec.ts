@@ -5,7 +5,7 @@
  * ms}, keys always in that order, scored by its slot: the zset's order is the order runs came due.
  */
 import { storedObject } from '../base/stored-object.js';
-import type { WaitingRun } from '../ports/concurrency.js';
+import type { WaitingRun } from '../ports/waiting-runs.js';
 
 export function encodeWaitingMember(w: WaitingRun): string {
   const head = { q: w.group, e: w.entry, s: w.slotMs, id: w.taskId };

@@ -8,7 +8,7 @@ import type { SchedulerKeys } from './keys.js';
 import { nameWrongType } from './server-errors.js';
 import { withScripts } from './scripts.js';
 import { decodeWaitingMember, encodeWaitingMember } from './waiting-codec.js';
-import type { WaitCode, WaitingRun, WaitingRunsStore } from '../ports/concurrency.js';
+import type { WaitCode, WaitingRun, WaitingRunsStore } from '../ports/waiting-runs.js';
 
 const CODES: Readonly<Record<number, WaitCode>> = { 0: 'stale', 1: 'waits', 2: 'superseded' };
 

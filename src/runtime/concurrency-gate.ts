@@ -22,7 +22,7 @@ import type { Concurrency } from '../config/concurrency.js';
 import { concurrencyWaitMs } from '../config/concurrency.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { DuePlan } from '../core/schedule.js';
-import type { WaitingRun, WaitingRunsStore } from '../ports/concurrency.js';
+import type { WaitingRun, WaitingRunsStore } from '../ports/waiting-runs.js';
 import type { TriggerPublisher } from '../ports/control-source.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { RetryPublishResult } from '../ports/outcomes.js';

@@ -19,7 +19,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import { PauseWatch } from '../base/pause-watch.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
-import type { WaitingRunsStore } from '../ports/concurrency.js';
+import type { WaitingRunsStore } from '../ports/waiting-runs.js';
 
 export interface LeaderSessionOptions {
   readonly config: ResolvedConfig;

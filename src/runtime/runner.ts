@@ -38,7 +38,7 @@ import { WarmUp } from './warm-up.js';
 import { EntryFailures } from './entry-backoff.js';
 import { OverlapGate } from './overlap.js';
 import { ConcurrencyGate } from './concurrency-gate.js';
-import type { WaitingRunsStore } from '../ports/concurrency.js';
+import type { WaitingRunsStore } from '../ports/waiting-runs.js';
 import type { Revoker } from '../ports/revoker.js';
 import type { BookSnapshot } from './entry-book.js';
 import type { ScheduleError } from '../base/step-budget.js';

@@ -18,7 +18,7 @@ import type { ControlSource, TriggerPublisher } from '../ports/control-source.js
 import type { Dispatcher } from '../ports/dispatcher.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import type { Revoker } from '../ports/revoker.js';
-import type { WaitingRunsStore } from '../ports/concurrency.js';
+import type { WaitingRunsStore } from '../ports/waiting-runs.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { StateStore } from '../ports/state.js';
 import type { ClockGuard } from '../redis/clock-guard.js';

@@ -113,7 +113,7 @@ describe('config bounds', () => {
     const cut = (text: string): string => `${JSON.stringify(text.slice(0, 80))}…(${text.length} chars)`;
     expect(problems).toEqual([
       `timezone: unknown time zone ${cut(zone)}; use an IANA name such as "Europe/Berlin" or "UTC"`,
-      `beatSchedule.a[${cut(key)}]: unknown key ${cut(key)}; allowed keys: task, chain, group, chord, owner, schedule, args, kwargs, options, link, linkError, relative, timezone, enabled, catchUp, catchUpWindow, overlap, overlapTimeout, overlapBuffer, overlapSignal, jitter, spread, startAt, endAt, exclude, pauseOnFailure, retry, deadLetter, maxRuns, oneOff, alerts, monitor, labels`,
+      `beatSchedule.a[${cut(key)}]: unknown key ${cut(key)}; allowed keys: task, chain, group, chord, owner, schedule, args, kwargs, options, link, linkError, relative, timezone, enabled, catchUp, catchUpWindow, overlap, overlapTimeout, overlapBuffer, overlapSignal, jitter, spread, startAt, endAt, exclude, pauseOnFailure, retry, deadLetter, concurrency, maxRuns, oneOff, alerts, monitor, labels`,
       // Quoted by the cron parser itself, cut on the way out; and not "Infinity is out of range".
       `beatSchedule.c.schedule.cron: minute field ${cut(digits)}: ${cut(digits)} is out of range 0-59`,
     ]);

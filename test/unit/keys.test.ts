@@ -59,6 +59,8 @@ const TODAY: Record<string, string> = {
   failures: 'tsbeat:{prod}:failures',
   // Added with retries (issue 70): a new name, which no 0.2 deployment has.
   retries: 'tsbeat:{prod}:retries',
+  // Added with concurrency groups (issue 70): a new name.
+  waiting: 'tsbeat:{prod}:waiting',
   // Added with the dead-letter list (issue 70): new names, which no earlier deployment has.
   deadLetters: 'tsbeat:{prod}:dead-letters',
   deadLetterItems: 'tsbeat:{prod}:dead-letters:items',
