@@ -100,8 +100,8 @@ export interface TriggerPublisher {
   /** A backfill step's slots classified, nothing written (BackfillPublisher). */
   claimBackfill?: BackfillPublisher['claimBackfill'];
   /**
-   * A slot's pending attempt (issue 70), exactly once: `member` is the retries zset's text as read
-   * (retry-fenced.lua); absent where the broker has no such script yet (RabbitMQ, SQS).
+   * A slot's pending attempt (issue 70): `member` is the retries zset's text as read
+   * (retry-fenced.lua). Exactly once on Redis; claim, send with confirms, commit on RabbitMQ and SQS.
    */
   publishRetry?(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult>;
 }
