@@ -303,13 +303,14 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
       if (result.status === 'confirmed') this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
       throw error;
     }
+    if (committed === RetryPublishResult.Fenced) {
+      // Still pending: the next leader sends it again (the same refusal, or a duplicate of the same task id).
+      if (result.status === 'confirmed') this.unrecorded([message], 'this instance lost the fence');
+      return RetryPublishResult.Fenced;
+    }
     if (result.status !== 'confirmed') {
       const why = result.status === 'returned' ? `the broker returned it unroutable: ${result.reason}` : result.reason;
       throw new BeatError(ErrorCode.BrokerPublish, `${what} refused and dropped: ${why}; ${TRIGGER_FIX}`);
-    }
-    if (committed === RetryPublishResult.Fenced) {
-      this.unrecorded([message], 'this instance lost the fence');
-      return RetryPublishResult.Fenced;
     }
     // 0 (no longer pending) cannot happen under the fence; the message is out either way.
     return RetryPublishResult.Published;

@@ -302,7 +302,7 @@ rabbitSuite(
         [attemptTaskId(slotId, 2), 2],
         [third, 3],
       ]);
-      const pending = await redis.client(0).zrange(schedulerKeys('tsbeat', name).retries, 0, -1);
+      const pending = await redis.client(0).zrange(schedulerKeys('tsbeat', name).retries, '0', '-1');
       expect(pending.filter((m) => m.includes(slotId))).toEqual([]);
       const attempts = (await results.lrange('tsbeat-test:attempts', 0, -1)).map((t) => JSON.parse(t) as Attempt);
       expect(attempts.filter((a) => a.retry_of === slotId)).toHaveLength(2);

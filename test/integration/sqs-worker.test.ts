@@ -373,7 +373,7 @@ suite(
       expect((JSON.parse(result) as { status: string }).status).toBe('SUCCESS');
       await stop(beat);
       const state = new Redis(redis.url(0));
-      const pending = await state.zrange(schedulerKeys('tsbeat', name).retries, 0, -1).finally(() => state.disconnect());
+      const pending = await state.zrange(schedulerKeys('tsbeat', name).retries, '0', '-1').finally(() => state.disconnect());
       expect(pending.filter((m) => m.includes(slotId))).toEqual([]);
     }, 90_000);
   },
