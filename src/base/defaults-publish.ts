@@ -33,6 +33,14 @@ export const PUBLISH_DEFAULTS = {
    */
   supersededRetryMs: 1000,
   /**
+   * How long a pending attempt (issue 70) is claimed for while a broker outside Redis (RabbitMQ,
+   * SQS) sends it: no leader finds it due meanwhile (retry-fenced.lua 'claim'). Longer than a send
+   * may take (a batch's confirms, amqpConfirmTimeoutMs, then a resend one by one; an SQS call,
+   * sqsRequestTimeoutMs); short enough that an attempt whose send failed, or whose leader died
+   * before the commit, goes again a minute later.
+   */
+  retryClaimMs: 60_000,
+  /**
    * An entry whose runs are refused because of the entry itself (its queue key holds another Redis
    * type, its exchange does not exist…) is retried after this long, doubled at each refusal up to
    * entryRetryMaxMs; the other entries are not held back.

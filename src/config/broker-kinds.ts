@@ -43,12 +43,6 @@ export interface BrokerKind {
   readonly defaultStateUrl?: string;
   /** Carries Celery's remote control and task events (a fanout exchange): revokes reach the workers. */
   readonly remoteControl: boolean;
-  /**
-   * Publishes a failed run's next attempt exactly once (issue 70: its dispatcher has a fenced step
-   * that takes the attempt off the pending set as it publishes). A `retry` on a kind without it is
-   * refused at check: its attempts would wait in Redis and never be published.
-   */
-  readonly publishesAttempts: boolean;
   /** What the kind cannot take of an otherwise valid config. */
   problems?(config: ResolvedConfig): BrokerKindProblem[];
 }
@@ -82,7 +76,6 @@ export const BROKER_KINDS = [
     parseUrl: (url, transportOptions) => parseRedisUrl(url, transportOptions),
     sharesRedis: true,
     remoteControl: true,
-    publishesAttempts: true,
   },
   {
     name: 'amqp',
@@ -93,7 +86,6 @@ export const BROKER_KINDS = [
     sharesRedis: false,
     defaultStateUrl: DEFAULTS.amqpStateUrl,
     remoteControl: true,
-    publishesAttempts: false,
   },
   {
     name: 'sqs',
@@ -102,7 +94,6 @@ export const BROKER_KINDS = [
     parseUrl: (url) => parseSqsUrl(url),
     sharesRedis: false,
     remoteControl: false,
-    publishesAttempts: false,
     problems: sqsProblems,
   },
 ] as const satisfies readonly (Omit<BrokerKind, 'name'> & { readonly name: string })[];

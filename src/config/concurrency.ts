@@ -44,7 +44,7 @@ export function concurrencyWaitMs(entry: { readonly catchUpWindowMs: number | un
  * Groups valid alone but not in this config, at the schema's paths: a run's place is freed when it
  * is known to be over, which needs runs followed (a resultBackend or `taskEvents: true`) and the
  * task's result (not `options.ignoreResult`); a waiting run is published later, from Redis, which
- * a broker that cannot publish an attempt (publishesAttempts) cannot do; one group's entries must
+ * broker other than Redis cannot do (its publish cannot take part in the script); one group's entries must
  * say one limit.
  */
 export function concurrencyProblems(
@@ -53,7 +53,7 @@ export function concurrencyProblems(
   >,
   outcomesFollowed: boolean,
   /** The broker's kind (broker-kinds.ts), by its two fields this reads: its import would close a cycle through resolve.ts. */
-  broker?: { readonly label: string; readonly publishesAttempts: boolean },
+  broker?: { readonly label: string; readonly sharesRedis: boolean },
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const limits = new Map<string, { name: string; limit: number }>();
@@ -71,7 +71,7 @@ export function concurrencyProblems(
         path,
         message: "concurrency needs the task's result to know when a run is over, but options.ignoreResult is true; remove one of them",
       });
-    if (group.whenFull === 'wait' && broker?.publishesAttempts === false)
+    if (group.whenFull === 'wait' && broker?.sharesRedis === false)
       problems.push({
         path: [...path, 'whenFull'],
         message: `concurrency.whenFull "wait" is not supported with an ${broker.label} broker yet: a waiting run is published later from Redis, which tsbeat does only through the Redis broker; set whenFull: skip, or use a Redis broker`,

@@ -171,12 +171,10 @@ export function parseConfig(
     }),
     ...overlapSettingProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...pauseOnFailureProblems(result.data.beatSchedule, followsOutcomes(resolved)),
-    ...retrySettingProblems(
-      result.data,
-      result.data.beatSchedule,
-      { followed: followsOutcomes(resolved), heard: keepsRunHistory(resolved) },
-      brokerKindIfKnown(resolved.broker.url),
-    ),
+    ...retrySettingProblems(result.data, result.data.beatSchedule, {
+      followed: followsOutcomes(resolved),
+      heard: keepsRunHistory(resolved),
+    }),
     ...concurrencyProblems(result.data.beatSchedule, followsOutcomes(resolved), brokerKindIfKnown(resolved.broker.url)),
     ...sentryConfigProblems(result.data.sentry, result.data.beatSchedule, sentryEnv, ENV.sentryDsn),
     ...(queues === undefined ? [] : configQueueProblems(result.data, queues)),

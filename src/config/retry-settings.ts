@@ -1,19 +1,9 @@
 /**
  * Retry settings that are valid alone but not in this config (as overlap-settings.ts for overlap):
- * without an outcome source tsbeat cannot know how a run ended, and a broker that cannot publish an
- * attempt yet would keep every attempt pending. Paths as the schema's.
+ * without an outcome source tsbeat cannot know how a run ended. Paths as the schema's.
  */
 import { DEFAULTS } from '../base/defaults.js';
-import { BROKER_KINDS } from './broker-kinds.js';
-import type { BrokerKind } from './broker-kinds.js';
 import type { ParsedRetry } from './retry-schema.js';
-
-/** The kinds that publish attempts, for messages: "Redis". */
-function attemptPublishingLabels(): string {
-  return BROKER_KINDS.filter((kind) => kind.publishesAttempts)
-    .map((kind) => kind.label)
-    .join(' or ');
-}
 
 /** How this config learns runs' outcomes (alerts-schema.ts OutcomeReading). */
 interface OutcomeReading {
@@ -28,9 +18,7 @@ interface OutcomeReading {
  * heard (task events read by default do), a lost run needs runs followed (task events read by
  * default give a silent run up as unknown without counting on the workers to send any: retrying
  * those would publish every run `attempts` times against workers started without -E), and either
- * needs the task's result (options.ignoreResult: true stores none). `broker` is the broker's kind
- * (undefined when its URL does not parse, which is said elsewhere): one that cannot publish an
- * attempt yet (publishesAttempts) would keep every attempt pending, so a retry there is refused.
+ * needs the task's result (options.ignoreResult: true stores none).
  */
 export function retrySettingProblems(
   config: { readonly retry?: ParsedRetry | undefined; readonly deadLetter?: boolean | undefined },
@@ -45,19 +33,11 @@ export function retrySettingProblems(
     >
   >,
   outcomes: OutcomeReading,
-  broker?: Pick<BrokerKind, 'label' | 'publishesAttempts'>,
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   const howToKnow = "set resultBackend (the workers' Celery result_backend) or taskEvents: true (workers with -E)";
   const check = (retry: ParsedRetry | undefined, deadLetter: boolean | undefined, path: (string | number)[]): boolean => {
     if (retry !== undefined) {
-      if (broker?.publishesAttempts === false) {
-        problems.push({
-          path: [...path, 'retry'],
-          message: `retry is not supported with an ${broker.label} broker yet: tsbeat publishes a failed run's next attempt only through the ${attemptPublishingLabels()} broker, so here its attempts would never be sent; remove retry (use Celery's autoretry_for in the task instead), or use a ${attemptPublishingLabels()} broker`,
-        });
-        return false;
-      }
       const on = retry.on ?? DEFAULTS.retryOn;
       if (!outcomes.heard) {
         problems.push({

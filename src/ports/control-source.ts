@@ -100,9 +100,10 @@ export interface TriggerPublisher {
   /** A backfill step's slots classified, nothing written (BackfillPublisher). */
   claimBackfill?: BackfillPublisher['claimBackfill'];
   /**
-   * A slot's pending attempt (issue 70), exactly once: `member` is the retries zset's text as read
-   * (retry-fenced.lua), or with `from: 'waiting'` the waiting zset's (a run released by its
-   * concurrency group); absent where the broker has no such script yet (RabbitMQ, SQS).
+   * A slot's pending attempt (issue 70): `member` is the retries zset's text as read
+   * (retry-fenced.lua), or with `from: 'waiting'` the waiting zset's (a run its concurrency group
+   * releases; the Redis broker only). Exactly once on Redis; claim, send with confirms, commit on
+   * RabbitMQ and SQS.
    */
   publishRetry?(
     message: TaskMessage,

@@ -26,6 +26,8 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
+import { DEFAULTS } from '../base/defaults.js';
+import { RetryPublishResult } from '../ports/outcomes.js';
 import { TriggerResult } from '../ports/control-source.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher } from '../ports/control-source.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
@@ -38,7 +40,7 @@ import type { AmqpPublishPlan } from '../amqp/message.js';
 
 export type { ConfirmingSender };
 
-/** What to do about a manual run the broker refused because of its entry. */
+/** What to do about a manual run (or an attempt) the broker refused because of its entry. */
 const TRIGGER_FIX = "mend the entry's route (its exchange, routing key or queue) or its message, then trigger it again";
 
 /** The fresh runs by their confirms: `gap` says, per entry, why one of its runs was not confirmed. */
@@ -272,6 +274,46 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
     if (committed === TriggerResult.Fenced) this.unrecorded([message], 'this instance lost the fence');
     // Superseded: out on the broker, but the entry changed since it was read: its state was not written.
     return committed === TriggerResult.Superseded ? TriggerResult.Published : committed;
+  }
+
+  /**
+   * A slot's pending attempt (issue 70), as a manual run is sent: retry-fenced.lua claims it (the
+   * checks of the Redis path; no leader finds it due for DEFAULTS.retryClaimMs), the broker
+   * confirms it, and the script's commit takes it off the pending set. One the broker refuses for
+   * its entry's fault is taken off too (it would be refused again); one not confirmed stays pending,
+   * sent again when the claim ends. At least once: see the script's header.
+   */
+  async publishRetry(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult> {
+    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys.retries];
+    const claim = await this.redis.retryFenced(keys.length, ...keys, token, member, 'claim', String(DEFAULTS.retryClaimMs), revision ?? '');
+    if (claim !== RetryPublishResult.Published) return claim as RetryPublishResult;
+    const [result] = await sendRuns(this.broker, [message]);
+    const what = `attempt of "${message.entry}" (${message.id})`;
+    if (result?.status !== 'confirmed' && result?.status !== 'returned' && result?.status !== 'refused') {
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `${what} not confirmed by the broker: ${result === undefined ? 'no result' : result.error.message}; it stays pending and goes again in ${DEFAULTS.retryClaimMs / 1000} s`,
+        { cause: result?.error },
+      );
+    }
+    let committed: unknown;
+    try {
+      committed = await this.redis.retryFenced(keys.length, ...keys, token, member, 'commit');
+    } catch (error) {
+      if (result.status === 'confirmed') this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
+      throw error;
+    }
+    if (committed === RetryPublishResult.Fenced) {
+      // Still pending: the next leader sends it again (the same refusal, or a duplicate of the same task id).
+      if (result.status === 'confirmed') this.unrecorded([message], 'this instance lost the fence');
+      return RetryPublishResult.Fenced;
+    }
+    if (result.status !== 'confirmed') {
+      const why = result.status === 'returned' ? `the broker returned it unroutable: ${result.reason}` : result.reason;
+      throw new BeatError(ErrorCode.BrokerPublish, `${what} refused and dropped: ${why}; ${TRIGGER_FIX}`);
+    }
+    // 0 (no longer pending) cannot happen under the fence; the message is out either way.
+    return RetryPublishResult.Published;
   }
 
   /** A step's slots classified, nothing written: what a backfill's overlap policy decides on. */

@@ -201,8 +201,9 @@ export class ControlLoop {
   }
 
   /**
-   * The slots' attempts that are due (issue 70), each published once through retry-fenced.lua with
-   * the slot's message, the attempt's task id and headers (celery/attempt-message.ts). An attempt of
+   * The slots' attempts that are due (issue 70), each published through retry-fenced.lua (once on
+   * Redis; claimed, sent and committed on RabbitMQ and SQS: at least once) with the slot's message,
+   * the attempt's task id and headers (celery/attempt-message.ts). An attempt of
    * an entry this config no longer has is discarded; the script drops one whose entry was deleted or
    * re-created since its slot's run.
    */

@@ -24,7 +24,6 @@ import { RedisResultReader } from '../redis/result-backend.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import type { DeadLettering, FailurePausing, RetryScheduling } from '../redis/run-history-store.js';
 import { deadLettersOf, retryPolicyOf } from '../config/retry-schema.js';
-import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import type { RetrySettings } from '../config/retry-schema.js';
 import { deadLetterOf, exhaustedEnd, nextAttempt } from '../runtime/attempt-end.js';
 import { DEFAULTS } from '../base/defaults.js';
@@ -67,18 +66,18 @@ export function startOutcomes(
   const taskEvents =
     config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
   const policyOf = retryPolicies(config, findEntry);
-  const scheduling = policyOf && retryScheduling(policyOf, clock);
+  const scheduling = retryScheduling(policyOf, clock);
   const tracker = new OutcomeTracker({
     history: new RedisRunHistory(state, keys, undefined, pausing, scheduling, deadLettering(config, policyOf, findEntry, clock, events)),
     // A slot's next attempt is its entry's run in progress until it is published (overlap policies).
-    ...(scheduling === undefined ? {} : { nextAttempt: (entry: string, record: RunRecord) => scheduling.next(entry, record) }),
+    nextAttempt: (entry: string, record: RunRecord) => scheduling.next(entry, record),
     ...(client === undefined || backend === undefined
       ? {}
       : { results: new RedisResultReader(client, backend.transportOptions.globalKeyprefix) }),
     ...(taskEvents === undefined ? {} : { taskEvents }),
     // Read by default, not counted on: a run no event tells of is given up as unknown, saying why.
     ...(followsOutcomes(config) ? {} : { silenceMs: Math.min(TASK_EVENTS_SILENCE_MS, config.outcomeTimeoutMs) }),
-    events: policyOf === undefined ? events : withExhaustions(events, policyOf),
+    events: withExhaustions(events, policyOf),
     logger,
     clock,
     timeoutMs: config.outcomeTimeoutMs,
@@ -89,16 +88,12 @@ export function startOutcomes(
 
 /**
  * The retry policy in force for an entry's runs (issue 70): the config's entry, else the runtime
- * entry of that name, with retryPolicyOf; none for an entry not found (deleted since). With a
- * broker that cannot publish attempts yet (publishesAttempts: RabbitMQ, SQS) no entry has one:
- * `beat check` refuses the config's retry there, and a runtime entry's would only pile up
- * attempts nobody publishes.
+ * entry of that name, with retryPolicyOf; none for an entry not found (deleted since).
  */
 function retryPolicies(
   config: ResolvedConfig,
   findEntry: ((name: string) => RetrySettings | undefined) | undefined,
-): ((entry: string) => RetryPolicy | undefined) | undefined {
-  if (brokerKindIfKnown(config.broker.url)?.publishesAttempts !== true) return undefined;
+): (entry: string) => RetryPolicy | undefined {
   return (name) => {
     const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
     return entry === undefined ? undefined : retryPolicyOf(entry, config);
@@ -125,7 +120,7 @@ function retryScheduling(policyOf: (entry: string) => RetryPolicy | undefined, c
  */
 function deadLettering(
   config: ResolvedConfig,
-  policyOf: ((entry: string) => RetryPolicy | undefined) | undefined,
+  policyOf: (entry: string) => RetryPolicy | undefined,
   findEntry: ((name: string) => RetrySettings | undefined) | undefined,
   clock: Clock,
   events: OutcomeEvents,
@@ -134,7 +129,7 @@ function deadLettering(
     of: (name, record, revision) => {
       const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
       if (entry === undefined) return undefined;
-      return deadLetterOf(name, record, policyOf?.(name), deadLettersOf(entry, config), clock.now(), revision);
+      return deadLetterOf(name, record, policyOf(name), deadLettersOf(entry, config), clock.now(), revision);
     },
     maxItems: config.deadLetters?.maxItems ?? DEFAULTS.deadLettersMaxItems,
     maxBytes: config.deadLetters?.maxBytes ?? DEFAULTS.deadLettersMaxBytes,

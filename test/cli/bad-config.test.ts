@@ -134,16 +134,6 @@ describe('check refuses what run would refuse', () => {
       "  retry (line 4): retry needs to know how runs ended, and this config reads no outcomes: set resultBackend (the workers' Celery result_backend) or taskEvents: true (workers with -E), or remove retry",
     ],
     [
-      'retry on AMQP',
-      [
-        ...ENTRY,
-        'broker: { url: "amqp://guest:guest@127.0.0.1:5672//" }',
-        'resultBackend: redis://127.0.0.1:6399/1',
-        'retry: { attempts: 3 }',
-      ],
-      "  retry (line 5): retry is not supported with an AMQP broker yet: tsbeat publishes a failed run's next attempt only through the Redis broker, so here its attempts would never be sent; remove retry (use Celery's autoretry_for in the task instead), or use a Redis broker",
-    ],
-    [
       'retry.attempts',
       ['resultBackend: redis://127.0.0.1:6399/1', 'beatSchedule:', '  a: { task: t, schedule: 5, retry: { attempts: 101 } }'],
       '  beatSchedule.a.retry.attempts (line 3): retry.attempts must be a whole number from 1 to 100 (runs of one slot, the first included)',

@@ -5,14 +5,20 @@
  * and one slot in `beat history` (--json and the table) with its three attempts and SUCCESS; a task that always fails runs its attempts and is counted as
  * exhausted, and the attempts are counted, in /metrics.
  * Redis: a private redis-server (broker and state on DB 0, results on DB 1).
+ * RabbitMQ: the same task through the shared node at 127.0.0.1:5672 (a queue of this run's own,
+ * deleted afterwards), each attempt claimed, sent with confirms and committed (retry-fenced.lua).
  * Oracle: the worker's own record of each attempt it ran (tsbeat_test.fail_twice: id, headers, start).
  */
+import { spawnSync } from 'node:child_process';
+import { connect } from 'amqplib';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { attemptTaskId } from '../../src/celery/task-id.js';
+import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
-import { pythonCelery, startWorker, stopAll } from '../support/celery.js';
+import { PYTHON, pythonCelery, startWorker, stopAll } from '../support/celery.js';
+import { portOpen } from '../support/rabbitmq-node.js';
 import type { CeleryProcess } from '../support/celery.js';
 import {
   httpPortOf,
@@ -222,3 +228,118 @@ suite(`retries with a real Celery worker${celery.ok ? '' : ` (skipped: ${celery.
     expect(seen.filter((a) => a.attempt === null && a.at < chain[2]!.at).map((a) => a.id)).toEqual([chain[0]!.id]);
   }, 90_000);
 });
+
+const SHARED_RABBIT = 'amqp://guest:guest@127.0.0.1:5672//';
+const rabbitProblems = [
+  ...(celery.ok ? [] : [celery.problem]),
+  ...(spawnSync(PYTHON, ['-c', 'import amqp'], { timeout: 30_000 }).status === 0
+    ? []
+    : [`${PYTHON} cannot import amqp; install python3-amqp`]),
+  ...((await portOpen(5672, 2000)) ? [] : ['nothing listens on 127.0.0.1:5672; start RabbitMQ (rabbitmq-server -detached)']),
+];
+const rabbitSuite = rabbitProblems.length === 0 || process.env['CI'] ? describe : describe.skip;
+
+rabbitSuite(
+  `retries over RabbitMQ with a real Celery worker${rabbitProblems.length === 0 ? '' : ` (skipped: ${rabbitProblems.join('; ')})`}`,
+  () => {
+    const fleet = new BeatFleet();
+    const dir = new TempDir();
+    const queue = `tsbeat-it-${process.pid}-retry`;
+    let redis: PrivateRedis;
+    let results: Redis;
+    const workers: CeleryProcess[] = [];
+
+    beforeAll(async () => {
+      if (rabbitProblems.length > 0) throw new Error(rabbitProblems.join('; '));
+      redis = await startPrivateRedis();
+      results = redis.client(1);
+      workers.push(await startWorker({ name: 'retry-amqp', queues: [queue], env: { broker: SHARED_RABBIT, backend: redis.url(1) } }));
+    });
+
+    afterAll(async () => {
+      await fleet.killAll();
+      killCliChildren();
+      await stopAll(workers);
+      results?.disconnect();
+      await redis?.stop();
+      dir.remove();
+      // The queue and its exchange (Celery's, named as the queue) are this run's alone.
+      const model = await connect(SHARED_RABBIT);
+      const channel = await model.createChannel();
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.deleteExchange(queue).catch(() => undefined);
+      await model.close().catch(() => undefined);
+    });
+
+    it('runs a task that fails twice three times for its slot, each attempt claimed, confirmed and committed, with its id and headers, and SUCCESS in beat history', async () => {
+      const name = uniqueName('retry-amqp');
+      const file = dir.write(`${name}.json`, {
+        name,
+        broker: { url: SHARED_RABBIT },
+        state: { url: redis.url(0) },
+        resultBackend: redis.url(1),
+        taskDefaultQueue: queue,
+        lock: FAST_LOCK,
+        beatSchedule: {
+          flaky: { task: 'tsbeat_test.fail_twice', schedule: 10, retry: { attempts: 3, backoff: { initial: '1s', factor: 2, max: '1m' } } },
+        },
+      });
+      const check = await runBeatCli(['check', '--config', file]);
+      expect(check.stderr).toBe('');
+      expect(check.code).toBe(0);
+      const beat = fleet.spawn({ config: file, label: 'amqp-leader' });
+      await beat.waitForEvent(EVENTS.lockAcquired, 10_000);
+
+      let seen: Attempt[] = [];
+      const chain = await waitUntil(
+        'three attempts of the first slot',
+        async () => {
+          const all = (await results.lrange('tsbeat-test:attempts', 0, -1)).map((t) => JSON.parse(t) as Attempt);
+          seen = all;
+          const first = all.find((a) => a.attempt === null);
+          if (first === undefined) return undefined;
+          const chain = [first, ...all.filter((a) => a.retry_of === first.id)];
+          return chain.length >= 3 ? chain : undefined;
+        },
+        60_000,
+        () => `worker saw ${JSON.stringify(seen)}; beat ${JSON.stringify(beat.logs.slice(-20))}`,
+      );
+      const slotId = chain[0]!.id;
+      expect(chain.map((a) => [a.id, a.attempt, a.retry_of])).toEqual([
+        [slotId, null, null],
+        [attemptTaskId(slotId, 2), 2, slotId],
+        [attemptTaskId(slotId, 3), 3, slotId],
+      ]);
+      expect(chain[1]!.at - chain[0]!.at).toBeGreaterThanOrEqual(0.95);
+      expect(chain[2]!.at - chain[1]!.at).toBeGreaterThanOrEqual(1.95);
+
+      const third = attemptTaskId(slotId, 3);
+      const slot = await waitUntil(
+        'the third attempt SUCCESS in beat history',
+        async () => {
+          const run = await runBeatCli(['history', 'flaky', '--config', file, '--json']);
+          expect(run.stderr).toBe('');
+          const list = JSON.parse(run.stdout) as SlotJson[];
+          const found = list.find((r) => r.slotTaskId === slotId);
+          return found?.taskId === third && found.state === 'SUCCESS' ? found : undefined;
+        },
+        20_000,
+      );
+      expect(slot.attempts.map((a) => [a.taskId, a.state])).toEqual([
+        [slotId, 'FAILURE'],
+        [attemptTaskId(slotId, 2), 'FAILURE'],
+        [third, 'SUCCESS'],
+      ]);
+      // Each attempt of the slot published once (committed off the pending set), and none of it left pending: no fourth.
+      const published = beat.logs.filter((l) => l.event === EVENTS.retry && l['retryOf'] === slotId && l.msg?.endsWith('published'));
+      expect(published.map((l) => [l['id'], l['attempt']])).toEqual([
+        [attemptTaskId(slotId, 2), 2],
+        [third, 3],
+      ]);
+      const pending = await redis.client(0).zrange(schedulerKeys('tsbeat', name).retries, '0', '-1');
+      expect(pending.filter((m) => m.includes(slotId))).toEqual([]);
+      const attempts = (await results.lrange('tsbeat-test:attempts', 0, -1)).map((t) => JSON.parse(t) as Attempt);
+      expect(attempts.filter((a) => a.retry_of === slotId)).toHaveLength(2);
+    }, 120_000);
+  },
+);

@@ -7,7 +7,8 @@
  *
  * The worker is the oracle: every task it runs is appended to a list in the result backend's Redis
  * (test/support/celery_app), with its result (args, kwargs, delivery_info, headers). State, lock and
- * results live in a private Redis on a free port.
+ * results live in a private Redis on a free port. A task that fails twice is retried (issue 70): its
+ * attempts claimed, sent and committed as on RabbitMQ (retry-fenced.lua).
  */
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
@@ -16,7 +17,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import { parseIsoInstant } from '../../src/celery/time.js';
 import { createLogger } from '../../src/base/log.js';
 import { SqsTransport } from '../../src/sqs/transport.js';
-import { slotTaskId } from '../../src/celery/task-id.js';
+import { attemptTaskId, slotTaskId } from '../../src/celery/task-id.js';
 import { readEntryState } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
@@ -90,8 +91,9 @@ suite(
     });
 
     /** A deployment sending to the local server; its state in DB 0 of the private Redis. */
-    function deployment(name: string, beatSchedule: Record<string, unknown>): string {
+    function deployment(name: string, beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
       return dir.write(`${name}.json`, {
+        ...extra,
         name,
         broker: { url: sqs.url, transportOptions: { region: 'us-east-1', is_secure: false, wait_time_seconds: 1 } },
         state: { url: redis.url(0) },
@@ -333,5 +335,46 @@ suite(
       expect(report.count).toBe(state?.runCount);
       expect(runs.filter((r) => r.slotMs > stoppedAt && r.slotMs < stoppedAt + 1500).length).toBeGreaterThanOrEqual(1);
     }, 120_000);
+
+    it('retries a task that fails twice: three attempts of its slot, each claimed, sent and committed, with its id and headers, SUCCESS at the end', async () => {
+      const name = 'sqs-retry';
+      const cfg = deployment(
+        name,
+        {
+          flaky: { task: 'tsbeat_test.fail_twice', schedule: 10, retry: { attempts: 3, backoff: { initial: '1s', factor: 2, max: '1m' } } },
+        },
+        { resultBackend: redis.url(1) },
+      );
+      const beat = fleet.spawn({ config: cfg, label: name });
+      type Attempt = { id: string; attempt: number | null; retry_of: string | null };
+      let seen: Attempt[] = [];
+      const chain = await waitUntil(
+        'three attempts of the first slot',
+        async () => {
+          seen = (await results.lrange('tsbeat-test:attempts', 0, -1)).map((t) => JSON.parse(t) as Attempt);
+          const first = seen.find((a) => a.attempt === null);
+          const chain = first === undefined ? [] : [first, ...seen.filter((a) => a.retry_of === first.id)];
+          return chain.length >= 3 ? chain : undefined;
+        },
+        60_000,
+        () => `worker saw ${JSON.stringify(seen)}; beat ${beat.tail()}`,
+      );
+      const slotId = chain[0]!.id;
+      expect(chain.map((a) => [a.id, a.attempt, a.retry_of])).toEqual([
+        [slotId, null, null],
+        [attemptTaskId(slotId, 2), 2, slotId],
+        [attemptTaskId(slotId, 3), 3, slotId],
+      ]);
+      const result = await waitUntil(
+        'the third attempt stored',
+        async () => (await results.get(resultKey(attemptTaskId(slotId, 3)))) ?? undefined,
+        15_000,
+      );
+      expect((JSON.parse(result) as { status: string }).status).toBe('SUCCESS');
+      await stop(beat);
+      const state = new Redis(redis.url(0));
+      const pending = await state.zrange(schedulerKeys('tsbeat', name).retries, '0', '-1').finally(() => state.disconnect());
+      expect(pending.filter((m) => m.includes(slotId))).toEqual([]);
+    }, 90_000);
   },
 );

@@ -83,6 +83,7 @@ const BOUNDED: Record<string, string> = {
   'src/publish/send-then-commit-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/send-then-commit-dispatcher.ts this.redis.commitFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',
   'src/publish/send-then-commit-dispatcher.ts this.redis.commitTrigger': 'the keys of one manual run',
+  'src/publish/send-then-commit-dispatcher.ts this.redis.retryFenced': 'the five keys of one attempt (claim and commit)',
   'src/kombu/redis-transport.ts this.scripts[script]':
     "the fenced publish's keys: four of the deployment's and the lists one batch pushes to (at most DEFAULTS.dispatchBatchRuns runs)",
   'src/publish/confirmed-backfill.ts scripts.backfillFenced':

@@ -94,20 +94,14 @@ describe('retry settings', () => {
     ]);
   });
 
-  it('refuses retry on a broker that cannot publish attempts yet (AMQP, SQS), naming the setting and the fix; the Redis broker takes it', () => {
+  it('takes retry with every broker: Redis, AMQP and SQS publish attempts', () => {
     const amqp = { broker: { url: 'amqp://guest:guest@127.0.0.1:5672//' }, resultBackend: BACKEND };
-    const amqpProblem = (path: string) =>
-      `${path}: retry is not supported with an AMQP broker yet: tsbeat publishes a failed run's next attempt only through the Redis broker, so here its attempts would never be sent; remove retry (use Celery's autoretry_for in the task instead), or use a Redis broker`;
-    expect(problemsOf({ ...amqp, retry: { attempts: 3 }, beatSchedule: { a: entry({}) } })).toEqual([amqpProblem('retry')]);
-    expect(problemsOf({ ...amqp, beatSchedule: { a: entry({ retry: { attempts: 3 } }), b: entry({}) } })).toEqual([
-      amqpProblem('beatSchedule.a.retry'),
-    ]);
-    // retry: false on an entry, and deadLetter (which no broker acts on yet), are not attempts to publish.
-    expect(parseConfig({ ...amqp, beatSchedule: { a: entry({ retry: false, deadLetter: true }) } }, 'test').entries).toHaveLength(1);
+    expect(parseConfig({ ...amqp, retry: { attempts: 3 }, beatSchedule: { a: entry({}) } }, 'test').entries).toHaveLength(1);
+    expect(parseConfig({ ...amqp, beatSchedule: { a: entry({ retry: { attempts: 3 } }) } }, 'test').entries).toHaveLength(1);
     const sqs = { broker: { url: 'sqs://' }, state: { url: BACKEND }, resultBackend: BACKEND };
-    expect(problemsOf({ ...sqs, beatSchedule: { a: entry({ retry: { attempts: 2, on: ['failure'] } }) } })).toEqual([
-      "beatSchedule.a.retry: retry is not supported with an SQS broker yet: tsbeat publishes a failed run's next attempt only through the Redis broker, so here its attempts would never be sent; remove retry (use Celery's autoretry_for in the task instead), or use a Redis broker",
-    ]);
+    expect(parseConfig({ ...sqs, beatSchedule: { a: entry({ retry: { attempts: 2, on: ['failure'] } }) } }, 'test').entries).toHaveLength(
+      1,
+    );
     expect(parseConfig({ resultBackend: BACKEND, retry: { attempts: 3 }, beatSchedule: { a: entry({}) } }, 'test').entries).toHaveLength(1);
   });
 

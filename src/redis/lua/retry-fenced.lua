@@ -5,31 +5,46 @@
   twice. An attempt does not move the entry's schedule: the state is read (for the entry fence), never
   written; the attempt's run record is the outcome tracker's (lua/run-history.lua).
 
+  A broker outside Redis (RabbitMQ, SQS: send-then-commit-dispatcher.ts) cannot take part in the
+  step, so there it is two calls around the confirmed send, as claim-trigger.lua and
+  commit-trigger.lua are for a manual run: ARGV[3] 'claim' makes the checks above and claims the
+  attempt, moving its due time (its score) to the claim's end, so that no leader finds it due while
+  it is being sent; 'commit' removes it once the broker confirmed the message (or refused it for the
+  entry's own fault). At least once: a leader deposed or dead between the send and the commit leaves
+  the attempt pending, and the next leader sends it again when the claim ends, under the same task id
+  (the attempt's uuid5), so the worker or the result backend can tell the duplicate.
+
   KEYS[1]      fence key (string)
   KEYS[2]      state hash (includes/entry-state.lua), for the entry fence of an '@' revision
   KEYS[3]      entries hash: the runtime entries' records (includes/entry-record.lua), for a digits revision
   KEYS[4]      stop key: while it exists (`beat pause --all`) nothing is published (includes/stop.lua)
   KEYS[5]      retries zset (keys.ts `retries`, retry-codec.ts), or the waiting zset (keys.ts `waiting`,
-               waiting-codec.ts): a run its concurrency group releases is published by the same step,
-               its member (whose `e` is its entry, as an attempt's) taken off in the push
-  KEYS[6..]    broker lists to push to
+               waiting-codec.ts): a run its concurrency group releases is published by the same step
+               (the Redis broker only: a group's `wait` is refused with the others), its member (whose
+               `e` is its entry, as an attempt's) taken off in the push
+  KEYS[6..]    broker lists to push to (none with 'claim' or 'commit')
 
   ARGV[1]      fence token
   ARGV[2]      the attempt's (or waiting run's) member exactly as it sits in the zset (removed here, so it runs once)
-  ARGV[3]      P: number of pushes; ARGV[4]: C: number of channel publishes
+  ARGV[3]      P: number of pushes; or 'claim', or 'commit' (the step of a broker outside Redis)
+  ARGV[4]      C: number of channel publishes; with 'claim': how long the claim lasts, ms (from TIME)
   ARGV[5]      the revision the slot's run was published under (the member's `r`; '' = not checked: an
-               entry of the config file; see includes/entry-fence.lua)
+               entry of the config file; see includes/entry-fence.lua); not read by 'commit'
   then P pairs (index into KEYS, payload) and C pairs (channel, payload)
 
-  Reply   1 published; 0 the attempt was no longer pending (published already, or dropped): nothing
-          written; -1 fenced; -3 stopped: nothing written, the attempt stays pending until the stop is
-          lifted; 2 dropped: the entry was deleted or created again since its slot's run was
-          published (incarnationHolds), so the attempt is removed and nothing is published;
-          { 3, key, type } refused: a broker list holds another Redis type (this entry's fault): the
-          attempt is removed, nothing is published
+  Reply   1 published (claimed with 'claim': send it now; removed with 'commit'); 0 the attempt was no
+          longer pending (published already, or dropped): nothing written; -1 fenced (also 'commit':
+          the attempt stays pending, and the next leader sends it again when the claim ends); -3
+          stopped: nothing written, the attempt stays pending until the stop is lifted ('commit' is
+          not stopped: what the broker confirmed is recorded); 2 dropped: the entry was deleted or
+          created again since its slot's run was published (incarnationHolds), so the attempt is
+          removed and nothing is published; { 3, key, type } refused: a broker list holds another
+          Redis type (this entry's fault): the attempt is removed, nothing is published
   Errors  WRONGTYPE naming the key when the fence, state, entries hash or retries zset holds another
-          type; ERR when a push's key index is not valid. All before anything is written.
-  Writes  ZREM of the member; LPUSH / PUBLISH of the payloads.
+          type; ERR when a push's key index or the claim's length is not valid. All before anything
+          is written.
+  Writes  ZREM of the member; LPUSH / PUBLISH of the payloads; with 'claim' (instead): ZADD XX of the
+          member, scored TIME + ARGV[4].
 ]]
 --- @include "fence"
 --- @include "stop"
@@ -40,6 +55,11 @@
 local SCRIPT = 'retry-fenced'
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or -1 end
+if ARGV[3] == 'commit' then
+  local refused = wrongType(SCRIPT, KEYS[5], 'zset')
+  if refused then return refused end
+  return redis.call('ZREM', KEYS[5], ARGV[2])
+end
 if deploymentStopped(KEYS[4]) then return -3 end
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[5], 'zset')
 if refused then return refused end
@@ -51,9 +71,11 @@ for i = 6, #KEYS do
     break
   end
 end
-local pushes = tonumber(ARGV[3])
-local channels = tonumber(ARGV[4])
+local claim = ARGV[3] == 'claim'
+local pushes = claim and 0 or tonumber(ARGV[3])
+local channels = claim and 0 or tonumber(ARGV[4])
 if not pushes or not channels then return redis.error_reply('ERR ' .. SCRIPT .. ': the push and publish counts are not numbers') end
+if claim and not tonumber(ARGV[4]) then return redis.error_reply('ERR ' .. SCRIPT .. ": the claim's length is not a number") end
 for i = 1, pushes do
   local index = tonumber(ARGV[4 + 2 * i])
   if not index or index < 6 or index > #KEYS then
@@ -66,6 +88,14 @@ local entry = cjson.decode(ARGV[2]).e
 if not storedIncarnationHolds(ARGV[5], KEYS[2], KEYS[3], entry) then
   redis.call('ZREM', KEYS[5], ARGV[2])
   return 2
+end
+if claim then
+  -- Before Redis 5 a script that reads TIME may write only under effects replication (see publish-fenced.lua).
+  redis.replicate_commands()
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  redis.call('ZADD', KEYS[5], 'XX', now + tonumber(ARGV[4]), ARGV[2])
+  return 1
 end
 redis.call('ZREM', KEYS[5], ARGV[2])
 if badKey then return { 3, badKey, badType } end
