@@ -52,6 +52,8 @@ export class ConcurrencyGate {
   private readonly reserved = new Map<string, number>();
   /** Runs waiting, by group, as this leader last read or wrote them (undefined until read). */
   private waiting: Map<string, number> | undefined;
+  /** Counts the runs made to wait: a read begun before one of them is not taken over the count (see releaseWaiting). */
+  private waitedCount = 0;
 
   constructor(readonly options: ConcurrencyGateOptions) {}
 
@@ -110,8 +112,14 @@ export class ConcurrencyGate {
     return new Wake(this, runLog);
   }
 
+  /** How many runs this leader made to wait so far. */
+  get waitedSoFar(): number {
+    return this.waitedCount;
+  }
+
   /** @internal Wake: runs made to wait. */
   waited(group: string): void {
+    this.waitedCount += 1;
     this.changeWaiting(group, 1);
   }
 
@@ -257,8 +265,10 @@ export interface ReleaseOptions {
 export async function releaseWaiting(o: ReleaseOptions): Promise<'not leading' | undefined> {
   const { gate, logger } = o;
   if (!gate.hasWaiting() || o.publisher.publishRetry === undefined) return undefined;
+  const before = gate.waitedSoFar;
   const read = await gate.options.store.waiting(WAITING_READ);
-  if (read.length < WAITING_READ) gate.countWaiting(read);
+  // A whole read counts the runs waiting, unless runs were made to wait while it was on its way.
+  if (read.length < WAITING_READ && gate.waitedSoFar === before) gate.countWaiting(read);
   const census = gate.census();
   const held = new Set<string>();
   for (const { member, run } of read) {
