@@ -362,6 +362,11 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
     const run = released.shift();
     if (run === undefined) break;
+    // A buffered run of a concurrency group's entry asks its group too, as a due one does.
+    if (wake !== undefined && run.held.entry.concurrency !== undefined) {
+      const one = { slots: [run.slotMs], missed: 0, missedReason: undefined, cursorMs: run.slotMs, nextSlotMs: undefined };
+      if (wake.admit(book, run.held, one, nowMs) === undefined) continue;
+    }
     addRun(batch, run.held, renderer.render(run.held.entry, run.slotMs, nowMs));
   }
   while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
