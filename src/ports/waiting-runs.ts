@@ -1,3 +1,5 @@
+import type { SlotAhead } from './dispatcher.js';
+
 /**
  * Concurrency groups (issue 70; config/concurrency.ts): what the leader keeps in Redis of the runs
  * that wait for a place in their group, and the store that keeps them (redis/waiting-store.ts).
@@ -20,8 +22,11 @@ export interface WaitingRun {
 export type WaitCode = 'waits' | 'stale' | 'superseded';
 
 export interface WaitingRunsStore {
-  /** Takes these runs' slots and makes them wait, in one fenced step (lua/group-wait.lua); nothing when fenced or stopped. */
-  wait(runs: readonly WaitingRun[], token: string, nowMs: number): Promise<'fenced' | 'stopped' | WaitCode[]>;
+  /**
+   * Takes these runs' slots and makes them wait, in one fenced step (lua/group-wait.lua); nothing
+   * when fenced, stopped, or when a slot is ahead of Redis's clock by more than lock.maxClockSkew.
+   */
+  wait(runs: readonly WaitingRun[], token: string, nowMs: number): Promise<'fenced' | 'stopped' | { readonly ahead: SlotAhead } | WaitCode[]>;
   /**
    * The waiting runs, the earliest slot first, at most `max`, each with its member's text; `run`
    * undefined for a member that does not decode (something else wrote it), which the leader discards.

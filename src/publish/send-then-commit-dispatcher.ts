@@ -283,7 +283,19 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
    * its entry's fault is taken off too (it would be refused again); one not confirmed stays pending,
    * sent again when the claim ends. At least once: see the script's header.
    */
-  async publishRetry(message: TaskMessage, member: string, revision: string | undefined, token: string): Promise<RetryPublishResult> {
+  async publishRetry(
+    message: TaskMessage,
+    member: string,
+    revision: string | undefined,
+    token: string,
+    from: 'retries' | 'waiting' = 'retries',
+  ): Promise<RetryPublishResult> {
+    // A waiting run of a concurrency group is published from Redis in one step, which this broker cannot take part in.
+    if (from === 'waiting')
+      throw new BeatError(
+        ErrorCode.BrokerPublish,
+        `a waiting run of "${message.entry}" cannot be published through this broker: concurrency groups wait with the Redis broker only`,
+      );
     const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys.retries];
     const claim = await this.redis.retryFenced(keys.length, ...keys, token, member, 'claim', String(DEFAULTS.retryClaimMs), revision ?? '');
     if (claim !== RetryPublishResult.Published) return claim as RetryPublishResult;

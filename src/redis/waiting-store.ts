@@ -16,11 +16,13 @@ export class WaitingStore implements WaitingRunsStore {
   constructor(
     private readonly client: RedisClient,
     private readonly keys: SchedulerKeys,
+    /** lock.maxClockSkew: the script refuses slots further ahead of Redis's clock. */
+    private readonly maxAheadMs: number,
   ) {}
 
-  async wait(runs: readonly WaitingRun[], token: string, nowMs: number): Promise<'fenced' | 'stopped' | WaitCode[]> {
+  async wait(runs: readonly WaitingRun[], token: string, nowMs: number): ReturnType<WaitingRunsStore['wait']> {
     const { fence, state, entries, stop, waiting } = this.keys;
-    const args = [fence, state, entries, stop, waiting, token, String(nowMs), String(runs.length)];
+    const args = [fence, state, entries, stop, waiting, token, String(nowMs), String(this.maxAheadMs), String(runs.length)];
     for (const run of runs) args.push(run.entry, String(run.slotMs), run.revision ?? '', run.taskId, encodeWaitingMember(run));
     const reply = await withScripts(this.client)
       .groupWait(5, args)
@@ -33,6 +35,7 @@ export class WaitingStore implements WaitingRunsStore {
       });
     if (reply[0] === -1) return 'fenced';
     if (reply[0] === -3) return 'stopped';
+    if (reply[0] === -2) return { ahead: { redisMs: Number(reply[1]), slotMs: Number(reply[2]) } };
     return reply.slice(1).map((code) => CODES[code] ?? 'superseded');
   }
 

@@ -9,29 +9,33 @@
  * (releaseWaiting), each once through retry-fenced.lua, which takes its member off in the push; one
  * whose wait passed its entry's catch-up window (DEFAULTS.concurrencyWaitMs without one) is missed.
  *
- * Places are counted from the tracker, plus the places this leader reserved for runs it is
- * publishing and the tracker has not heard of yet (a wake-up's runs until they are recorded, a
- * released run until its publish is told), so that the runner and the control loop, which publish
- * side by side, never both take the last place.
+ * Places are counted from the tracker, plus the places reserved for runs being published that the
+ * tracker has not heard of yet (a wake-up's runs until they are recorded, a released run until its
+ * publish is told). A release does not begin while a wake-up admits (its census would be stale),
+ * and it reserves the places of the runs it will publish before its first await, so that the
+ * runner, the control loop and the retries never take the same place. Until the tracker has read
+ * the runs the last leader left (RunningRuns.ready), a group that waits counts as full.
  */
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
+import { errorMessage } from '../base/errors.js';
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv } from '../celery/message.js';
+import { slotTaskId } from '../celery/task-id.js';
 import type { Concurrency } from '../config/concurrency.js';
 import { concurrencyWaitMs } from '../config/concurrency.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { DuePlan } from '../core/schedule.js';
+import type { SlotAhead } from '../ports/dispatcher.js';
+import type { PublishResult } from '../ports/dispatcher.js';
 import type { WaitingRun, WaitingRunsStore } from '../ports/waiting-runs.js';
 import type { TriggerPublisher } from '../ports/control-source.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import { RetryPublishResult } from '../ports/outcomes.js';
 import type { RunningRuns } from '../ports/outcomes.js';
-import type { PublishResult } from '../ports/dispatcher.js';
 import { formatInstant } from '../time/zone.js';
 import type { BookEntry, EntryBook } from './entry-book.js';
 import type { RunLogOptions } from './run-log.js';
-import { slotTaskId } from '../celery/task-id.js';
 
 /** Waiting runs read per look of the control loop: a group's head is among the first of them. */
 const WAITING_READ = 1000;
@@ -45,17 +49,31 @@ export interface ConcurrencyGateOptions {
   readonly logger: Logger;
   /** The deployment's name: a slot's task id (celery/task-id.ts). */
   readonly deployment: string;
+  /**
+   * Whether runs may wait: the broker's publish takes part in a Redis script (BrokerKind.sharesRedis).
+   * Elsewhere a group's runs are passed over when it is full, whatever `whenFull` says (beat check
+   * refuses `wait` there; a runtime entry's is taken as `skip`).
+   */
+  readonly canWait: boolean;
 }
 
 export class ConcurrencyGate {
   /** Places taken by runs being published that the tracker has not heard of yet, by group. */
   private readonly reserved = new Map<string, number>();
-  /** Runs waiting, by group, as this leader last read or wrote them (undefined until read). */
-  private waiting: Map<string, number> | undefined;
+  /** Runs waiting, by group and by entry, as this leader last read or wrote them (undefined until read). */
+  private waiting: { groups: Map<string, number>; entries: Map<string, number> } | undefined;
   /** Counts the runs made to wait: a read begun before one of them is not taken over the count (see releaseWaiting). */
   private waitedCount = 0;
+  /** A wake-up of the runner is admitting runs (Wake): no release begins meanwhile. */
+  private admitting = false;
+  /** The tracker has read the runs the last leader left running: until then a group may look emptier than it is. */
+  private trackerReady = false;
+  /** The last failure of a wait's step, said once until another comes. */
+  private lastFailure: string | undefined;
 
-  constructor(readonly options: ConcurrencyGateOptions) {}
+  constructor(readonly options: ConcurrencyGateOptions) {
+    void options.running.ready().then(() => (this.trackerReady = true));
+  }
 
   /** Runs in flight by group: the tracker's unfinished runs of the groups' entries, and the places reserved. */
   census(): Map<string, number> {
@@ -67,22 +85,30 @@ export class ConcurrencyGate {
     return counts;
   }
 
-  /** Reads the waiting runs once per leadership (a run of a group must not overtake one that waits from the last leader). */
-  async ready(): Promise<void> {
-    if (this.waiting !== undefined) return;
-    this.countWaiting(await this.options.store.waiting(Number.MAX_SAFE_INTEGER));
-  }
-
   /** Whether runs of `group` wait (every group's may, before the first read). */
   waitsAhead(group: string): boolean {
-    return this.waiting === undefined || (this.waiting.get(group) ?? 0) > 0;
+    return this.waiting === undefined || (this.waiting.groups.get(group) ?? 0) > 0;
+  }
+
+  /** Whether a run of this entry waits (any may, before the first read). */
+  entryWaits(entry: string): boolean {
+    return this.waiting === undefined || (this.waiting.entries.get(entry) ?? 0) > 0;
   }
 
   /** Whether any run waits (or may: not read yet). */
   hasWaiting(): boolean {
     if (this.waiting === undefined) return true;
-    for (const count of this.waiting.values()) if (count > 0) return true;
+    for (const count of this.waiting.groups.values()) if (count > 0) return true;
     return false;
+  }
+
+  /** Whether the tracker is known to hold the runs in flight (see trackerReady). */
+  get ready(): boolean {
+    return this.trackerReady;
+  }
+
+  get isAdmitting(): boolean {
+    return this.admitting;
   }
 
   reserve(group: string, count = 1): void {
@@ -95,21 +121,16 @@ export class ConcurrencyGate {
     else this.reserved.delete(group);
   }
 
-  /** The counts of a full read of the zset (or of its first WAITING_READ, counted as all there is when fewer came). */
+  /** The counts of a whole read of the zset. */
   countWaiting(read: readonly { run: WaitingRun | undefined }[]): void {
-    const counts = new Map<string, number>();
-    for (const { run } of read) if (run !== undefined) counts.set(run.group, (counts.get(run.group) ?? 0) + 1);
-    this.waiting = counts;
-  }
-
-  private changeWaiting(group: string, by: number): void {
-    if (this.waiting === undefined) return;
-    this.waiting.set(group, Math.max(0, (this.waiting.get(group) ?? 0) + by));
-  }
-
-  /** One wake-up's admissions (see Wake). */
-  wake(runLog: RunLogOptions): Wake {
-    return new Wake(this, runLog);
+    const groups = new Map<string, number>();
+    const entries = new Map<string, number>();
+    for (const { run } of read) {
+      if (run === undefined) continue;
+      groups.set(run.group, (groups.get(run.group) ?? 0) + 1);
+      entries.set(run.entry, (entries.get(run.entry) ?? 0) + 1);
+    }
+    this.waiting = { groups, entries };
   }
 
   /** How many runs this leader made to wait so far. */
@@ -117,26 +138,60 @@ export class ConcurrencyGate {
     return this.waitedCount;
   }
 
-  /** @internal Wake: runs made to wait. */
-  waited(group: string): void {
-    this.waitedCount += 1;
-    this.changeWaiting(group, 1);
+  /** One wake-up's admissions (see Wake); `end` it, whatever happens. */
+  wake(runLog: RunLogOptions): Wake {
+    this.admitting = true;
+    return new Wake(this, runLog);
   }
 
-  /** @internal releaseWaiting: a run left the zset. */
-  left(group: string): void {
-    this.changeWaiting(group, -1);
+  /** @internal Wake.end. */
+  woke(): void {
+    this.admitting = false;
+  }
+
+  /** @internal A run was made to wait (Wake) or left the zset (releaseWaiting). */
+  changeWaiting(run: WaitingRun, by: 1 | -1): void {
+    if (by === 1) this.waitedCount += 1;
+    if (this.waiting === undefined) return;
+    const { groups, entries } = this.waiting;
+    groups.set(run.group, Math.max(0, (groups.get(run.group) ?? 0) + by));
+    entries.set(run.entry, Math.max(0, (entries.get(run.entry) ?? 0) + by));
+  }
+
+  /** @internal Says a wait's failed step once until another failure comes. */
+  failed(error: unknown, runs: number): void {
+    const message = errorMessage(error);
+    if (message === this.lastFailure) return;
+    this.lastFailure = message;
+    this.options.logger.warn(
+      { event: EVENTS.concurrencyFull, err: error, runs },
+      `runs of full concurrency groups could not be made to wait (${message}); they stay due and are tried again`,
+    );
+  }
+
+  /** @internal The wait's step went through again. */
+  recovered(): void {
+    this.lastFailure = undefined;
   }
 }
 
+/** What Wake.settle reports back to the dispatch. */
+export interface Settled {
+  /** Runtime entries whose runs were refused as superseded: read them again. */
+  readonly superseded: readonly string[];
+  /** A slot ahead of Redis's clock: nothing was written. */
+  readonly ahead?: SlotAhead;
+}
+
 /**
- * The admissions of one wake-up of the runner: the census taken once, the places its runs take
- * reserved until they are recorded (end), the runs made to wait written in one step (settle).
+ * The admissions of one wake-up of the runner: the census taken once (no release runs meanwhile),
+ * the places its runs take reserved until they are recorded (end), the runs made to wait written
+ * in one step (settle).
  */
 export class Wake {
   private census: Map<string, number> | undefined;
   private readonly taken = new Map<string, number>();
-  private readonly waits: { held: BookEntry; run: WaitingRun; group: Concurrency }[] = [];
+  private readonly waits: { held: BookEntry; run: WaitingRun }[] = [];
 
   constructor(
     private readonly gate: ConcurrencyGate,
@@ -147,24 +202,27 @@ export class Wake {
    * The part of `plan` (an entry of a group, `due`) to publish now: its first slot when a place is
    * free and nothing of its group waits ahead; else undefined, the slot passed over (skip) or kept to
    * wait (settle writes it). One slot per wake-up, as an entry that may not overlap runs: the next is
-   * found due at once and asks again.
+   * found due at once and asks again. `queue`: the run waits behind a run of its own entry that
+   * waits (its overlap policy holds it), whatever the group's places.
    */
-  admit(book: EntryBook, held: BookEntry, plan: DuePlan, nowMs: number): DuePlan | undefined {
+  admit(book: EntryBook, held: BookEntry, plan: DuePlan, nowMs: number, queue = false): DuePlan | undefined {
     const { entry } = held;
     const group = entry.concurrency;
     const first = plan.slots[0];
     if (group === undefined || first === undefined) return plan;
+    const whenFull = this.gate.options.canWait ? group.whenFull : 'skip';
     this.census ??= this.gate.census();
     const running = this.census.get(group.group) ?? 0;
-    const ahead = group.whenFull === 'wait' && this.gate.waitsAhead(group.group);
-    if (running < group.limit && !ahead) {
+    // Before the tracker has read the runs left running, a group that can wait counts as full.
+    const ahead = whenFull === 'wait' && (this.gate.waitsAhead(group.group) || !this.gate.ready);
+    if (running < group.limit && !ahead && !queue) {
       this.census.set(group.group, running + 1);
       this.taken.set(group.group, (this.taken.get(group.group) ?? 0) + 1);
       this.gate.reserve(group.group);
       return plan.slots.length > 1 ? { ...plan, slots: [first] } : plan;
     }
     const fields = { event: EVENTS.concurrencyFull, entry: entry.name, group: group.group, limit: group.limit, running };
-    if (group.whenFull === 'skip') {
+    if (whenFull === 'skip') {
       const last = plan.slots[plan.slots.length - 1] as number;
       book.passOver(held, last);
       this.runLog.logger.info(
@@ -183,13 +241,15 @@ export class Wake {
     }
     const untilMs = first + concurrencyWaitMs(entry);
     const taskId = slotTaskId(this.gate.options.deployment, entry.name, first);
-    const run: WaitingRun = { group: group.group, entry: entry.name, slotMs: first, taskId, untilMs, ...revisionOf(entry) };
-    this.waits.push({ held, run, group });
+    const revision = entry.revision === undefined || entry.revision === '' ? {} : { revision: entry.revision };
+    this.waits.push({ held, run: { group: group.group, entry: entry.name, slotMs: first, taskId, untilMs, ...revision } });
     this.runLog.logger.info(
       { ...fields, whenFull: 'wait', slot: formatInstant(first, entry.timezone), until: new Date(untilMs).toISOString() },
-      ahead && running < group.limit
-        ? `runs of concurrency group "${group.group}" wait ahead of this one: it waits its turn`
-        : `concurrency group "${group.group}" is full (${running} of ${group.limit} in flight): the run waits its turn`,
+      queue
+        ? `a run of this entry waits for concurrency group "${group.group}": this one waits behind it (its overlap policy)`
+        : running < group.limit
+          ? `runs of concurrency group "${group.group}" wait ahead of this one: it waits its turn`
+          : `concurrency group "${group.group}" is full (${running} of ${group.limit} in flight): the run waits its turn`,
     );
     return undefined;
   }
@@ -197,11 +257,10 @@ export class Wake {
   /**
    * Writes the runs made to wait (group-wait.lua) and records them in the book: a run that waits
    * (or was taken already: stale) moves its entry on, as a published one; a superseded one is
-   * read again; when the step is fenced, stopped or fails, they stay due. Throws what the store
-   * threw, after that.
+   * read again; when the step is fenced, stopped, ahead or fails, they stay due (a failure said once).
    */
-  async settle(book: EntryBook, token: string, nowMs: number): Promise<void> {
-    if (this.waits.length === 0) return;
+  async settle(book: EntryBook, token: string, nowMs: number): Promise<Settled> {
+    if (this.waits.length === 0) return { superseded: [] };
     const waits = this.waits.splice(0, this.waits.length);
     let codes: Awaited<ReturnType<WaitingRunsStore['wait']>>;
     try {
@@ -212,15 +271,20 @@ export class Wake {
       );
     } catch (error) {
       for (const { held } of waits) book.keepDue(held, nowMs);
-      throw error;
+      this.gate.failed(error, waits.length);
+      return { superseded: [] };
     }
-    if (typeof codes === 'string') {
+    this.gate.recovered();
+    if (!Array.isArray(codes)) {
       for (const { held } of waits) book.keepDue(held, nowMs);
-      return;
+      return typeof codes === 'object' ? { superseded: [], ahead: codes.ahead } : { superseded: [] };
     }
     const outcomes = codes.map((code): PublishResult => (code === 'waits' ? 'published' : code));
+    const superseded: string[] = [];
     codes.forEach((code, i) => {
-      if (code === 'waits') this.gate.waited((waits[i] as (typeof waits)[number]).run.group);
+      const { run } = waits[i] as (typeof waits)[number];
+      if (code === 'waits') this.gate.changeWaiting(run, 1);
+      if (code === 'superseded') superseded.push(run.entry);
     });
     book.record(
       waits.map((w) => w.held),
@@ -228,17 +292,15 @@ export class Wake {
       outcomes,
       nowMs,
     );
+    return { superseded };
   }
 
-  /** The wake-up's runs are recorded (the tracker heard of those published): their reserved places go back. */
+  /** The wake-up's runs are recorded (the tracker heard of those published): their reserved places go back, releases may begin. */
   end(): void {
     for (const [group, count] of this.taken) this.gate.unreserve(group, count);
     this.taken.clear();
+    this.gate.woke();
   }
-}
-
-function revisionOf(entry: ResolvedEntry): { revision?: string } {
-  return entry.revision === undefined || entry.revision === '' ? {} : { revision: entry.revision };
 }
 
 /** What the control loop releases waiting runs with. */
@@ -250,62 +312,49 @@ export interface ReleaseOptions {
   readonly logger: Logger;
   readonly now: () => number;
   readonly lease: () => string | undefined;
-  /** The entry in force under a name (the config's, else a runtime one), checked before publishing as a manual run is. */
-  readonly findEntry: (name: string) => Promise<ResolvedEntry | undefined>;
+  /** The entry in force under a name now (the config's, else a runtime one), as the catalog holds it. */
+  readonly entryNamed: (name: string) => ResolvedEntry | undefined;
+  /** The same, checked against its source before it is published (RedBeat, django), as a manual run is. */
+  readonly checked: (entry: ResolvedEntry) => Promise<ResolvedEntry | undefined>;
   readonly paused: () => ReadonlySet<string>;
   readonly events?: Pick<SchedulerEvents, 'published' | 'missed'> | undefined;
 }
 
 /**
  * Publishes the waiting runs whose group has a place, in their slots' order, each once; drops those
- * past their wait (missed), of an entry gone, or that do not decode. A group whose first waiting
- * run cannot go holds its later ones (they wait behind it); a paused entry's run waits, holding no
- * one. 'not leading' once the lease is gone or the step was fenced or stopped.
+ * past their wait (missed) and those that do not decode. The places are decided and reserved first,
+ * with no await between (see the module's head); then each run is published. A group whose first
+ * waiting run cannot go holds its later ones; a run of a paused entry, of an entry this config does
+ * not have (yet), or whose entry's previous run has not finished under an overlap policy, waits on
+ * and holds no one. Nothing while the runner admits a wake-up's runs (the next look comes within a
+ * second, or when a run finishes). 'not leading' once the lease is gone or the step was fenced or stopped.
  */
 export async function releaseWaiting(o: ReleaseOptions): Promise<'not leading' | undefined> {
   const { gate, logger } = o;
-  if (!gate.hasWaiting() || o.publisher.publishRetry === undefined) return undefined;
+  if (gate.isAdmitting || !gate.hasWaiting() || o.publisher.publishRetry === undefined) return undefined;
   const before = gate.waitedSoFar;
   const read = await gate.options.store.waiting(WAITING_READ);
   // A whole read counts the runs waiting, unless runs were made to wait while it was on its way.
   if (read.length < WAITING_READ && gate.waitedSoFar === before) gate.countWaiting(read);
+  if (gate.isAdmitting || !gate.ready) return undefined;
+  const now = o.now();
+  // Decided and reserved with no await: the census holds until every place taken here is told.
   const census = gate.census();
   const held = new Set<string>();
+  const entriesReleased = new Set<string>();
+  const chosen: { member: string; run: WaitingRun; entry: ResolvedEntry }[] = [];
+  const dropped: { member: string; run: WaitingRun | undefined; entry: ResolvedEntry | undefined }[] = [];
   for (const { member, run } of read) {
-    if (run === undefined) {
-      logger.warn(
-        { event: EVENTS.concurrencyRelease, member: member.slice(0, 200) },
-        'discarding a waiting run that does not decode (something else wrote it)',
-      );
-      await gate.options.store.discard(member);
+    if (run === undefined || now > run.untilMs) {
+      dropped.push({ member, run, entry: run === undefined ? undefined : o.entryNamed(run.entry) });
       continue;
     }
     if (held.has(run.group)) continue;
-    const token = o.lease();
-    if (token === undefined) return 'not leading';
-    const now = o.now();
-    const fields = {
-      event: EVENTS.concurrencyRelease,
-      entry: run.entry,
-      group: run.group,
-      id: run.taskId,
-      slot: new Date(run.slotMs).toISOString(),
-    };
-    const entry = await o.findEntry(run.entry);
-    if (entry === undefined || now > run.untilMs) {
-      await gate.options.store.discard(member);
-      gate.left(run.group);
-      if (entry === undefined) logger.warn(fields, 'a waiting run of an entry this config no longer has was dropped');
-      else {
-        logger.warn(
-          { ...fields, until: new Date(run.untilMs).toISOString() },
-          `a run waited for concurrency group "${run.group}" past its entry's catch-up window: missed`,
-        );
-        o.events?.missed({ entry, count: 1, reason: 'concurrency', firstSlotMs: run.slotMs, atMs: now, lastSlotMs: run.slotMs });
-      }
+    const entry = o.entryNamed(run.entry);
+    if (entry === undefined || o.paused().has(entry.name)) continue;
+    // Its entry's overlap policy holds it while the entry's previous run has not finished.
+    if (entry.overlap !== 'allow' && (entriesReleased.has(entry.name) || gate.options.running.unfinishedRun(entry.name) !== undefined))
       continue;
-    }
-    if (o.paused().has(entry.name)) continue;
     // The group as the entry says now: an entry taken out of its group since goes at once.
     const group = entry.concurrency;
     const inFlight = census.get(run.group) ?? 0;
@@ -313,32 +362,77 @@ export async function releaseWaiting(o: ReleaseOptions): Promise<'not leading' |
       held.add(run.group);
       continue;
     }
-    const message = renderTaskMessage(compileMessageTemplate(entry, o.config, o.messageEnv), {
-      taskId: run.taskId,
-      slotMs: run.slotMs,
-      nowMs: now,
-    });
+    census.set(run.group, inFlight + 1);
     gate.reserve(run.group);
-    let result: RetryPublishResult;
-    try {
-      result = await o.publisher.publishRetry(message, member, run.revision, token, 'waiting');
-    } finally {
-      gate.unreserve(run.group);
-    }
-    if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
-    if (result === RetryPublishResult.Gone) continue;
-    gate.left(run.group);
-    if (result === RetryPublishResult.Dropped) {
-      logger.info(fields, 'a waiting run was dropped: its entry was deleted or created again since it began to wait');
+    entriesReleased.add(entry.name);
+    chosen.push({ member, run, entry });
+  }
+  for (const { member, run, entry } of dropped) {
+    await gate.options.store.discard(member);
+    if (run === undefined) {
+      logger.warn(
+        { event: EVENTS.concurrencyRelease, member: member.slice(0, 200) },
+        'discarding a waiting run that does not decode (something else wrote it)',
+      );
       continue;
     }
-    census.set(run.group, inFlight + 1);
-    // Told before the reservation would matter again: the tracker follows it from here (its place counted).
-    o.events?.published({ entry, slotMs: run.slotMs, id: run.taskId, destination: message.destination }, now - run.slotMs);
-    logger.info(
-      { ...fields, task: entry.task, waitedMs: now - run.slotMs },
-      `waiting run published: a place in concurrency group "${run.group}" freed`,
+    gate.changeWaiting(run, -1);
+    logger.warn(
+      { event: EVENTS.concurrencyRelease, entry: run.entry, group: run.group, id: run.taskId, until: new Date(run.untilMs).toISOString() },
+      `a run waited for concurrency group "${run.group}" past its entry's catch-up window: missed`,
     );
+    if (entry !== undefined)
+      o.events?.missed({ entry, count: 1, reason: 'concurrency', firstSlotMs: run.slotMs, atMs: now, lastSlotMs: run.slotMs });
   }
+  let stop: 'not leading' | undefined;
+  let next = 0;
+  try {
+    for (; next < chosen.length; next += 1) {
+      const { member, run, entry } = chosen[next] as (typeof chosen)[number];
+      // Once stopped, the places reserved for the rest go back unused.
+      stop ??= await releaseOne(o, member, run, entry);
+      gate.unreserve(run.group);
+    }
+  } finally {
+    // A publish that threw: its place and those after it go back.
+    for (const { run } of chosen.slice(next)) gate.unreserve(run.group);
+  }
+  return stop;
+}
+
+/** One waiting run published (the tracker told before its reservation goes), or why not. */
+async function releaseOne(o: ReleaseOptions, member: string, run: WaitingRun, found: ResolvedEntry): Promise<'not leading' | undefined> {
+  const { gate, logger } = o;
+  const token = o.lease();
+  if (token === undefined || o.publisher.publishRetry === undefined) return 'not leading';
+  const fields = {
+    event: EVENTS.concurrencyRelease,
+    entry: run.entry,
+    group: run.group,
+    id: run.taskId,
+    slot: new Date(run.slotMs).toISOString(),
+  };
+  const entry = await o.checked(found);
+  if (entry === undefined) return undefined;
+  const now = o.now();
+  const message = renderTaskMessage(compileMessageTemplate(entry, o.config, o.messageEnv), {
+    taskId: run.taskId,
+    slotMs: run.slotMs,
+    nowMs: now,
+  });
+  const result = await o.publisher.publishRetry(message, member, run.revision, token, 'waiting');
+  if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
+  if (result === RetryPublishResult.Gone) return undefined;
+  gate.changeWaiting(run, -1);
+  if (result === RetryPublishResult.Dropped) {
+    logger.info(fields, 'a waiting run was dropped: its entry was deleted or created again since it began to wait');
+    return undefined;
+  }
+  // Told before its reservation goes back (the caller's next step): the tracker counts it from here.
+  o.events?.published({ entry, slotMs: run.slotMs, id: run.taskId, destination: message.destination }, now - run.slotMs);
+  logger.info(
+    { ...fields, task: entry.task, waitedMs: now - run.slotMs },
+    `waiting run published: a place in concurrency group "${run.group}" freed`,
+  );
   return undefined;
 }

@@ -235,7 +235,8 @@ export class ControlLoop {
       // An attempt is a run of its entry's concurrency group: it waits (pending) while the group is full.
       const group = entry.concurrency;
       const gate = this.options.concurrency;
-      if (group !== undefined && gate !== undefined && (gate.census().get(group.group) ?? 0) >= group.limit) continue;
+      // Not while the runner admits a wake-up's runs: its census would not see this one.
+      if (group !== undefined && gate !== undefined && (gate.isAdmitting || (gate.census().get(group.group) ?? 0) >= group.limit)) continue;
       const now = this.options.now();
       const message = attemptMessage(
         renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
@@ -279,10 +280,8 @@ export class ControlLoop {
       lease,
       events,
       paused: () => this.paused,
-      findEntry: async (name) => {
-        const found = config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
-        return found && (await checkedEntry(this.options.beforePublish, found, (n) => this.options.findRuntimeEntry?.(n)));
-      },
+      entryNamed: (name) => config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name),
+      checked: (entry) => checkedEntry(this.options.beforePublish, entry, (n) => this.options.findRuntimeEntry?.(n)),
     });
   }
 

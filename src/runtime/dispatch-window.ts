@@ -28,6 +28,7 @@ import type { BookEntry, EntryBook } from './entry-book.js';
 import type { EntryFailures } from './entry-backoff.js';
 import { fireTally, logBurst, logClockAhead, logMissed, logRecorded } from './run-log.js';
 import type { RunLogOptions, SentBatch } from './run-log.js';
+import type { DuePlan } from '../core/schedule.js';
 import type { OverlapGate, Released } from './overlap.js';
 import type { ConcurrencyGate, Wake } from './concurrency-gate.js';
 
@@ -135,12 +136,28 @@ export async function dispatchDue(
   mayRelease?: (entry: ResolvedEntry) => boolean,
 ): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
+  const wake = options.concurrency?.wake(options.runLog);
+  try {
+    await dispatchWoken(options, token, nowMs, state, wake, mayRelease);
+  } finally {
+    // Recorded (or failed): the tracker follows the runs published, which hold their groups' places from here.
+    wake?.end();
+  }
+  if (state.halted?.reason === 'error') throw state.halted.error;
+}
+
+/** dispatchDue's work, with the wake-up's concurrency admissions (ended by the caller, whatever happens). */
+async function dispatchWoken(
+  options: DispatchWindowOptions,
+  token: string,
+  nowMs: number,
+  state: WindowState,
+  wake: Wake | undefined,
+  mayRelease: ((entry: ResolvedEntry) => boolean) | undefined,
+): Promise<void> {
   const { book } = options;
   // Made once there is something to record: nothing before the first reply needs it.
   let recording: Recording | undefined;
-  // The runs a last leader left waiting for their groups are read before any run of a group goes ahead of them.
-  await options.concurrency?.ready();
-  const wake = options.concurrency?.wake(options.runLog);
   // Buffered runs whose previous run has finished go first: they have waited already.
   const released = book.hasBuffered() ? options.overlap.release(book, nowMs, mayRelease) : [];
   // Whether an entry went through the overlap gate: only then may revokes be pending.
@@ -179,15 +196,14 @@ export async function dispatchDue(
   for (const run of released) book.keepDue(run.held, nowMs);
   if (gated) options.overlap.forgetRevokes();
   // The runs made to wait for their group: their slots taken in one fenced step (kept due if it is refused).
-  await wake?.settle(book, token, nowMs).catch((error: unknown) => {
-    publishFailed(options, error);
-    state.halted ??= { reason: 'error', error };
-  });
+  const waited = await wake?.settle(book, token, nowMs);
+  if (waited?.ahead !== undefined && state.halted === undefined) {
+    logClockAhead(options.logger, waited.ahead);
+    options.onClockAhead?.(waited.ahead);
+  }
+  if (waited !== undefined && waited.superseded.length > 0) reportSuperseded(options, new Set(waited.superseded));
   for (const { sent, reply } of state.inFlight) settle(options, state, sent, await reply, nowMs);
   await (recording ?? new Recording(options, nowMs)).finish(state.published);
-  // Recorded: the tracker follows the runs published, which hold their groups' places from here.
-  wake?.end();
-  if (state.halted?.reason === 'error') throw state.halted.error;
 }
 
 /**
@@ -383,7 +399,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     // A run of a concurrency group goes if its group has a place (most entries have no group: not asked).
     const plan =
       admitted !== undefined && wake !== undefined && due.held.entry.concurrency !== undefined
-        ? wake.admit(book, due.held, admitted, nowMs)
+        ? grouped(options, wake, due.held, admitted, nowMs)
         : admitted;
     if (plan === undefined) continue;
     // A template compiled here is kept only if the entry is due again soon (recording would drop it otherwise).
@@ -391,6 +407,27 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     for (const slotMs of plan.slots) addRun(batch, due.held, renderer.render(due.held.entry, slotMs, nowMs, keep));
   }
   return batch;
+}
+
+/**
+ * A due run of a concurrency group's entry, through the group (Wake.admit). While a run of the same
+ * entry waits for the group, its overlap policy takes that one for its run in progress: skip passes
+ * this one over, the others have it wait behind; and a revoke decided for it goes with it.
+ */
+function grouped(options: DispatchWindowOptions, wake: Wake, held: BookEntry, plan: DuePlan, nowMs: number): DuePlan | undefined {
+  const { entry } = held;
+  const queue = entry.overlap !== 'allow' && options.concurrency?.entryWaits(entry.name) === true;
+  if (queue && entry.overlap === 'skip') {
+    const first = plan.slots[0] as number;
+    const last = plan.slots[plan.slots.length - 1] as number;
+    options.book.passOver(held, last);
+    options.runLog.events.missed({ entry, count: plan.slots.length, reason: 'overlap', firstSlotMs: first, atMs: nowMs, lastSlotMs: last });
+    options.overlap.forgetRevoke(entry.name);
+    return undefined;
+  }
+  const admitted = wake.admit(options.book, held, plan, nowMs, queue);
+  if (admitted === undefined) options.overlap.forgetRevoke(entry.name);
+  return admitted;
 }
 
 /** Says which entries had runs refused as superseded, and has the runtime entries read again. */

@@ -48,8 +48,9 @@ export interface LeaderSessionOptions {
   readonly running?: RunningRuns;
   /** See RunnerOptions.revoker. */
   readonly revoker?: Revoker;
-  /** See RunnerOptions.waiting. */
+  /** See RunnerOptions.waiting and groupsWait. */
   readonly waiting?: WaitingRunsStore;
+  readonly groupsWait?: boolean;
 }
 
 export class LeaderSession {
@@ -85,6 +86,7 @@ export class LeaderSession {
       ...(options.running ? { running: options.running } : {}),
       ...(options.revoker ? { revoker: options.revoker } : {}),
       ...(options.waiting ? { waiting: options.waiting } : {}),
+      ...(options.groupsWait === undefined ? {} : { groupsWait: options.groupsWait }),
       ...(catalog ? { onSuperseded: () => catalog.poke() } : {}),
       ...(readFirst ? { readFirst: { read: () => readFirst.read(), pauses: this.pauses } } : {}),
       ...(beforePublish ? { beforePublish } : {}),

@@ -191,6 +191,11 @@ export class OverlapGate {
     this.pending = [];
   }
 
+  /** Drops the revokes decided for this entry's new run, which did not go out after all (its concurrency group turned it away). */
+  forgetRevoke(entry: string): void {
+    if (this.pending.length > 0) this.pending = this.pending.filter((p) => p.entry.name !== entry);
+  }
+
   private remember(taskId: string): void {
     this.revoked.add(taskId);
     if (this.revoked.size > REVOKED_REMEMBERED) this.revoked.delete(this.revoked.values().next().value as string);

@@ -95,6 +95,8 @@ export interface RunnerOptions {
   readonly revoker?: Revoker;
   /** Where runs wait for a place in their concurrency group; without it (or `running`) groups limit nothing. */
   readonly waiting?: WaitingRunsStore;
+  /** Whether a group's runs may wait (the broker's publish takes part in a Redis script); false: a full group's runs are passed over. */
+  readonly groupsWait?: boolean;
   /** Runs of these runtime entries were refused as superseded: read the runtime entries again (applyChanges follows). */
   readonly onSuperseded?: (names: readonly string[]) => void;
   /** Read before you publish (runtime entries); without it the runner publishes from what it holds. */
@@ -181,6 +183,7 @@ export class Runner {
             groupOf: (name) => this.book.entry(name)?.concurrency,
             logger,
             deployment: config.name,
+            canWait: options.groupsWait ?? true,
           });
     this.window = {
       book: this.book,

@@ -2,6 +2,7 @@
  * The deployment's leadership: its lock (and fence), the supervisor of its leader's sessions, its
  * control requests (pause, resume, trigger), and the watch for a second deployment on its lock.
  */
+import { brokerKindIfKnown } from '../config/broker-kinds.js';
 import { WaitingStore } from '../redis/waiting-store.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Logger } from '../base/log.js';
@@ -87,7 +88,13 @@ export function makeLeadership(options: {
     clockGuard,
     events,
     catalog: options.catalog,
-    ...(running === undefined ? {} : { running, waiting: new WaitingStore(state, keys) }),
+    ...(running === undefined
+      ? {}
+      : {
+          running,
+          waiting: new WaitingStore(state, keys, config.lock.maxClockSkewMs),
+          groupsWait: brokerKindIfKnown(config.broker.url)?.sharesRedis !== false,
+        }),
     ...(publishing.revoker === undefined ? {} : { revoker: publishing.revoker }),
     leaderTasks: options.leaderTasks,
     publishStaticNames: options.publishStaticNames,

@@ -56,8 +56,9 @@ export interface SupervisorOptions {
   readonly running?: RunningRuns;
   /** Revokes previous runs for overlap cancelOther and terminateOther (the broker's remote control); undefined on SQS. */
   readonly revoker?: Revoker;
-  /** Where runs wait for a place in their concurrency group (with `running`). */
+  /** Where runs wait for a place in their concurrency group (with `running`), and whether they may (the broker shares Redis). */
   readonly waiting?: WaitingRunsStore;
+  readonly groupsWait?: boolean;
   /** Work only the leader does besides scheduling (sending alerts): started with each session, stopped with it. */
   readonly leaderTasks?: readonly LeaderTask[];
   /** Tells the runtime store's writers the config file's entry names, whose names they may not take (the leader does it). */
@@ -289,6 +290,7 @@ export class Supervisor {
       ...(this.options.running ? { running: this.options.running } : {}),
       ...(this.options.revoker ? { revoker: this.options.revoker } : {}),
       ...(this.options.waiting ? { waiting: this.options.waiting } : {}),
+      ...(this.options.groupsWait === undefined ? {} : { groupsWait: this.options.groupsWait }),
     });
     this.options.publishStaticNames?.(config.entries.map((e) => e.name)).catch((error: unknown) => {
       logger.warn(

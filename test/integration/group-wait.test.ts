@@ -46,7 +46,7 @@ describe('runs made to wait for their concurrency group (group-wait.lua)', () =>
   const setUp = async () => {
     const keys = schedulerKeys('tsbeat', uniqueName('gw'));
     await client.set(keys.fence, TOKEN);
-    return { keys, store: new WaitingStore(client, keys) };
+    return { keys, store: new WaitingStore(client, keys, 60_000) };
   };
 
   it('takes the slot in the state and adds the member, once; a slot taken already is stale', async () => {
@@ -61,7 +61,7 @@ describe('runs made to wait for their concurrency group (group-wait.lua)', () =>
       runCount: 5,
     });
     expect(readEntryState(await client.hget(keys.state, 'b'))).toMatchObject({ slotMs: 2000, runCount: 1 });
-    const members = await client.zrange(keys.waiting, 0, -1, 'WITHSCORES');
+    const members = await client.zrange(keys.waiting, '0', '-1', 'WITHSCORES');
     expect(members).toEqual([encodeWaitingMember(run('a', 2000)), '2000', encodeWaitingMember(run('b', 2000)), '2000']);
     // Again, or an older slot: the state has it; nothing changes.
     expect(await store.wait([run('a', 2000), run('a', 1500)], TOKEN, 2010)).toEqual(['stale', 'stale']);
@@ -76,6 +76,15 @@ describe('runs made to wait for their concurrency group (group-wait.lua)', () =>
     await client.hset(keys.entries, 'r', JSON.stringify({ v: 7, d: {} }));
     expect(await store.wait([run('r', 3000, '6')], TOKEN, 3001)).toEqual(['superseded']);
     expect(await client.hget(keys.state, 'r')).toBeNull();
+    expect(await client.zcard(keys.waiting)).toBe(0);
+  });
+
+  it("refuses slots ahead of Redis's clock by more than the skew allowed, writing nothing", async () => {
+    const { keys, store } = await setUp();
+    const far = Date.now() + 3_600_000;
+    const reply = await store.wait([run('a', 1000), run('b', far)], TOKEN, 1001);
+    expect(reply).toMatchObject({ ahead: { slotMs: far } });
+    expect(await client.hget(keys.state, 'a')).toBeNull();
     expect(await client.zcard(keys.waiting)).toBe(0);
   });
 
