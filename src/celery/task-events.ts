@@ -9,6 +9,11 @@
  * task-retried, `terminated`, `signum`, `expired` for task-revoked. A worker with an event loop
  * buffers task events and sends them as a JSON list under `task.multi` (dispatcher.py `flush`):
  * both shapes are read.
+ *
+ * Workers also send `worker-online`, `worker-heartbeat` (every `freq` s, 2 by default) and
+ * `worker-offline` (on a warm or cold shutdown, not when killed) under `worker.online`, … with the
+ * same `hostname` as their task events (celery/worker/heartbeat.py), even without `-E`; the
+ * heartbeat's `active` counts the tasks it runs then.
  */
 import { firstLine } from './result-meta.js';
 import type { CeleryState } from './result-meta.js';
@@ -74,6 +79,42 @@ function taskEventOf(item: unknown): TaskEvent | undefined {
     ...(line === undefined ? {} : { exception: line }),
     ...(typeof hostname === 'string' ? { hostname } : {}),
   };
+}
+
+/** A worker's liveness event (worker-online, worker-heartbeat, worker-offline). */
+export interface WorkerEvent {
+  readonly type: 'worker-online' | 'worker-heartbeat' | 'worker-offline';
+  readonly hostname: string;
+  /** `freq`: the seconds between its heartbeats, in ms (absent or not positive: 2 s, Celery's default). */
+  readonly freqMs: number;
+  /** `active`: how many tasks it was running when it sent this. */
+  readonly active: number;
+}
+
+/** What a task-event feed (ports/outcomes.ts TaskEventFeed) tells of the workers (outcomes/worker-liveness.ts). */
+export interface WorkerEventHandlers {
+  events(events: WorkerEvent[]): void;
+  /** The feed (re)subscribed: what the workers sent while it was away is gone. */
+  listening(): void;
+}
+
+const WORKER_TYPES: ReadonlySet<string> = new Set(['worker-online', 'worker-heartbeat', 'worker-offline']);
+
+/** The workers' liveness events in a decoded event body (one event, or a list); anything else is skipped. */
+export function workerEventsOf(body: unknown): WorkerEvent[] {
+  const out: WorkerEvent[] = [];
+  for (const item of Array.isArray(body) ? body : [body]) {
+    if (item === null || typeof item !== 'object') continue;
+    const { type, hostname, freq, active } = item as Record<string, unknown>;
+    if (typeof type !== 'string' || !WORKER_TYPES.has(type) || typeof hostname !== 'string') continue;
+    out.push({
+      type: type as WorkerEvent['type'],
+      hostname,
+      freqMs: typeof freq === 'number' && Number.isFinite(freq) && freq > 0 ? Math.round(freq * 1000) : 2000,
+      active: typeof active === 'number' && Number.isFinite(active) ? active : 0,
+    });
+  }
+  return out;
 }
 
 /**
