@@ -45,7 +45,7 @@ process.once('exit', () => {
 export interface CeleryProcess {
   readonly name: string;
   /** The main process's id (a prefork worker's pool processes are its children). */
-  readonly pid: number | undefined;
+  readonly pid?: number | undefined;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
   stop(): Promise<void>;
