@@ -131,7 +131,7 @@ export class OutcomeTracker implements RunningRuns {
    * Each entry's slot whose next attempt waits out its backoff (issue 70), as that attempt's record
    * (PENDING, "published" when due): the run in progress for the entry's overlap policy until the
    * attempt is published, or until it is outcomeTimeout past due (dropped unpublished: its entry
-   * was deleted or created again).
+   * was deleted or created again; or held by its entry's pause, published on resume: docs/outcomes.md).
    */
   private readonly awaiting = new Map<string, RunRecord>();
   /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
