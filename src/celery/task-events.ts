@@ -11,9 +11,10 @@
  * both shapes are read.
  *
  * Workers also send `worker-online`, `worker-heartbeat` (every `freq` s, 2 by default) and
- * `worker-offline` (on a warm or cold shutdown, not when killed) under `worker.online`, … with the
- * same `hostname` as their task events (celery/worker/heartbeat.py), even without `-E`; the
- * heartbeat's `active` counts the tasks it runs then.
+ * `worker-offline` (on a warm or cold shutdown, not when killed; a warm one sends it before its
+ * running tasks end, and their task events after it) under `worker.online`, … with the same
+ * `hostname` as their task events (celery/worker/heartbeat.py), even without `-E`; `active` counts
+ * the tasks it runs then.
  */
 import { firstLine } from './result-meta.js';
 import type { CeleryState } from './result-meta.js';
@@ -89,6 +90,8 @@ export interface WorkerEvent {
   readonly freqMs: number;
   /** `active`: how many tasks it was running when it sent this. */
   readonly active: number;
+  /** When it sent this (`timestamp`, the worker's clock, as its task events' `atMs`), epoch ms. */
+  readonly atMs?: number;
 }
 
 /** What a task-event feed (ports/outcomes.ts TaskEventFeed) tells of the workers (outcomes/worker-liveness.ts). */
@@ -105,13 +108,14 @@ export function workerEventsOf(body: unknown): WorkerEvent[] {
   const out: WorkerEvent[] = [];
   for (const item of Array.isArray(body) ? body : [body]) {
     if (item === null || typeof item !== 'object') continue;
-    const { type, hostname, freq, active } = item as Record<string, unknown>;
+    const { type, hostname, freq, active, timestamp } = item as Record<string, unknown>;
     if (typeof type !== 'string' || !WORKER_TYPES.has(type) || typeof hostname !== 'string') continue;
     out.push({
       type: type as WorkerEvent['type'],
       hostname,
       freqMs: typeof freq === 'number' && Number.isFinite(freq) && freq > 0 ? Math.round(freq * 1000) : 2000,
       active: typeof active === 'number' && Number.isFinite(active) ? active : 0,
+      ...(typeof timestamp === 'number' && Number.isFinite(timestamp) ? { atMs: Math.round(timestamp * 1000) } : {}),
     });
   }
   return out;

@@ -25,8 +25,8 @@ export interface RetryPolicy {
 
 /**
  * How an attempt ended, as retries see it: `success`; `failure` (FAILURE); `lost` (published, no
- * outcome within outcomeTimeout, or STARTED on a worker that went offline or stopped its
- * heartbeats); `stopped` (REVOKED: someone or
+ * outcome within outcomeTimeout, or STARTED on a worker that stopped its heartbeats or was
+ * started again); `stopped` (REVOKED: someone or
  * an overlap policy stopped it on purpose); `unknown` (given up without a sign of loss: no task
  * event was ever heard, or too many runs were followed). Only `failure` and `lost` may be retried.
  */

@@ -20,8 +20,8 @@
  * Polling goes on for the others (pub/sub loses what is sent while nobody listens); without a
  * result backend the events are the only source, and the poll only gives up on runs past the timeout.
  *
- * With task events, a run STARTED on a worker that then went away (worker-offline, or its
- * heartbeats stopped: worker-liveness.ts) is lost at once (`unknown`, `lost`, saying which worker
+ * With task events, a run STARTED on a worker that then went away (its heartbeats stopped, or it
+ * was started again: worker-liveness.ts) is lost at once (`unknown`, `lost`, saying which worker
  * and why), as one given up at the timeout is: its worker will not finish it. A canvas run is left
  * to the timeout (its parts run on several workers).
  *
@@ -95,8 +95,8 @@ interface Tracked {
   readonly revision?: string | undefined;
   /** Its history holds it (its first write is done): a change is then an update, else the first write carries it. */
   written: boolean;
-  /** The worker its last task-started came from (hostname); a canvas run keeps none. */
-  worker?: string;
+  /** The worker its last task-started came from (hostname), and that event's time (the worker's clock); a canvas run keeps none. */
+  worker?: { readonly hostname: string; readonly startedAtMs: number };
 }
 
 export class OutcomeTracker implements RunningRuns {
@@ -334,7 +334,8 @@ export class OutcomeTracker implements RunningRuns {
       return;
     }
     const next = tracked.record.parts === undefined ? applyTaskEvent(tracked.record, event) : partEvent(tracked.record, event);
-    if (event.state === 'STARTED' && tracked.record.parts === undefined && event.hostname !== undefined) tracked.worker = event.hostname;
+    if (event.state === 'STARTED' && tracked.record.parts === undefined && event.hostname !== undefined)
+      tracked.worker = { hostname: event.hostname, startedAtMs: event.atMs };
     if (next === tracked.record) return;
     this.change(tracked, next);
     if (isFinal(next.state)) this.finish(tracked);
@@ -625,12 +626,15 @@ export class OutcomeTracker implements RunningRuns {
     const gone = this.liveness.gone(now);
     if (gone.size === 0) return;
     for (const tracked of this.pending.values()) {
-      const why = tracked.worker === undefined ? undefined : gone.get(tracked.worker);
-      if (why === undefined || tracked.record.state !== 'STARTED') continue;
-      const exception = `lost: its worker ${tracked.worker ?? ''} ${why} while it ran`;
+      const { worker } = tracked;
+      const left = worker === undefined ? undefined : gone.get(worker.hostname);
+      if (worker === undefined || left === undefined || tracked.record.state !== 'STARTED') continue;
+      // Started again: only what its former process started is lost.
+      if (left.startedBeforeMs !== undefined && worker.startedAtMs >= left.startedBeforeMs) continue;
+      const exception = `lost: its worker ${worker.hostname} ${left.why} while it ran`;
       this.change(tracked, { ...tracked.record, state: 'unknown', finishedAtMs: now, lost: true, exception });
       this.o.logger.warn(
-        { event: EVENTS.outcomeWorkerLost, entry: tracked.entry, id: tracked.record.taskId, worker: tracked.worker },
+        { event: EVENTS.outcomeWorkerLost, entry: tracked.entry, id: tracked.record.taskId, worker: worker.hostname },
         `run of ${tracked.entry} ${exception}`,
       );
       this.finish(tracked);

@@ -2,13 +2,18 @@
  * Which Celery workers went away, from their liveness events (celery/task-events.ts WorkerEvent):
  * for the tracker, whose runs STARTED on such a worker are lost (issue 70). Pure: the time is an argument.
  *
- * A worker is gone when it says so (worker-offline: a warm or cold shutdown), or when its
- * heartbeats stopped for HEARTBEAT_MISSES times its `freq` (a worker killed, its host down, sends
- * nothing). The second is trusted only of a worker heard heartbeating while it ran a task
- * (`active` > 0): a worker of the solo pool runs a task in the thread that sends its heartbeats,
- * so it is silent for as long as each task runs, and only such a worker never sends `active` > 0.
- * Silence is measured on this leader's clock, from when each event arrived (the workers' clocks
- * may differ), and restarted when the feed subscribes again or this leader was itself stalled.
+ * worker-offline alone is no sign: a warm shutdown (SIGTERM) sends it before its running tasks end,
+ * and their task events after it (a cold one, SIGQUIT, sends the same event and kills them: the two
+ * cannot be told apart). A worker is gone when
+ * - its heartbeats stopped for HEARTBEAT_MISSES times its `freq` without a worker-offline (killed,
+ *   its host down). Trusted only of a worker heard heartbeating while it ran a task (`active` > 0):
+ *   one of the solo pool runs a task in the thread that sends its heartbeats, so it is silent for
+ *   as long as each task runs, and only such a worker never sends `active` > 0. Silence is measured
+ *   on this leader's clock, from when each heartbeat arrived (the workers' clocks may differ), and
+ *   restarted when the feed subscribes again or this leader was itself stalled;
+ * - it says worker-online again (started again under the same name, which Celery keeps unique): the
+ *   process that ran what it started before is gone, whatever its pool or its way out. Those runs
+ *   are the ones whose task-started is older than the worker-online, both on that worker's clock.
  */
 import type { WorkerEvent } from '../ports/outcomes.js';
 
@@ -23,10 +28,16 @@ interface Heard {
   beatsWhileBusy: boolean;
 }
 
+/** A worker gone: why, and (started again) the worker-clock time before which its runs' starts are its former process's. */
+export interface WorkerGone {
+  readonly why: string;
+  readonly startedBeforeMs?: number;
+}
+
 export class WorkerLiveness {
   private readonly heard = new Map<string, Heard>();
-  /** Workers gone since the last `gone`, and why. */
-  private readonly left = new Map<string, string>();
+  /** Workers gone since the last `gone`. */
+  private readonly left = new Map<string, WorkerGone>();
   private lastCheckMs: number | undefined;
 
   /** `stallMs`: a gap between two `gone` calls longer than this is this leader's own stall, not the workers'. */
@@ -35,18 +46,16 @@ export class WorkerLiveness {
   events(events: readonly WorkerEvent[], nowMs: number): void {
     for (const event of events) {
       const { hostname } = event;
+      // Leaving: no heartbeat comes now, and what it runs may still end (a warm shutdown).
       if (event.type === 'worker-offline') {
         this.heard.delete(hostname);
-        this.left.set(hostname, 'went offline (worker-offline)');
         continue;
       }
       const before = this.heard.get(hostname);
-      this.left.delete(hostname);
-      this.heard.set(hostname, {
-        atMs: nowMs,
-        freqMs: event.freqMs,
-        beatsWhileBusy: (before?.beatsWhileBusy ?? false) || event.active > 0,
-      });
+      if (event.type === 'worker-online' && event.atMs !== undefined)
+        this.left.set(hostname, { why: 'was started again (worker-online)', startedBeforeMs: event.atMs });
+      const beatsWhileBusy = (event.type === 'worker-heartbeat' && before?.beatsWhileBusy === true) || event.active > 0;
+      this.heard.set(hostname, { atMs: nowMs, freqMs: event.freqMs, beatsWhileBusy });
     }
   }
 
@@ -55,19 +64,20 @@ export class WorkerLiveness {
     for (const worker of this.heard.values()) worker.atMs = nowMs;
   }
 
-  /** The workers gone since the last call, each with why (`went offline …`); each is told once. */
-  gone(nowMs: number): Map<string, string> {
+  /** The workers gone since the last call; each is told once. */
+  gone(nowMs: number): Map<string, WorkerGone> {
     const stalled = this.lastCheckMs !== undefined && nowMs - this.lastCheckMs > this.stallMs;
     this.lastCheckMs = nowMs;
     if (stalled) this.listening(nowMs);
     for (const [hostname, worker] of this.heard) {
       const silentMs = nowMs - worker.atMs;
-      if (!worker.beatsWhileBusy || silentMs <= HEARTBEAT_MISSES * worker.freqMs) continue;
+      if (silentMs <= HEARTBEAT_MISSES * worker.freqMs) continue;
+      // Forgotten either way (the names of workers that came and went do not pile up); told only when trusted.
       this.heard.delete(hostname);
-      this.left.set(
-        hostname,
-        `sent no heartbeat for ${Math.round(silentMs / 1000)} s (one every ${worker.freqMs / 1000} s; killed, or its host is down)`,
-      );
+      if (worker.beatsWhileBusy)
+        this.left.set(hostname, {
+          why: `sent no heartbeat for ${Math.round(silentMs / 1000)} s (one every ${worker.freqMs / 1000} s; killed, or its host is down)`,
+        });
     }
     const out = new Map(this.left);
     this.left.clear();

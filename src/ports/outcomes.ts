@@ -43,8 +43,8 @@ export interface RunRecord {
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
   readonly exception?: string;
   /**
-   * Given up at outcomeTimeout (published, and no outcome came), or STARTED on a worker that went
-   * offline or stopped its heartbeats (task events; `exception` names it): `unknown`. What `retry.on: lost`
+   * Given up at outcomeTimeout (published, and no outcome came), or STARTED on a worker that stopped
+   * its heartbeats or was started again (task events; `exception` names it): `unknown`. What `retry.on: lost`
    * retries; an `unknown` without it (no task event heard, too many runs followed) tells nothing of a loss.
    */
   readonly lost?: true;

@@ -2,13 +2,15 @@
  * A run whose worker went away mid-run is lost, and retried as lost (issue 70), with real Celery
  * workers (Debian's 5.2.6, prefork, `-E`, heartbeats on) on a private Redis: a worker SIGKILLed
  * while it runs a slot's slow task sends no worker-offline, so its stopped heartbeats tell; a
- * worker stopped cold (SIGQUIT) says worker-offline. Each time a second worker runs attempt 2,
+ * worker stopped cold (SIGQUIT) sends worker-offline as a warm shutdown (SIGTERM) does, so neither is
+ * a loss (the warm one's run ends SUCCESS), but the cold one started again under its name says
+ * worker-online, and what its former process started is lost. Each time a worker runs attempt 2,
  * which succeeds, long before outcomeTimeout (10 minutes here) could have given the run up.
  * Oracle: the workers' own record of each run they started (tsbeat_test.slow_first), and `beat history`.
  */
 import { execFileSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { attemptTaskId } from '../../src/celery/task-id.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
@@ -59,6 +61,15 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
     results = redis.client(1);
   });
 
+  // Each test's deployment goes on publishing slow slots: gone, with its queue, before the next test's workers start.
+  afterEach(async () => {
+    await fleet.killAll();
+    await stopAll(workers.splice(0));
+    const broker = redis.client(0);
+    await broker.del('celery');
+    broker.disconnect();
+  });
+
   afterAll(async () => {
     await fleet.killAll();
     killCliChildren();
@@ -76,7 +87,7 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
   };
 
   /** One deployment, one entry of slow_first retried once when lost; the slot's run of `worker`, started. */
-  async function slotRunningOn(name: string, worker: string): Promise<{ file: string; slot: Run; entry: string }> {
+  async function slotRunningOn(name: string, worker: string, sleepS = 120): Promise<{ file: string; slot: Run; entry: string }> {
     const entry = uniqueName('lost');
     const file = dir.write(`${name}.json`, {
       name,
@@ -90,7 +101,7 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
         [entry]: {
           task: 'tsbeat_test.slow_first',
           schedule: 2,
-          args: [120],
+          args: [sleepS],
           overlap: 'skip',
           retry: { attempts: 2, backoff: { initial: '1s' }, on: ['lost'] },
         },
@@ -107,19 +118,24 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
     return { file, slot, entry };
   }
 
-  const runsOf = async (): Promise<Run[]> => (await results.lrange('tsbeat-test:slow-first', 0, -1)).map((t) => JSON.parse(t) as Run);
+  let seenRuns: Run[] = [];
+  const runsOf = async (): Promise<Run[]> =>
+    (seenRuns = (await results.lrange('tsbeat-test:slow-first', 0, -1)).map((t) => JSON.parse(t) as Run));
 
   /** Attempt 2 of the slot ran on `worker` and `beat history` shows the slot lost (`why`), attempt 2 SUCCESS. */
   async function retriedAsLost(file: string, entry: string, slot: Run, worker: string, why: RegExp, sinceMs: number): Promise<void> {
     const second = attemptTaskId(slot.id, 2);
+    let seen = '';
     const runs = await waitUntil(
       'the slot lost and attempt 2 SUCCESS in beat history',
       async () => {
         const out = await runBeatCli(['history', entry, '--config', file, '--json']);
+        seen = out.stdout;
         const list = JSON.parse(out.stdout) as RunJson[];
         return list.find((r) => r.taskId === second)?.state === 'SUCCESS' ? list : undefined;
       },
       60_000,
+      () => `history ${seen}; workers ran ${JSON.stringify(seenRuns)}`,
     );
     const first = runs.find((r) => r.taskId === slot.id);
     expect(first).toMatchObject({ state: 'unknown' });
@@ -148,13 +164,36 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
     await second.stop();
   }, 150_000);
 
-  it('retries as lost a run whose worker was stopped cold (SIGQUIT: worker-offline) mid-task', async () => {
+  it('does not take for lost a run its worker finishes on a warm shutdown (SIGTERM: worker-offline before the run ends)', async () => {
+    await results.del('tsbeat-test:slow-first');
+    const warm = await startA('lost-warm');
+    const { file, slot, entry } = await slotRunningOn(uniqueName('warm'), 'lost-warm', 6);
+    process.kill(warm.pid as number, 'SIGTERM');
+    const runs = await waitUntil(
+      'the slot run final in beat history',
+      async () => {
+        const out = await runBeatCli(['history', entry, '--config', file, '--json']);
+        const list = JSON.parse(out.stdout) as RunJson[];
+        const first = list.find((r) => r.taskId === slot.id);
+        return first !== undefined && first.state !== 'PENDING' && first.state !== 'STARTED' ? list : undefined;
+      },
+      60_000,
+    );
+    expect(
+      runs.find((r) => r.taskId === slot.id),
+      JSON.stringify(runs),
+    ).toMatchObject({ state: 'SUCCESS' });
+  }, 150_000);
+
+  it('retries as lost a run whose worker was stopped cold (SIGQUIT) and started again: at its worker-online', async () => {
     await results.del('tsbeat-test:slow-first');
     const cold = await startA('lost-cold');
     const { file, slot, entry } = await slotRunningOn(uniqueName('cold'), 'lost-cold');
     process.kill(cold.pid as number, 'SIGQUIT');
+    // Its worker-offline is no loss (a warm shutdown sends the same): the run stays until the worker is back.
+    await cold.stop();
     const stoppedAt = Date.now();
-    await startA('lost-third');
-    await retriedAsLost(file, entry, slot, 'lost-third', /worker lost-cold@\S+ went offline \(worker-offline\)/, stoppedAt);
+    await startA('lost-cold');
+    await retriedAsLost(file, entry, slot, 'lost-cold', /worker lost-cold@\S+ was started again \(worker-online\)/, stoppedAt);
   }, 150_000);
 });
