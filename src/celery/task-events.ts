@@ -13,8 +13,8 @@
  * Workers also send `worker-online`, `worker-heartbeat` (every `freq` s, 2 by default) and
  * `worker-offline` (on a warm or cold shutdown, not when killed; a warm one sends it before its
  * running tasks end, and their task events after it) under `worker.online`, … with the same
- * `hostname` as their task events (celery/worker/heartbeat.py), even without `-E`; `active` counts
- * the tasks it runs then.
+ * `hostname` and `pid` as their task events (celery/worker/heartbeat.py, events/dispatcher.py),
+ * even without `-E`; `active` counts the tasks it runs then.
  */
 import { firstLine } from './result-meta.js';
 import type { CeleryState } from './result-meta.js';
@@ -36,6 +36,8 @@ export interface TaskEvent {
   /** `Type: message`, first line (task-failed, task-retried), as the result backend's is shown. */
   readonly exception?: string;
   readonly hostname?: string;
+  /** The worker's main process (every event of a worker carries its dispatcher's pid). */
+  readonly pid?: number;
 }
 
 /** The event types that move a run's state; the others (task-received, task-sent, task-rejected, worker-*) are skipped. */
@@ -59,7 +61,7 @@ export function taskEventsOf(body: unknown): TaskEvent[] {
 
 function taskEventOf(item: unknown): TaskEvent | undefined {
   if (item === null || typeof item !== 'object') return undefined;
-  const { type, uuid, timestamp, runtime, exception, traceback, hostname } = item as Record<string, unknown>;
+  const { type, uuid, timestamp, runtime, exception, traceback, hostname, pid } = item as Record<string, unknown>;
   if (typeof type !== 'string' || typeof uuid !== 'string' || typeof timestamp !== 'number') return undefined;
   const state = STATES[type];
   if (state === undefined || !Number.isFinite(timestamp)) return undefined;
@@ -79,6 +81,7 @@ function taskEventOf(item: unknown): TaskEvent | undefined {
     ...(typeof runtime === 'number' && Number.isFinite(runtime) && runtime >= 0 ? { runtimeMs: Math.round(runtime * 1000) } : {}),
     ...(line === undefined ? {} : { exception: line }),
     ...(typeof hostname === 'string' ? { hostname } : {}),
+    ...(typeof pid === 'number' ? { pid } : {}),
   };
 }
 
@@ -90,8 +93,8 @@ export interface WorkerEvent {
   readonly freqMs: number;
   /** `active`: how many tasks it was running when it sent this. */
   readonly active: number;
-  /** When it sent this (`timestamp`, the worker's clock, as its task events' `atMs`), epoch ms. */
-  readonly atMs?: number;
+  /** `pid`: its main process's (a new one when it was started again; the same across a broker reconnect). */
+  readonly pid?: number;
 }
 
 /** What a task-event feed (ports/outcomes.ts TaskEventFeed) tells of the workers (outcomes/worker-liveness.ts). */
@@ -108,14 +111,14 @@ export function workerEventsOf(body: unknown): WorkerEvent[] {
   const out: WorkerEvent[] = [];
   for (const item of Array.isArray(body) ? body : [body]) {
     if (item === null || typeof item !== 'object') continue;
-    const { type, hostname, freq, active, timestamp } = item as Record<string, unknown>;
+    const { type, hostname, freq, active, pid } = item as Record<string, unknown>;
     if (typeof type !== 'string' || !WORKER_TYPES.has(type) || typeof hostname !== 'string') continue;
     out.push({
       type: type as WorkerEvent['type'],
       hostname,
       freqMs: typeof freq === 'number' && Number.isFinite(freq) && freq > 0 ? Math.round(freq * 1000) : 2000,
       active: typeof active === 'number' && Number.isFinite(active) ? active : 0,
-      ...(typeof timestamp === 'number' && Number.isFinite(timestamp) ? { atMs: Math.round(timestamp * 1000) } : {}),
+      ...(typeof pid === 'number' ? { pid } : {}),
     });
   }
   return out;

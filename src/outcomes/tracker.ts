@@ -95,8 +95,8 @@ interface Tracked {
   readonly revision?: string | undefined;
   /** Its history holds it (its first write is done): a change is then an update, else the first write carries it. */
   written: boolean;
-  /** The worker its last task-started came from (hostname), and that event's time (the worker's clock); a canvas run keeps none. */
-  worker?: { readonly hostname: string; readonly startedAtMs: number };
+  /** The worker its last task-started came from (hostname, main process); a canvas run keeps none. */
+  worker?: { readonly hostname: string; readonly pid?: number | undefined };
 }
 
 export class OutcomeTracker implements RunningRuns {
@@ -335,7 +335,7 @@ export class OutcomeTracker implements RunningRuns {
     }
     const next = tracked.record.parts === undefined ? applyTaskEvent(tracked.record, event) : partEvent(tracked.record, event);
     if (event.state === 'STARTED' && tracked.record.parts === undefined && event.hostname !== undefined)
-      tracked.worker = { hostname: event.hostname, startedAtMs: event.atMs };
+      tracked.worker = { hostname: event.hostname, pid: event.pid };
     if (next === tracked.record) return;
     this.change(tracked, next);
     if (isFinal(next.state)) this.finish(tracked);
@@ -629,8 +629,8 @@ export class OutcomeTracker implements RunningRuns {
       const { worker } = tracked;
       const left = worker === undefined ? undefined : gone.get(worker.hostname);
       if (worker === undefined || left === undefined || tracked.record.state !== 'STARTED') continue;
-      // Started again: only what its former process started is lost.
-      if (left.startedBeforeMs !== undefined && worker.startedAtMs >= left.startedBeforeMs) continue;
+      // Started again: only what another process of it started is lost.
+      if (left.pid !== undefined && (worker.pid === undefined || worker.pid === left.pid)) continue;
       const exception = `lost: its worker ${worker.hostname} ${left.why} while it ran`;
       this.change(tracked, { ...tracked.record, state: 'unknown', finishedAtMs: now, lost: true, exception });
       this.o.logger.warn(

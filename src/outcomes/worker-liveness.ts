@@ -11,9 +11,10 @@
  *   as long as each task runs, and only such a worker never sends `active` > 0. Silence is measured
  *   on this leader's clock, from when each heartbeat arrived (the workers' clocks may differ), and
  *   restarted when the feed subscribes again or this leader was itself stalled;
- * - it says worker-online again (started again under the same name, which Celery keeps unique): the
- *   process that ran what it started before is gone, whatever its pool or its way out. Those runs
- *   are the ones whose task-started is older than the worker-online, both on that worker's clock.
+ * - it is heard from another main process (`pid`) than the one that started a run: started again
+ *   under the same name (which Celery keeps unique), its former process is gone, whatever its pool
+ *   or its way out. A broker reconnect restarts the worker's consumer (and sends worker-online
+ *   again) in the same process, whose running tasks go on: not a loss.
  */
 import type { WorkerEvent } from '../ports/outcomes.js';
 
@@ -28,14 +29,16 @@ interface Heard {
   beatsWhileBusy: boolean;
 }
 
-/** A worker gone: why, and (started again) the worker-clock time before which its runs' starts are its former process's. */
+/** A worker gone: why, and (started again) its process now: the runs another process of it started are lost. */
 export interface WorkerGone {
   readonly why: string;
-  readonly startedBeforeMs?: number;
+  readonly pid?: number;
 }
 
 export class WorkerLiveness {
   private readonly heard = new Map<string, Heard>();
+  /** Each worker's main process as last heard, while it is heard (worker-offline and silence forget it). */
+  private readonly pids = new Map<string, number>();
   /** Workers gone since the last `gone`. */
   private readonly left = new Map<string, WorkerGone>();
   private lastCheckMs: number | undefined;
@@ -49,11 +52,14 @@ export class WorkerLiveness {
       // Leaving: no heartbeat comes now, and what it runs may still end (a warm shutdown).
       if (event.type === 'worker-offline') {
         this.heard.delete(hostname);
+        this.pids.delete(hostname);
         continue;
       }
       const before = this.heard.get(hostname);
-      if (event.type === 'worker-online' && event.atMs !== undefined)
-        this.left.set(hostname, { why: 'was started again (worker-online)', startedBeforeMs: event.atMs });
+      if (event.pid !== undefined && this.pids.get(hostname) !== event.pid) {
+        this.pids.set(hostname, event.pid);
+        this.left.set(hostname, { why: `was started again (now pid ${event.pid})`, pid: event.pid });
+      }
       const beatsWhileBusy = (event.type === 'worker-heartbeat' && before?.beatsWhileBusy === true) || event.active > 0;
       this.heard.set(hostname, { atMs: nowMs, freqMs: event.freqMs, beatsWhileBusy });
     }
@@ -74,6 +80,7 @@ export class WorkerLiveness {
       if (silentMs <= HEARTBEAT_MISSES * worker.freqMs) continue;
       // Forgotten either way (the names of workers that came and went do not pile up); told only when trusted.
       this.heard.delete(hostname);
+      this.pids.delete(hostname);
       if (worker.beatsWhileBusy)
         this.left.set(hostname, {
           why: `sent no heartbeat for ${Math.round(silentMs / 1000)} s (one every ${worker.freqMs / 1000} s; killed, or its host is down)`,
@@ -86,6 +93,7 @@ export class WorkerLiveness {
 
   clear(): void {
     this.heard.clear();
+    this.pids.clear();
     this.left.clear();
     this.lastCheckMs = undefined;
   }

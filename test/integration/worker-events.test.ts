@@ -45,7 +45,7 @@ suite(`the workers' liveness events${celery.ok ? '' : ` (skipped: ${celery.probl
         await worker.stop();
       }
       await vi.waitFor(() => expect(mine().at(-1)?.type).toBe('worker-offline'), { timeout: 15_000 });
-      expect(mine()[0]).toMatchObject({ freqMs: 2000, active: 0 });
+      expect(mine()[0]).toMatchObject({ freqMs: 2000, active: 0, pid: worker.pid });
     } finally {
       await feed.stop();
     }

@@ -24,7 +24,9 @@ const NEW = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 describe("the workers' liveness events", () => {
   it('reads worker-online, worker-heartbeat and worker-offline with freq and active; skips task events and shapes without a hostname', () => {
     const heartbeat = { type: 'worker-heartbeat', hostname: 'w1@h', timestamp: 1.5, freq: 2.0, active: 1, processed: 3 };
-    expect(workerEventsOf(heartbeat)).toEqual([{ type: 'worker-heartbeat', hostname: 'w1@h', freqMs: 2000, active: 1, atMs: 1500 }]);
+    expect(workerEventsOf({ ...heartbeat, pid: 41 })).toEqual([
+      { type: 'worker-heartbeat', hostname: 'w1@h', freqMs: 2000, active: 1, pid: 41 },
+    ]);
     expect(workerEventsOf({ type: 'worker-offline', hostname: 'w1@h', freq: 0.5 })).toEqual([
       { type: 'worker-offline', hostname: 'w1@h', freqMs: 500, active: 0 },
     ]);
@@ -72,22 +74,24 @@ async function harness(): Promise<Harness> {
   return { tracker, history, tasks, workers, setNow: (ms) => void (now = ms) };
 }
 
-const started = (taskId: string, hostname: string, atMs: number): TaskEvent => ({
+const started = (taskId: string, hostname: string, atMs: number, pid = 100): TaskEvent => ({
   taskId,
   type: 'task-started',
   state: 'STARTED',
   atMs,
   hostname,
+  pid,
 });
-const beat = (hostname: string, active: number, type: WorkerEvent['type'] = 'worker-heartbeat'): WorkerEvent => ({
+const beat = (hostname: string, active: number, type: WorkerEvent['type'] = 'worker-heartbeat', pid = 100): WorkerEvent => ({
   type,
   hostname,
   freqMs: 2000,
   active,
+  pid,
 });
 
 describe('a run whose worker went away', () => {
-  it('is not lost at worker-offline (a warm shutdown ends what it runs), but when its worker says worker-online again: unknown, lost, naming it, and its next attempt follows; runs of other workers, runs not started and runs the new process started stay', async () => {
+  it('is not lost at worker-offline (a warm shutdown ends what it runs), nor at a broker reconnect (worker-online from the same process), but when its worker is heard from another process: unknown, lost, naming it, and its next attempt follows; runs of other workers, runs not started and runs the new process started stay', async () => {
     const h = await harness();
     h.tracker.published('e', SLOT, 1, 1000);
     h.tracker.published('f', OTHER, 1, 1000);
@@ -101,10 +105,14 @@ describe('a run whose worker went away', () => {
     h.tasks([{ taskId: WARM, type: 'task-succeeded', state: 'SUCCESS', atMs: 1600, runtimeMs: 500 }]);
     await h.tracker.poll();
     expect(h.tracker.pendingCount).toBe(3);
+    // w2's consumer reconnected to the broker: worker-online from the process that runs its task.
+    h.workers.events([beat('w2@h', 0, 'worker-online')]);
+    await h.tracker.poll();
+    expect(h.tracker.pendingCount).toBe(3);
     // w1 (stopped cold, or killed) is started again; what it starts now is the new process's.
-    h.workers.events([{ ...beat('w1@h', 0, 'worker-online'), atMs: 2000 }]);
     h.tracker.published('n', NEW, 1, 2100);
-    h.tasks([started(NEW, 'w1@h', 2100)]);
+    h.workers.events([beat('w1@h', 0, 'worker-online', 200)]);
+    h.tasks([started(NEW, 'w1@h', 2100, 200)]);
     await h.tracker.poll();
     // Its second attempt is the entry's run in progress (lost is retried under this policy).
     expect(h.tracker.unfinishedRun('e')).toMatchObject({ taskId: attemptTaskId(SLOT, 2), attempt: 2, publishedAtMs: 2500 });
@@ -115,7 +123,7 @@ describe('a run whose worker went away', () => {
         state: 'unknown',
         lost: true,
         finishedAtMs: 1500,
-        exception: 'lost: its worker w1@h was started again (worker-online) while it ran',
+        exception: 'lost: its worker w1@h was started again (now pid 200) while it ran',
       },
     ]);
     expect(h.history.lists.get('w')).toMatchObject([{ state: 'SUCCESS' }]);
