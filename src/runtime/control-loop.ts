@@ -32,8 +32,8 @@ import type { Revoker } from '../ports/revoker.js';
 /** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
 const TRIGGERS_PER_WAKE = 100;
 /**
- * Pages of due attempts all of paused entries that one look reads past (they stay pending): up to
- * this many times TRIGGERS_PER_WAKE held attempts keep none due behind them from going out.
+ * Pages of due attempts that one look reads past those of paused entries (they stay pending): up
+ * to this many times TRIGGERS_PER_WAKE held attempts keep none due behind them from going out.
  */
 const HELD_PAGES_PER_WAKE = 100;
 /**
@@ -204,12 +204,14 @@ export class ControlLoop {
   private async publishRetries(source: ControlSource, paused: ReadonlySet<string>): Promise<'not leading' | undefined> {
     if (source.dueRetries === undefined || this.options.publisher.publishRetry === undefined) return undefined;
     const now = this.options.now();
-    for (let skip = 0, page = 0; page < HELD_PAGES_PER_WAKE; page++) {
+    // At most TRIGGERS_PER_WAKE published a look, past up to HELD_PAGES_PER_WAKE pages of held ones.
+    for (let skip = 0, page = 0, done = 0; page < HELD_PAGES_PER_WAKE && done < TRIGGERS_PER_WAKE; page++) {
       const due = await source.dueRetries(now, TRIGGERS_PER_WAKE, skip);
       const held = due.filter(({ retry }) => retry !== undefined && paused.has(retry.entry)).length;
       for (const item of due) if ((await this.publishRetry(source, paused, item)) === 'not leading') return 'not leading';
-      // A page of held attempts alone: the next one, past them (the others left the zset as they went).
-      if (due.length < TRIGGERS_PER_WAKE || held < due.length) break;
+      if (due.length < TRIGGERS_PER_WAKE) break;
+      // The others left the zset as they went (published, dropped or discarded): the next page starts past the held ones.
+      done += due.length - held;
       skip += held;
     }
     return undefined;
