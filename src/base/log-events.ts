@@ -281,6 +281,8 @@ export const EVENTS = {
   outcomeNotFollowed: 'beat.outcome.not_followed',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */
   outcomeFinished: 'beat.outcome.finished',
+  /** A run STARTED on a worker that then stopped its heartbeats, or was started again, is lost (warn): entry, task id, worker. */
+  outcomeWorkerLost: 'beat.outcome.worker_lost',
   /**
    * A run recorded REVOKED ended after all (debug): its SUCCESS or FAILURE was stored over the
    * REVOKED (Celery >= 5.6.2 stores REVOKED when the revoke arrives), and its history now says so.

@@ -9,6 +9,12 @@
  * task-retried, `terminated`, `signum`, `expired` for task-revoked. A worker with an event loop
  * buffers task events and sends them as a JSON list under `task.multi` (dispatcher.py `flush`):
  * both shapes are read.
+ *
+ * Workers also send `worker-online`, `worker-heartbeat` (every `freq` s, 2 by default) and
+ * `worker-offline` (on a warm or cold shutdown, not when killed; a warm one sends it before its
+ * running tasks end, and their task events after it) under `worker.online`, … with the same
+ * `hostname` and `pid` as their task events (celery/worker/heartbeat.py, events/dispatcher.py),
+ * even without `-E`; `active` counts the tasks it runs then.
  */
 import { firstLine } from './result-meta.js';
 import type { CeleryState } from './result-meta.js';
@@ -30,6 +36,8 @@ export interface TaskEvent {
   /** `Type: message`, first line (task-failed, task-retried), as the result backend's is shown. */
   readonly exception?: string;
   readonly hostname?: string;
+  /** The worker's main process (every event of a worker carries its dispatcher's pid). */
+  readonly pid?: number;
 }
 
 /** The event types that move a run's state; the others (task-received, task-sent, task-rejected, worker-*) are skipped. */
@@ -53,7 +61,7 @@ export function taskEventsOf(body: unknown): TaskEvent[] {
 
 function taskEventOf(item: unknown): TaskEvent | undefined {
   if (item === null || typeof item !== 'object') return undefined;
-  const { type, uuid, timestamp, runtime, exception, traceback, hostname } = item as Record<string, unknown>;
+  const { type, uuid, timestamp, runtime, exception, traceback, hostname, pid } = item as Record<string, unknown>;
   if (typeof type !== 'string' || typeof uuid !== 'string' || typeof timestamp !== 'number') return undefined;
   const state = STATES[type];
   if (state === undefined || !Number.isFinite(timestamp)) return undefined;
@@ -73,7 +81,47 @@ function taskEventOf(item: unknown): TaskEvent | undefined {
     ...(typeof runtime === 'number' && Number.isFinite(runtime) && runtime >= 0 ? { runtimeMs: Math.round(runtime * 1000) } : {}),
     ...(line === undefined ? {} : { exception: line }),
     ...(typeof hostname === 'string' ? { hostname } : {}),
+    ...(typeof pid === 'number' ? { pid } : {}),
   };
+}
+
+/** A worker's liveness event (worker-online, worker-heartbeat, worker-offline). */
+export interface WorkerEvent {
+  readonly type: 'worker-online' | 'worker-heartbeat' | 'worker-offline';
+  readonly hostname: string;
+  /** `freq`: the seconds between its heartbeats, in ms (absent or not positive: 2 s, Celery's default). */
+  readonly freqMs: number;
+  /** `active`: how many tasks it was running when it sent this. */
+  readonly active: number;
+  /** `pid`: its main process's (a new one when it was started again; the same across a broker reconnect). */
+  readonly pid?: number;
+}
+
+/** What a task-event feed (ports/outcomes.ts TaskEventFeed) tells of the workers (outcomes/worker-liveness.ts). */
+export interface WorkerEventHandlers {
+  events(events: WorkerEvent[]): void;
+  /** The feed (re)subscribed: what the workers sent while it was away is gone. */
+  listening(): void;
+}
+
+const WORKER_TYPES: ReadonlySet<string> = new Set(['worker-online', 'worker-heartbeat', 'worker-offline']);
+
+/** The workers' liveness events in a decoded event body (one event, or a list); anything else is skipped. */
+export function workerEventsOf(body: unknown): WorkerEvent[] {
+  const out: WorkerEvent[] = [];
+  for (const item of Array.isArray(body) ? body : [body]) {
+    if (item === null || typeof item !== 'object') continue;
+    const { type, hostname, freq, active, pid } = item as Record<string, unknown>;
+    if (typeof type !== 'string' || !WORKER_TYPES.has(type) || typeof hostname !== 'string') continue;
+    out.push({
+      type: type as WorkerEvent['type'],
+      hostname,
+      freqMs: typeof freq === 'number' && Number.isFinite(freq) && freq > 0 ? Math.round(freq * 1000) : 2000,
+      active: typeof active === 'number' && Number.isFinite(active) ? active : 0,
+      ...(typeof pid === 'number' ? { pid } : {}),
+    });
+  }
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@
  * `min(initial × factor^(n−1), max)`, from when attempt n ended, as Temporal and BullMQ count it.
  */
 
-/** What ends an attempt in another: `failure` a final FAILURE, `lost` a run whose outcome never came (outcomeTimeout). */
+/** What ends an attempt in another: `failure` a final FAILURE, `lost` a run whose outcome never came (outcomeTimeout) or whose worker went away mid-run. */
 export const RETRY_ON = ['failure', 'lost'] as const;
 export type RetryOn = (typeof RETRY_ON)[number];
 
@@ -25,7 +25,8 @@ export interface RetryPolicy {
 
 /**
  * How an attempt ended, as retries see it: `success`; `failure` (FAILURE); `lost` (published, no
- * outcome within outcomeTimeout); `stopped` (REVOKED: someone or
+ * outcome within outcomeTimeout, or STARTED on a worker that stopped its heartbeats or was
+ * started again); `stopped` (REVOKED: someone or
  * an overlap policy stopped it on purpose); `unknown` (given up without a sign of loss: no task
  * event was ever heard, or too many runs were followed). Only `failure` and `lost` may be retried.
  */

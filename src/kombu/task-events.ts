@@ -12,9 +12,9 @@ import type { Redis } from 'ioredis';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
-import { EVENT_EXCHANGE, taskEventsOf } from '../celery/task-events.js';
+import { EVENT_EXCHANGE, taskEventsOf, workerEventsOf } from '../celery/task-events.js';
 import { CONTENT_TYPE } from '../celery/message.js';
-import type { TaskEvent } from '../celery/task-events.js';
+import type { TaskEvent, WorkerEventHandlers } from '../celery/task-events.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl } from '../config/redis-url.js';
 import { createRedisClient } from '../redis/connect.js';
@@ -37,12 +37,12 @@ export function decodeEnvelopeBody(raw: string | Buffer): unknown {
 /** Redis glob metacharacters in a literal part of a pattern. */
 const globEscape = (text: string): string => text.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
 
-/** The PSUBSCRIBE pattern of the task events on a broker's DB, with its transport options. */
-export function taskEventPattern(transport: TransportOptionsInput, db: number): string {
+/** The PSUBSCRIBE pattern of the task events (`group` worker: the workers' liveness events) on a broker's DB, with its transport options. */
+export function taskEventPattern(transport: TransportOptionsInput, db: number, group: 'task' | 'worker' = 'task'): string {
   const keys = kombuKeyOptions(transport, db);
   // Without fanout_patterns every event of the exchange comes on one channel; taskEventsOf keeps the task ones.
   return keys.fanoutPatterns
-    ? `${globEscape(fanoutChannel(keys, EVENT_EXCHANGE, 'task.'))}*`
+    ? `${globEscape(fanoutChannel(keys, EVENT_EXCHANGE, `${group}.`))}*`
     : globEscape(fanoutChannel(keys, EVENT_EXCHANGE, ''));
 }
 
@@ -59,26 +59,39 @@ export class RedisTaskEvents {
 
   constructor(private readonly o: RedisTaskEventsOptions) {}
 
-  start(onEvents: (events: TaskEvent[]) => void): void {
+  start(onEvents: (events: TaskEvent[]) => void, workers?: WorkerEventHandlers): void {
     if (this.client !== undefined) return;
     const { url, transportOptions, logger } = this.o;
-    const pattern = taskEventPattern(transportOptions, parseRedisUrl(url, transportOptions).db);
+    const db = parseRedisUrl(url, transportOptions).db;
+    const pattern = taskEventPattern(transportOptions, db);
+    // One pattern without fanout_patterns: both groups come on the exchange's one channel.
+    const patterns = [...new Set([pattern, ...(workers === undefined ? [] : [taskEventPattern(transportOptions, db, 'worker')])])];
     const client = createRedisClient(url, transportOptions, 'task events', logger);
     this.client = client;
     client.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       let events: TaskEvent[];
+      let body: unknown;
       try {
-        events = taskEventsOf(decodeEnvelopeBody(message));
+        body = decodeEnvelopeBody(message);
+        events = taskEventsOf(body);
       } catch (error) {
         this.unreadableOnce(error);
         return;
       }
       if (events.length > 0) onEvents(events);
+      const alive = workers === undefined ? [] : workerEventsOf(body);
+      if (alive.length > 0) workers?.events(alive);
     });
+    // Each ready is a (re)subscription (ioredis's autoResubscribe): the workers were not heard meanwhile.
+    client.on('ready', () => workers?.listening());
     // Subscribed once ready; after a reconnect ioredis subscribes again (autoResubscribe).
     client.once('ready', () => {
-      client.psubscribe(pattern).then(
-        () => logger.info({ event: EVENTS.taskEventsListening, pattern }, `listening to Celery's task events (${pattern})`),
+      client.psubscribe(...patterns).then(
+        () =>
+          logger.info(
+            { event: EVENTS.taskEventsListening, pattern: patterns.join(' ') },
+            `listening to Celery's task events (${patterns.join(', ')})`,
+          ),
         (error: unknown) => logger.warn({ event: EVENTS.taskEventsError, err: errorMessage(error) }, 'cannot subscribe to task events'),
       );
     });

@@ -20,6 +20,11 @@
  * Polling goes on for the others (pub/sub loses what is sent while nobody listens); without a
  * result backend the events are the only source, and the poll only gives up on runs past the timeout.
  *
+ * With task events, a run STARTED on a worker that then went away (its heartbeats stopped, or it
+ * was started again: worker-liveness.ts) is lost at once (`unknown`, `lost`, saying which worker
+ * and why), as one given up at the timeout is: its worker will not finish it. A canvas run is left
+ * to the timeout (its parts run on several workers).
+ *
  * Task events read by default (`silenceMs`: no result backend, taskEvents unset) are not counted
  * on: the workers may send none. Until some worker's task event reaches this leader, a run
  * `silenceMs` past its publish is given up as `unknown`, saying so (NO_TASK_EVENTS), never as
@@ -32,6 +37,7 @@ import { DEFAULTS } from '../base/defaults.js';
 import type { Clock } from '../ports/clock.js';
 import { isFinal } from '../ports/outcomes.js';
 import { advanceParts } from './canvas-outcome.js';
+import { WorkerLiveness } from './worker-liveness.js';
 import type {
   OutcomeEvents,
   PendingAttempt,
@@ -89,6 +95,8 @@ interface Tracked {
   readonly revision?: string | undefined;
   /** Its history holds it (its first write is done): a change is then an update, else the first write carries it. */
   written: boolean;
+  /** The worker its last task-started came from (hostname, main process); a canvas run keeps none. */
+  worker?: { readonly hostname: string; readonly pid?: number | undefined };
 }
 
 export class OutcomeTracker implements RunningRuns {
@@ -123,7 +131,7 @@ export class OutcomeTracker implements RunningRuns {
    * Each entry's slot whose next attempt waits out its backoff (issue 70), as that attempt's record
    * (PENDING, "published" when due): the run in progress for the entry's overlap policy until the
    * attempt is published, or until it is outcomeTimeout past due (dropped unpublished: its entry
-   * was deleted or created again).
+   * was deleted or created again; or held by its entry's pause, published on resume: docs/outcomes.md).
    */
   private readonly awaiting = new Map<string, RunRecord>();
   /** Task events of runs not handed over yet, by task id, oldest first (see keepEarly). */
@@ -152,6 +160,7 @@ export class OutcomeTracker implements RunningRuns {
   private readonly maxPending: number;
   /** One text for every run given up (a burst past maxPending gives up one a publish). */
   private readonly givenUpWhy: string;
+  private readonly liveness: WorkerLiveness;
 
   constructor(private readonly o: TrackerOptions) {
     this.pollMs = o.pollMs ?? DEFAULTS.outcomePollMs;
@@ -160,6 +169,8 @@ export class OutcomeTracker implements RunningRuns {
     this.recordDelayMs = o.recordDelayMs ?? DEFAULTS.outcomeRecordDelayMs;
     this.maxPending = o.maxPending ?? DEFAULTS.outcomeMaxPending;
     this.givenUpWhy = `no longer followed: more than ${this.maxPending} runs without a result`;
+    // A poll late by more than two intervals (and a second) is this leader's stall: silence counts again.
+    this.liveness = new WorkerLiveness(2 * this.pollMs + 1000);
   }
 
   /** Begins tracking (on leading): the runs the histories hold as pending first. */
@@ -168,10 +179,17 @@ export class OutcomeTracker implements RunningRuns {
     this.running = true;
     this.heard = false;
     this.silenceSaid = false;
-    this.o.taskEvents?.start((events) => {
-      if (events.length > 0) this.heard = true;
-      for (const event of events) this.observed(event);
-    });
+    this.liveness.clear();
+    this.o.taskEvents?.start(
+      (events) => {
+        if (events.length > 0) this.heard = true;
+        for (const event of events) this.observed(event);
+      },
+      {
+        events: (events) => this.liveness.events(events, this.o.clock.now()),
+        listening: () => this.liveness.listening(this.o.clock.now()),
+      },
+    );
     this.starting = this.loadPending();
     return this.starting;
   }
@@ -316,6 +334,8 @@ export class OutcomeTracker implements RunningRuns {
       return;
     }
     const next = tracked.record.parts === undefined ? applyTaskEvent(tracked.record, event) : partEvent(tracked.record, event);
+    if (event.state === 'STARTED' && tracked.record.parts === undefined && event.hostname !== undefined)
+      tracked.worker = { hostname: event.hostname, pid: event.pid };
     if (next === tracked.record) return;
     this.change(tracked, next);
     if (isFinal(next.state)) this.finish(tracked);
@@ -508,6 +528,7 @@ export class OutcomeTracker implements RunningRuns {
 
   /** One poll; never rejects. */
   poll(): Promise<void> {
+    if (this.running) this.loseRunsOfGoneWorkers();
     if (this.busy !== undefined || !this.running) return this.busy ?? Promise.resolve();
     this.busy = this.pollOnce().finally(() => {
       this.busy = undefined;
@@ -597,6 +618,28 @@ export class OutcomeTracker implements RunningRuns {
     } catch (error) {
       this.failed('writing run histories', error);
     }
+  }
+
+  /** The runs STARTED on a worker that went away since the last poll: lost (see the top). */
+  private loseRunsOfGoneWorkers(): void {
+    const now = this.o.clock.now();
+    const gone = this.liveness.gone(now);
+    if (gone.size === 0) return;
+    for (const tracked of this.pending.values()) {
+      const { worker } = tracked;
+      const left = worker === undefined ? undefined : gone.get(worker.hostname);
+      if (worker === undefined || left === undefined || tracked.record.state !== 'STARTED') continue;
+      // Started again: only what another process of it started is lost.
+      if (left.pid !== undefined && (worker.pid === undefined || worker.pid === left.pid)) continue;
+      const exception = `lost: its worker ${worker.hostname} ${left.why} while it ran`;
+      this.change(tracked, { ...tracked.record, state: 'unknown', finishedAtMs: now, lost: true, exception });
+      this.o.logger.warn(
+        { event: EVENTS.outcomeWorkerLost, entry: tracked.entry, id: tracked.record.taskId, worker: worker.hostname },
+        `run of ${tracked.entry} ${exception}`,
+      );
+      this.finish(tracked);
+    }
+    void this.flushRecords(0);
   }
 
   /** The run given up for want of any task event (task events by default, none heard), or undefined. */

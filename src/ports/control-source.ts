@@ -48,9 +48,10 @@ export interface ControlSource extends Partial<BackfillSource> {
   /**
    * The slots' pending attempts due at `nowMs` or before, the earliest first, at most `max` (retries
    * zset), each with its member's text; `retry` undefined for a member that does not decode (something
-   * else wrote it), which the loop discards, so that it cannot hold the real ones behind it.
+   * else wrote it), which the loop discards, so that it cannot hold the real ones behind it. `skip`:
+   * past the first so many (those of paused entries, which stay).
    */
-  dueRetries?(nowMs: number, max: number): Promise<{ member: string; retry: PendingAttempt | undefined }[]>;
+  dueRetries?(nowMs: number, max: number, skip?: number): Promise<{ member: string; retry: PendingAttempt | undefined }[]>;
   /** Removes a pending attempt unpublished (its entry is no longer in the config, or it does not decode). */
   discardRetry?(member: string): Promise<void>;
   /**

@@ -5,9 +5,9 @@
  * src/outcomes/ and the status views.
  */
 import type { CeleryState, ResultMeta } from '../celery/result-meta.js';
-import type { TaskEvent } from '../celery/task-events.js';
+import type { TaskEvent, WorkerEvent, WorkerEventHandlers } from '../celery/task-events.js';
 
-export type { ResultMeta, TaskEvent };
+export type { ResultMeta, TaskEvent, WorkerEvent, WorkerEventHandlers };
 
 /**
  * A run's state: Celery's states as its result backend stores them, and `unknown` for a run whose
@@ -43,7 +43,8 @@ export interface RunRecord {
   /** The exception's first line, `Type: message`, for FAILURE (and RETRY while it retries). */
   readonly exception?: string;
   /**
-   * Given up at outcomeTimeout: published, and no outcome came (`unknown`). What `retry.on: lost`
+   * Given up at outcomeTimeout (published, and no outcome came), or STARTED on a worker that stopped
+   * its heartbeats or was started again (task events; `exception` names it): `unknown`. What `retry.on: lost`
    * retries; an `unknown` without it (no task event heard, too many runs followed) tells nothing of a loss.
    */
   readonly lost?: true;
@@ -155,7 +156,7 @@ export interface ResultReader {
  * (only the leader's does). At most once: an event sent while nobody listens is gone.
  */
 export interface TaskEventFeed {
-  start(onEvents: (events: TaskEvent[]) => void): void;
+  start(onEvents: (events: TaskEvent[]) => void, workers?: WorkerEventHandlers): void;
   /** Closes the connection. */
   stop(): Promise<void>;
 }

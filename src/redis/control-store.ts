@@ -486,9 +486,9 @@ export class ControlStore {
   }
 
   /** Pending requests, oldest first, as stored (the text is what the trigger script removes). */
-  async dueRetries(nowMs: number, max: number): Promise<{ member: string; retry: PendingRetry | undefined }[]> {
+  async dueRetries(nowMs: number, max: number, skip = 0): Promise<{ member: string; retry: PendingRetry | undefined }[]> {
     const flat = await this.client
-      .zrangebyscore(this.keys.retries, '-inf', nowMs, 'WITHSCORES', 'LIMIT', 0, max)
+      .zrangebyscore(this.keys.retries, '-inf', nowMs, 'WITHSCORES', 'LIMIT', skip, max)
       .catch(async (error: unknown) => {
         throw await nameWrongType(this.client, error, [[this.keys.retries, 'zset']]);
       });

@@ -1,6 +1,6 @@
 /**
  * How a run ended, as retries see it (core/retry.ts AttemptEnd), from its history record: which
- * `unknown` is a loss (given up at outcomeTimeout: `lost`) and which tells nothing (no task event
+ * `unknown` is a loss (given up at outcomeTimeout, or its worker went away mid-run: `lost`) and which tells nothing (no task event
  * heard, too many runs followed); undefined while the run is not final.
  */
 import { afterAttempt } from '../core/retry.js';

@@ -9,6 +9,7 @@
 import { compileMessageTemplate, messageOutcomeParts, renderTaskMessage } from '../celery/message.js';
 import { attemptMessage } from '../celery/attempt-message.js';
 import { RetryPublishResult } from '../ports/outcomes.js';
+import type { PendingAttempt } from '../ports/outcomes.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
@@ -32,6 +33,11 @@ import type { ConcurrencyGate } from './concurrency-gate.js';
 
 /** Manual-run requests (`beat trigger`) read per look of the control loop; the rest wait for the next look. */
 const TRIGGERS_PER_WAKE = 100;
+/**
+ * Pages of due attempts that one look reads past those of paused entries (they stay pending): up
+ * to this many times TRIGGERS_PER_WAKE held attempts keep none due behind them from going out.
+ */
+const HELD_PAGES_PER_WAKE = 100;
 /**
  * A manual-run request older than this is discarded, not published. `beat trigger` waits at most
  * 300 s and then withdraws its request, but a CLI killed while waiting (Ctrl-C with no leader up)
@@ -111,8 +117,9 @@ export class ControlLoop {
     const { source, logger } = this.options;
     this.waiting.clear();
     try {
-      this.paused = await source.paused();
-      this.options.onPaused(this.paused);
+      const paused = await source.paused();
+      this.paused = paused;
+      this.options.onPaused(paused);
       if (source.deploymentStop !== undefined) {
         const stop = await source.deploymentStop();
         this.options.onDeploymentStop?.(stop);
@@ -125,7 +132,7 @@ export class ControlLoop {
       if ((await this.publishTriggers(source)) === 'not leading') return;
       if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
       // Last: a retries key something else wrote fails this read alone, not the backfills before it.
-      if ((await this.publishRetries(source)) === 'not leading') return;
+      if ((await this.publishRetries(source, paused)) === 'not leading') return;
       if ((await this.releaseWaiting()) === 'not leading') return;
       this.lastError = undefined;
     } catch (error) {
@@ -201,67 +208,92 @@ export class ControlLoop {
   }
 
   /**
-   * The slots' attempts that are due (issue 70), each published through retry-fenced.lua (once on
-   * Redis; claimed, sent and committed on RabbitMQ and SQS: at least once) with the slot's message,
-   * the attempt's task id and headers (celery/attempt-message.ts). An attempt of
+   * The slots' attempts that are due (issue 70), each published once through retry-fenced.lua with
+   * the slot's message, the attempt's task id and headers (celery/attempt-message.ts). An attempt of
    * an entry this config no longer has is discarded; the script drops one whose entry was deleted or
-   * re-created since its slot's run.
+   * re-created since its slot's run. One of a `paused` entry stays pending, read past, until a look
+   * after its resume publishes it.
    */
-  private async publishRetries(source: ControlSource): Promise<'not leading' | undefined> {
+  private async publishRetries(source: ControlSource, paused: ReadonlySet<string>): Promise<'not leading' | undefined> {
+    if (source.dueRetries === undefined || this.options.publisher.publishRetry === undefined) return undefined;
+    const now = this.options.now();
+    // At most TRIGGERS_PER_WAKE published a look, past up to HELD_PAGES_PER_WAKE pages of held ones.
+    for (let skip = 0, page = 0, done = 0; page < HELD_PAGES_PER_WAKE && done < TRIGGERS_PER_WAKE; page++) {
+      const due = await source.dueRetries(now, TRIGGERS_PER_WAKE, skip);
+      let held = 0;
+      for (const item of due) {
+        const done = await this.publishRetry(source, paused, item);
+        if (done === 'not leading') return 'not leading';
+        if (done === 'held') held += 1;
+      }
+      if (due.length < TRIGGERS_PER_WAKE) break;
+      // The others left the zset as they went (published, dropped or discarded): the next page starts past the held ones.
+      done += due.length - held;
+      skip += held;
+    }
+    return undefined;
+  }
+
+  private async publishRetry(
+    source: ControlSource,
+    paused: ReadonlySet<string>,
+    { member, retry }: { member: string; retry: PendingAttempt | undefined },
+  ): Promise<'not leading' | 'held' | undefined> {
     const { logger, publisher } = this.options;
-    if (source.dueRetries === undefined || publisher.publishRetry === undefined) return undefined;
-    const due = await source.dueRetries(this.options.now(), TRIGGERS_PER_WAKE);
-    for (const { member, retry } of due) {
-      const token = this.options.lease();
-      if (token === undefined) return 'not leading';
-      if (retry === undefined) {
-        logger.warn(
-          { event: EVENTS.retry, member: member.slice(0, 200) },
-          'discarding a pending attempt that does not decode (something else wrote it)',
-        );
-        await source.discardRetry?.(member);
-        continue;
-      }
-      const found = this.options.config.entries.find((e) => e.name === retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
-      const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
-      if (!entry) {
-        logger.warn(
-          { event: EVENTS.retry, entry: retry.entry, id: retry.taskId, attempt: retry.attempt },
-          'discarding an attempt of an entry this config no longer has',
-        );
-        await source.discardRetry?.(member);
-        continue;
-      }
-      // An attempt is a run of its entry's concurrency group: it waits (pending) while the group is full.
-      const group = entry.concurrency;
-      const gate = this.options.concurrency;
-      // Not while the runner admits a wake-up's runs: its census would not see this one.
-      if (group !== undefined && gate !== undefined && (gate.isAdmitting || (gate.census().get(group.group) ?? 0) >= group.limit)) continue;
-      const now = this.options.now();
-      const message = attemptMessage(
-        renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
-          taskId: retry.taskId,
-          slotMs: retry.slotMs,
-          nowMs: now,
-        }),
-        retry.attempt,
-        retry.retryOf,
+    if (publisher.publishRetry === undefined) return undefined;
+    const token = this.options.lease();
+    if (token === undefined) return 'not leading';
+    if (retry === undefined) {
+      logger.warn(
+        { event: EVENTS.retry, member: member.slice(0, 200) },
+        'discarding a pending attempt that does not decode (something else wrote it)',
       );
-      if (group !== undefined) gate?.reserve(group.group);
-      let result: RetryPublishResult;
-      try {
-        result = await publisher.publishRetry(message, member, retry.revision, token);
-      } finally {
-        if (group !== undefined) gate?.unreserve(group.group);
-      }
-      if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
-      const fields = { event: EVENTS.retry, entry: entry.name, id: retry.taskId, attempt: retry.attempt, retryOf: retry.retryOf };
-      if (result === RetryPublishResult.Published) {
+      await source.discardRetry?.(member);
+      return undefined;
+    }
+    if (paused.has(retry.entry)) return 'held';
+    const found = this.options.config.entries.find((e) => e.name === retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
+    const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
+    if (!entry) {
+      logger.warn(
+        { event: EVENTS.retry, entry: retry.entry, id: retry.taskId, attempt: retry.attempt },
+        'discarding an attempt of an entry this config no longer has',
+      );
+      await source.discardRetry?.(member);
+      return undefined;
+    }
+    // An attempt is a run of its entry's concurrency group: it stays pending while the group is full,
+    // and while the runner admits a wake-up's runs (its census would not see this one).
+    const group = entry.concurrency;
+    const gate = this.options.concurrency;
+    if (group !== undefined && gate !== undefined && (gate.isAdmitting || (gate.census().get(group.group) ?? 0) >= group.limit))
+      return 'held';
+    const now = this.options.now();
+    const message = attemptMessage(
+      renderTaskMessage(compileMessageTemplate(entry, this.options.config, this.options.messageEnv), {
+        taskId: retry.taskId,
+        slotMs: retry.slotMs,
+        nowMs: now,
+      }),
+      retry.attempt,
+      retry.retryOf,
+    );
+    if (group !== undefined) gate?.reserve(group.group);
+    let result: RetryPublishResult;
+    try {
+      result = await publisher.publishRetry(message, member, retry.revision, token);
+      // Told before the reservation goes back: the tracker counts it from here.
+      if (result === RetryPublishResult.Published)
         this.options.retryPublished?.(message, retry.slotMs, retry.attempt, retry.retryOf, retry.revision, messageOutcomeParts(message));
-        logger.info({ ...fields, task: entry.task, slot: new Date(retry.slotMs).toISOString() }, `attempt ${retry.attempt} published`);
-      } else if (result === RetryPublishResult.Dropped) {
-        logger.info(fields, 'attempt dropped: its entry was deleted or created again since its slot ran');
-      }
+    } finally {
+      if (group !== undefined) gate?.unreserve(group.group);
+    }
+    if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
+    const fields = { event: EVENTS.retry, entry: entry.name, id: retry.taskId, attempt: retry.attempt, retryOf: retry.retryOf };
+    if (result === RetryPublishResult.Published) {
+      logger.info({ ...fields, task: entry.task, slot: new Date(retry.slotMs).toISOString() }, `attempt ${retry.attempt} published`);
+    } else if (result === RetryPublishResult.Dropped) {
+      logger.info(fields, 'attempt dropped: its entry was deleted or created again since its slot ran');
     }
     return undefined;
   }

@@ -44,6 +44,8 @@ process.once('exit', () => {
 
 export interface CeleryProcess {
   readonly name: string;
+  /** The main process's id (a prefork worker's pool processes are its children). */
+  readonly pid?: number | undefined;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
   stop(): Promise<void>;
@@ -92,6 +94,7 @@ function launch(name: string, args: readonly string[], env: CeleryEnv): { child:
   child.once('exit', () => running.delete(child));
   const handle: CeleryProcess = {
     name,
+    pid: child.pid,
     output: () => out,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -116,6 +119,8 @@ export async function startWorker(options: {
   readyTimeoutMs?: number;
   /** `-E`: the worker sends Celery's task events. */
   events?: boolean;
+  /** The worker sends worker-heartbeat events (else `--without-heartbeat`). */
+  heartbeat?: boolean;
 }): Promise<CeleryProcess> {
   const pool = options.pool ?? 'solo';
   const { child, handle } = launch(
@@ -128,7 +133,7 @@ export async function startWorker(options: {
       '1',
       '-n',
       `${options.name}@%h`,
-      '--without-heartbeat',
+      ...(options.heartbeat === true ? [] : ['--without-heartbeat']),
       '--without-gossip',
       '--without-mingle',
       '-Q',

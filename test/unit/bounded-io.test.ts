@@ -78,6 +78,7 @@ const BOUNDED: Record<string, string> = {
   'src/commands/main.ts Math.max': "the commands' names",
   'src/base/log.ts this.debug': 'the arguments of one log call (a warning logged at debug level instead)',
   'src/core/cron/spec.ts Math.max': 'twelve months',
+  'src/kombu/task-events.ts client.psubscribe': 'the task and worker event patterns, two at most',
   'src/commands/entries-set.ts problems.push': "one entry's problems",
   'src/config/connection-checks.ts problems.push': "the SQS broker settings' problems",
   'src/publish/send-then-commit-dispatcher.ts this.redis.claimFenced': 'one batch: at most DEFAULTS.dispatchBatchRuns runs',

@@ -113,6 +113,9 @@ describe("the Redis channel of Celery's task events (kombu's fanout topic)", () 
     expect(taskEventPattern({ globalKeyprefix: 'app:' }, 0)).toBe('app:/0.celeryev/task.*');
     expect(taskEventPattern({ fanoutPrefix: false }, 0)).toBe('celeryev/task.*');
     expect(taskEventPattern({ fanoutPatterns: false }, 0)).toBe('/0.celeryev');
+    // The workers' liveness events (issue 70's lost runs): their own group, or the same one channel.
+    expect(taskEventPattern({}, 2, 'worker')).toBe('/2.celeryev/worker.*');
+    expect(taskEventPattern({ fanoutPatterns: false }, 0, 'worker')).toBe('/0.celeryev');
     // A glob character in a prefix is literal.
     expect(taskEventPattern({ globalKeyprefix: 'a*[b]' }, 0)).toBe('a\\*\\[b\\]/0.celeryev/task.*');
   });

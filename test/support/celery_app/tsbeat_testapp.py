@@ -184,6 +184,22 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
             raise self.retry(exc=RuntimeError("not yet"), countdown=countdown, max_retries=2)
         return "ok after a retry"
 
+    @app.task(bind=True, name="tsbeat_test.slow_first")
+    def slow_first(self, seconds):
+        # A slot's own run sleeps (its worker is killed meanwhile, issue 70's lost run); a later
+        # attempt returns at once. Each run's id, attempt headers and worker go to a list.
+        import redis
+
+        r = redis.Redis.from_url(os.environ["TSBEAT_TEST_BACKEND"])
+        attempt = getattr(self.request, "beat_attempt", None)
+        r.rpush(
+            "tsbeat-test:slow-first",
+            json.dumps({"id": self.request.id, "attempt": attempt, "retry_of": getattr(self.request, "beat_retry_of", None), "worker": self.request.hostname}),
+        )
+        if attempt is None:
+            time.sleep(seconds)
+        return "done"
+
     @app.task(bind=True, name="tsbeat_test.sleepy")
     def sleepy(self, seconds):
         _executed(self.request.id)
