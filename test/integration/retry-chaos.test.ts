@@ -136,6 +136,9 @@ suite(
       async () => {
         // A name of its own and an empty record: vitest's second try of a failed run starts afresh.
         const NAME = uniqueName('retry-chaos');
+        // A first try that failed left its replicas running (and paused ones): none of them leads this one.
+        replicas?.release();
+        await fleet.killAll();
         await results.del('tsbeat-test:failed-runs');
         const file = dir.write(`${NAME}.json`, {
           name: NAME,
@@ -150,7 +153,7 @@ suite(
               {
                 task: 'tsbeat_test.fail_recorded',
                 schedule: period,
-                args: [entry, GROUPED.has(entry) ? 0.2 : 0],
+                args: [`${NAME}/${entry}`, GROUPED.has(entry) ? 0.2 : 0],
                 catchUp: 'all',
                 retry: RETRY,
                 ...(GROUPED.has(entry) ? { concurrency: GROUP } : {}),
@@ -179,7 +182,12 @@ suite(
               return `${line} published: ${published.join(', ') || 'not logged'}`;
             })
             .join('\n');
-        const ran = async (): Promise<Ran[]> => (await results.lrange('tsbeat-test:failed-runs', 0, -1)).map((t) => JSON.parse(t) as Ran);
+        // This deployment's runs (args name it: a first try's replicas may still run), their entries' names as configured.
+        const ran = async (): Promise<Ran[]> =>
+          (await results.lrange('tsbeat-test:failed-runs', 0, -1))
+            .map((t) => JSON.parse(t) as Ran)
+            .filter((r) => typeof r.entry === 'string' && r.entry.startsWith(`${NAME}/`))
+            .map((r) => ({ ...r, entry: r.entry.slice(NAME.length + 1) }));
 
         const startedMs = Date.now();
         await chaos.run(startedMs + CHAOS_MS);
