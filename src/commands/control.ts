@@ -5,8 +5,8 @@
  */
 import { buildStatus, entryStateText } from '../control/status.js';
 import { statusParts } from '../control/status-parts.js';
-import type { DeploymentStatus, GroupStatus } from '../control/status.js';
-import { isFinal } from '../ports/outcomes.js';
+import type { DeploymentStatus } from '../control/status.js';
+import { groupStatuses } from '../operations/read-verbs.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import { warningsOf } from '../service/deployment-watch.js';
 import { BeatError, ErrorCode, errorMessage, problemsInline, shown } from '../base/errors.js';
@@ -266,36 +266,8 @@ export async function readStatus(
     warnings: [...warningsOf(check), ...sourceWarnings, ...keyWarnings],
     runtime,
   });
-  const groups = await groupStatus(control, [...config.entries, ...runtime.entries], part);
+  const groups = await groupStatuses(control, [...config.entries, ...runtime.entries], part);
   return { ...status, ...(groups === undefined ? {} : { groups }), keyFaults: keyWarnings };
-}
-
-/** Each concurrency group's limit, runs in flight (its entries' histories) and runs waiting; undefined when no entry has a group. */
-async function groupStatus(
-  control: Control,
-  entries: readonly ResolvedEntry[],
-  part: ReturnType<typeof statusParts>,
-): Promise<GroupStatus[] | undefined> {
-  const members = entries.filter((e) => e.concurrency !== undefined);
-  if (members.length === 0) return undefined;
-  const [waiting, histories] = await Promise.all([
-    part(control.control.waitingByGroup(), new Map<string, number>()),
-    Promise.all(members.map((e) => part(control.runs.list(e.name, DEFAULTS.runHistoryLength), []))),
-  ]);
-  const groups = new Map<string, GroupStatus>();
-  members.forEach((entry, i) => {
-    const { group, limit } = entry.concurrency as NonNullable<ResolvedEntry['concurrency']>;
-    const running = (histories[i] ?? []).filter((r) => !isFinal(r.state)).length;
-    const before = groups.get(group);
-    groups.set(group, {
-      group,
-      limit: Math.min(limit, before?.limit ?? limit),
-      running: running + (before?.running ?? 0),
-      waiting: waiting.get(group) ?? 0,
-      entries: (before?.entries ?? 0) + 1,
-    });
-  });
-  return [...groups.values()].sort((a, b) => a.group.localeCompare(b.group));
 }
 
 /**

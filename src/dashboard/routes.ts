@@ -217,7 +217,7 @@ export class Dashboard {
     if (reading) {
       this.requireReader(req);
       const index = async () => readableIndex(await this.index(), grants);
-      if (rest === 'overview') return sendJson(res, 200, await this.overview(req, await index()));
+      if (rest === 'overview') return sendJson(res, 200, await this.overview(req, await index(), await this.index()));
       if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params), await index()));
       if (rest === 'strips') {
         const names = params.getAll('name');
@@ -345,12 +345,17 @@ export class Dashboard {
     return this.signIn;
   }
 
-  private async overview(req: IncomingMessage, index: RowIndex): Promise<OverviewWire> {
-    const [deployment, paused, stop] = await Promise.all([
+  /** The overview of what `index` (the session's readable index of `all`) holds. */
+  private async overview(req: IncomingMessage, index: RowIndex, all: RowIndex): Promise<OverviewWire> {
+    const [deployment, paused, stop, groups] = await Promise.all([
       this.sources.deployment(),
       this.sources.paused(),
       readStop(this.sources.control),
+      this.sources.groups?.(all.set.entries) ?? [],
     ]);
+    // A group's counts mix its entries' runs: shown only to a session that may read every one of them.
+    const member = (group: string) => all.set.entries.filter((e) => e.concurrency?.group === group);
+    const readable = index === all ? groups : groups.filter((g) => member(g.group).every((e) => index.entries.has(e.name)));
     // Counted from the index's totals and the paused set (small): no pass over the rows.
     let pausedCount = 0;
     for (const name of paused) {
@@ -381,6 +386,7 @@ export class Dashboard {
       broker: deployment.broker,
       warnings: deployment.warnings,
       counts,
+      groups: readable,
       actions,
       csrf: session?.csrf ?? null,
       signIn,

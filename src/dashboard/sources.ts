@@ -5,6 +5,8 @@
 import type { MessageEnv } from '../celery/message.js';
 import type { Grant } from '../core/grants.js';
 import type { ReplicaStatus } from '../control/replicas.js';
+import type { GroupStatus } from '../control/status.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import type { ControlStores } from '../operations/control-verbs.js';
 import type { FinishedRuns, RunRecord } from '../ports/outcomes.js';
 import type { LastState } from './run-results.js';
@@ -65,6 +67,8 @@ export interface DashboardSources {
   written?(name: string, origin: string): Promise<{ readonly source: string; readonly definition: unknown } | null>;
   /** The leaders' reports of the named entries' slots that never ran (missed, skipped by overlap, paused), newest first. */
   missed?(entries: readonly string[]): Promise<ReadonlyMap<string, readonly MissedSlotsReport[]>>;
+  /** The concurrency groups of `entries` (their limits, runs in flight and waiting), as `beat status` counts them; absent: none shown. */
+  groups?(entries: readonly ResolvedEntry[]): Promise<readonly GroupStatus[]>;
   /** The API token (`--api-token-file`, BEAT_API_TOKEN); undefined: no writes at all. */
   apiToken(): string | undefined;
   /**

@@ -194,6 +194,17 @@ export interface TimelineWire {
 }
 
 /** One `beat run` process of the deployment, from the replicas registry (src/control/replicas.ts's ReplicaStatus). */
+/** A concurrency group as the overview shows it (control/status.ts GroupStatus, which the page cannot import). */
+export interface GroupWire {
+  readonly group: string;
+  readonly limit: number;
+  /** Its entries' runs published and not final, from their histories. */
+  readonly running: number;
+  /** Its runs waiting for a place. */
+  readonly waiting: number;
+  readonly entries: number;
+}
+
 export interface ReplicaWire {
   readonly instance: string;
   /** From the lock: the replica it names leads. */
@@ -246,6 +257,12 @@ export interface OverviewWire {
     readonly disabled: number;
     readonly invalid: number;
   };
+  /**
+   * Each concurrency group (`beat status`'s `groups`): its limit, runs in flight and waiting, and how
+   * many entries it has; a session scoped by its grants sees only the groups whose entries it may all
+   * read (a group's counts mix its entries' runs).
+   */
+  readonly groups: readonly GroupWire[];
   /** off: no API token (nor sign-on) configured; login: one is, this browser has no session; on: logged in. */
   readonly actions: ActionsMode;
   /** The session's CSRF token, sent back in the x-csrf-token header of every write. */

@@ -1,6 +1,7 @@
 /**
  * The reading verbs every door shares: the views of named entries (the dashboard's rows, the API's
  * entry), an entry's run history and the audit trail, as `beat history` and `beat audit` read them.
+ * The counts of the concurrency groups, as `beat status` and the dashboard's overview show them.
  * Reads write nothing; they take the operator's grants only to show what those may read.
  */
 import { DEFAULTS } from '../base/defaults.js';
@@ -13,7 +14,8 @@ import type { AuditEventView } from '../control/audit-event-view.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import { statusParts } from '../control/status-parts.js';
 import { buildStatus } from '../control/status.js';
-import type { StatusInput } from '../control/status.js';
+import type { GroupStatus, StatusInput } from '../control/status.js';
+import { isFinal } from '../ports/outcomes.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { ControlStore } from '../redis/control-store.js';
@@ -83,6 +85,45 @@ export async function entryViews(
     nowMs: target.nowMs,
   });
   return new Map(status.entries.map((e) => [e.name, e]));
+}
+
+/** What a concurrency group's counts read: the waiting zset (by group) and each member entry's kept runs. */
+export interface GroupReads {
+  readonly control: Pick<ControlStore, 'waitingByGroup'>;
+  readonly runs: Pick<RedisRunHistory, 'list'>;
+}
+
+/**
+ * Each concurrency group of `entries` (config/concurrency.ts), by name: its limit, its entries' runs
+ * in flight (published and not final in their histories, as a new leader counts them) and its runs
+ * waiting for a place; undefined when no entry has a group. `beat status` and the dashboard's
+ * overview both show these. `part`: how a key's fault is taken (see statusParts).
+ */
+export async function groupStatuses(
+  reads: GroupReads,
+  entries: readonly ResolvedEntry[],
+  part: ReturnType<typeof statusParts> = statusParts([]),
+): Promise<GroupStatus[] | undefined> {
+  const members = entries.filter((e) => e.concurrency !== undefined);
+  if (members.length === 0) return undefined;
+  const [waiting, histories] = await Promise.all([
+    part(reads.control.waitingByGroup(), new Map<string, number>()),
+    Promise.all(members.map((e) => part(reads.runs.list(e.name, DEFAULTS.runHistoryLength), []))),
+  ]);
+  const groups = new Map<string, GroupStatus>();
+  members.forEach((entry, i) => {
+    const { group, limit } = entry.concurrency as NonNullable<ResolvedEntry['concurrency']>;
+    const running = (histories[i] ?? []).filter((r) => !isFinal(r.state)).length;
+    const before = groups.get(group);
+    groups.set(group, {
+      group,
+      limit: Math.min(limit, before?.limit ?? limit),
+      running: running + (before?.running ?? 0),
+      waiting: waiting.get(group) ?? 0,
+      entries: (before?.entries ?? 0) + 1,
+    });
+  });
+  return [...groups.values()].sort((a, b) => a.group.localeCompare(b.group));
 }
 
 /**

@@ -11,7 +11,7 @@ import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 import { lastRunBy, nextRunMs } from '../control/status.js';
-import { entryViews } from '../operations/read-verbs.js';
+import { entryViews, groupStatuses } from '../operations/read-verbs.js';
 import { chunksOf, yieldToLoop } from '../base/chunks.js';
 import { DEFAULTS } from '../base/defaults.js';
 import type { DashboardSources } from '../dashboard/sources.js';
@@ -48,10 +48,10 @@ export interface DashboardInputs {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** The schedule's queues the leader finds nobody consumes. */
   readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
-  readonly control: ControlStores & Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader'>;
+  readonly control: ControlStores & Pick<ControlStore, 'paused' | 'pauseNotes' | 'notes' | 'leader' | 'waitingByGroup'>;
   readonly replicas: Pick<ReplicaRegistry, 'read'>;
   /** The run histories in Redis, which every replica reads alike (the leader writes them). */
-  readonly runs: Pick<RedisRunHistory, 'recent' | 'latest' | 'finished' | 'failureStreaks' | 'lastStates'>;
+  readonly runs: Pick<RedisRunHistory, 'list' | 'recent' | 'latest' | 'finished' | 'failureStreaks' | 'lastStates'>;
   /** RedBeat's entries as it holds them, when it is a source. */
   readonly redbeat?: Pick<RedBeatSource, 'written'>;
   readonly django?: Pick<DjangoEntries, 'written'>;
@@ -203,6 +203,7 @@ export function dashboardSources(inputs: DashboardInputs): DashboardSources {
       return (await source?.written(name)) ?? null;
     },
     missed: (entries) => inputs.missed.recent(entries),
+    groups: async (entries) => (await groupStatuses(inputs, entries)) ?? [],
     messageEnv: inputs.messageEnv,
     apiToken: inputs.apiToken ?? envToken,
     ...(inputs.writeTokenName === undefined ? {} : { writeTokenName: inputs.writeTokenName }),

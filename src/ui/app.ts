@@ -7,7 +7,7 @@ import { ApiError, get, post, setCsrf } from './api.js';
 import { h } from './dom.js';
 import { entriesView } from './entries-view.js';
 import { entryEditor, entryView, errorText } from './entry-view.js';
-import { deploymentView, timelineView } from './other-views.js';
+import { deploymentView, groupsLine, timelineView } from './other-views.js';
 import { auditRoute, auditView } from './audit-view.js';
 import { planView } from './plan-view.js';
 import { deadLettersView } from './dead-letters-view.js';
@@ -153,6 +153,7 @@ async function refresh(full: boolean): Promise<void> {
           );
         }
       }
+      groupsLine(root, o);
       await list.refresh();
     }
     if (full) document.title = `tsbeat · ${o.deployment}`;

@@ -1,6 +1,6 @@
 /**
- * The timeline of the coming hour or day (runs per minute) and the deployment (leader, standbys,
- * lock, connections, version).
+ * The timeline of the coming hour or day (runs per minute), the deployment (leader, standbys,
+ * lock, connections, version) and the concurrency groups' line above the entry list.
  */
 import { get } from './api.js';
 import { fill, h, relative } from './dom.js';
@@ -147,6 +147,28 @@ function leadingFacts(o: OverviewWire): [string, string][] {
     ['Leader', o.leader === null ? 'NONE: no beat run instance holds the lock' : `${o.leader.instance} since ${o.leader.since}`],
     ['Lock expires', o.lockExpiresInMs === null ? '—' : relative(o.nowMs + o.lockExpiresInMs, o.nowMs)],
   ];
+}
+
+/** What `beat status` says of a concurrency group: its runs in flight, waiting, its limit and entries. */
+function groupText(g: OverviewWire['groups'][number]): string {
+  return `group ${g.group}: ${g.running} running, ${g.waiting} waiting, limit ${g.limit} (${g.entries} entr${g.entries === 1 ? 'y' : 'ies'})`;
+}
+
+/**
+ * Keeps the line per concurrency group at the top of `root` (the entry list) as the overview says
+ * now, updated in place at each refresh; gone when there is none.
+ */
+export function groupsLine(root: HTMLElement, o: OverviewWire): void {
+  let line = root.querySelector<HTMLElement>(':scope > ul.groups');
+  if (o.groups.length === 0) {
+    line?.remove();
+    return;
+  }
+  if (line === null) {
+    line = h('ul', { class: 'groups', 'aria-label': 'Concurrency groups' });
+    root.prepend(line);
+  }
+  line.replaceChildren(...o.groups.map((g) => h('li', { class: g.waiting > 0 ? 'waiting' : undefined }, groupText(g))));
 }
 
 export function deploymentView(root: HTMLElement, o: OverviewWire): void {

@@ -125,6 +125,13 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
             { task: 'tsbeat_test.add', args: [1] },
           ],
         },
+        // A concurrency group of one whose queue nobody reads (issue 70): its first run stays in flight, the next wait.
+        ...Object.fromEntries(
+          ['queued-a', 'queued-b'].map((e) => [
+            e,
+            { task: 'tsbeat_test.ok', schedule: 2, options: { queue: 'dash-nobody' }, concurrency: { group: 'night', limit: 1 } },
+          ]),
+        ),
         // Fails twice, then succeeds: a slot of three attempts (issue 70), run by hand only.
         flaky: {
           task: 'tsbeat_test.fail_twice',
@@ -242,6 +249,37 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
       })()`);
       expect(cells.unconsumed).toBe(colours.flagged);
       expect(cells.unconsumed).not.toBe(cells.running);
+      await page.close();
+    }
+  }, 60_000);
+
+  it("shows each concurrency group's runs in flight, waiting and limit above the list, as beat status --json counts them", async () => {
+    interface GroupJson {
+      readonly group: string;
+      readonly running: number;
+      readonly waiting: number;
+      readonly limit: number;
+      readonly entries: number;
+    }
+    const status = await waitUntil(
+      "the group's run in flight and a run waiting",
+      async () => {
+        const run = await runBeatCli(['status', '--json', '--config', file]);
+        const group = (JSON.parse(run.stdout) as { groups?: GroupJson[] }).groups?.find((g) => g.group === 'night');
+        return group !== undefined && group.running === 1 && group.waiting >= 1 ? group : undefined;
+      },
+      20_000,
+    );
+    for (const base of bases) {
+      const page = await open(base);
+      // More wait every 2 s: the line is read after beat status, so it shows as many or more.
+      await expect
+        .poll(() => page.locator('ul.groups li').allTextContents(), { timeout: 15_000 })
+        .toEqual([expect.stringMatching(/^group night: 1 running, \d+ waiting, limit 1 \(2 entries\)$/)]);
+      const shown = Number(/(\d+) waiting/.exec((await page.locator('ul.groups li').textContent()) ?? '')?.[1]);
+      expect(shown).toBeGreaterThanOrEqual(status.waiting);
+      const overview = (await (await fetch(`${base}/ui/api/overview`)).json()) as { groups: GroupJson[] };
+      expect(overview.groups).toEqual([{ ...status, waiting: expect.any(Number) as number }]);
       await page.close();
     }
   }, 60_000);

@@ -87,6 +87,8 @@ export const IN_PAIRS: readonly string[] = [
   'test/integration/entries-api.test.ts',
   'test/integration/entry-chaos-redbeat.test.ts',
   'test/integration/entry-chaos.test.ts',
+  // Three replicas, the leader killed and paused for 40 s, two Celery workers running every attempt.
+  'test/integration/retry-chaos.test.ts',
   'test/integration/entry-fence.test.ts',
   'test/integration/entry-incarnations.test.ts',
   'test/integration/entry-limits.test.ts',

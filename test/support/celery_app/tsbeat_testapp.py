@@ -114,16 +114,24 @@ if not os.environ.get("TSBEAT_TEST_BEAT_ENTRY"):
         raise ValueError("boom: line one\nline two")
 
     @app.task(bind=True, name="tsbeat_test.fail_recorded")
-    def fail_recorded(self):
-        # Always fails (the dead-letter list, issue 70), after recording each run's id, attempt and
-        # beat_scheduled_at in the result backend's DB: what a replay's message carries is read there.
+    def fail_recorded(self, entry=None, seconds=0):
+        # Always fails (the dead-letter list, issue 70), after recording each run's id, attempt,
+        # retry_of and beat_scheduled_at in the result backend's DB: what a replay's message carries
+        # is read there. Given an entry and seconds (the retries' chaos test), it runs that long
+        # first and records its entry and span too: what ran at once, as tsbeat_test.held does.
         import redis
 
+        start = time.time()
+        time.sleep(seconds)
         r = redis.Redis.from_url(os.environ["TSBEAT_TEST_BACKEND"])
         record = {
             "id": self.request.id,
             "attempt": getattr(self.request, "beat_attempt", None),
+            "retry_of": getattr(self.request, "beat_retry_of", None),
             "scheduled": getattr(self.request, "beat_scheduled_at", None),
+            "entry": entry,
+            "start": start,
+            "end": time.time(),
         }
         r.rpush("tsbeat-test:failed-runs", json.dumps(record))
         raise ValueError("always fails")
