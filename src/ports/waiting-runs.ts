@@ -26,7 +26,11 @@ export interface WaitingRunsStore {
    * Takes these runs' slots and makes them wait, in one fenced step (lua/group-wait.lua); nothing
    * when fenced, stopped, or when a slot is ahead of Redis's clock by more than lock.maxClockSkew.
    */
-  wait(runs: readonly WaitingRun[], token: string, nowMs: number): Promise<'fenced' | 'stopped' | { readonly ahead: SlotAhead } | WaitCode[]>;
+  wait(
+    runs: readonly WaitingRun[],
+    token: string,
+    nowMs: number,
+  ): Promise<'fenced' | 'stopped' | { readonly ahead: SlotAhead } | WaitCode[]>;
   /**
    * The waiting runs, the earliest slot first, at most `max`, each with its member's text; `run`
    * undefined for a member that does not decode (something else wrote it), which the leader discards.
