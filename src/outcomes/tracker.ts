@@ -300,13 +300,22 @@ export class OutcomeTracker implements RunningRuns {
     void this.flushRecords(0);
   }
 
-  async followRun(entry: string, taskId: string, slotMs: number, revision?: string, parts?: readonly RunPart[]): Promise<void> {
+  /** `scheduled`: the run is its slot's, published by its schedule (a new leader's look at what its predecessor published last, runner.ts). */
+  async followRun(
+    entry: string,
+    taskId: string,
+    slotMs: number,
+    revision?: string,
+    parts?: readonly RunPart[],
+    scheduled = false,
+  ): Promise<void> {
     if (!this.running || this.pending.has(taskId)) return;
     const recorded = (await this.o.history.list(entry, DEFAULTS.runHistoryLength)).find((r) => r.taskId === taskId);
     if (recorded !== undefined && isFinal(recorded.state)) return;
     if (this.pending.has(taskId)) return;
     // Its publish time is not known here: a record already written keeps its own.
-    this.published(entry, taskId, slotMs, recorded?.publishedAtMs ?? this.o.clock.now(), 'backfill', revision, recorded?.parts ?? parts);
+    const origin = scheduled ? recorded?.origin : 'backfill';
+    this.published(entry, taskId, slotMs, recorded?.publishedAtMs ?? this.o.clock.now(), origin, revision, recorded?.parts ?? parts);
   }
 
   unfinishedRun(entry: string): RunRecord | undefined {

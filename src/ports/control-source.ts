@@ -1,6 +1,6 @@
 /** What live control (pause, resume, manual runs) needs from the outside: where requests come from, and how a manual run is published. */
 import type { TaskMessage } from '../celery/message.js';
-import type { PendingAttempt, RetryPublishResult } from './outcomes.js';
+import type { PendingAttempt, RetryPublishResult, RunRecord } from './outcomes.js';
 import type { BackfillOverlap } from '../core/backfill-overlap.js';
 
 export type { BackfillOverlap };
@@ -112,6 +112,8 @@ export interface TriggerPublisher {
     revision: string | undefined,
     token: string,
     from?: 'retries' | 'waiting',
+    /** Its PENDING record, written with the publish (retry-fenced.lua ARGV[6]): a leader killed right after leaves it to the next. */
+    record?: RunRecord,
   ): Promise<RetryPublishResult>;
 }
 

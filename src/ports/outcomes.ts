@@ -219,7 +219,14 @@ export interface RunningRuns {
    * heard of it (its record is written a moment after the publish). A canvas run comes with its
    * `parts` (PENDING), as at its publish.
    */
-  followRun?(entry: string, taskId: string, slotMs: number, revision?: string, parts?: readonly RunPart[]): Promise<void>;
+  followRun?(
+    entry: string,
+    taskId: string,
+    slotMs: number,
+    revision?: string,
+    parts?: readonly RunPart[],
+    scheduled?: boolean,
+  ): Promise<void>;
   /**
    * `listener` hears the name of each entry one of whose runs reached a final state, until the
    * function returned is called. Several may listen (the runner, the control loop's backfills).

@@ -36,6 +36,8 @@ export interface WaitingRunsStore {
    * undefined for a member that does not decode (something else wrote it), which the leader discards.
    */
   waiting(max: number): Promise<{ member: string; run: WaitingRun | undefined }[]>;
+  /** Whether a run of `entry` for `slotMs` waits (its slot taken, not published). */
+  waitsAt(entry: string, slotMs: number): Promise<boolean>;
   /** Removes a waiting run unpublished (past its wait, its entry gone, or it does not decode). */
   discard(member: string): Promise<void>;
 }

@@ -103,9 +103,9 @@ export function chordTriggers(inner: TriggerPublisher, writer: ChordSizeWriter |
     ...(retry === undefined
       ? {}
       : {
-          publishRetry: async (message, member, revision, token, from) => {
+          publishRetry: async (message, member, revision, token, from, record) => {
             await before([message], `attempt of "${message.entry}"`);
-            return retry(message, member, revision, token, from);
+            return retry(message, member, revision, token, from, record);
           },
         }),
     publishTrigger: async (message, requestText, token, nowMs, revision, slotMs) => {

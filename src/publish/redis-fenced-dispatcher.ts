@@ -13,7 +13,9 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import type { DispatchResult, Dispatcher, DueRun, PublishResult } from '../ports/dispatcher.js';
-import type { RetryPublishResult } from '../ports/outcomes.js';
+import type { RetryPublishResult, RunRecord } from '../ports/outcomes.js';
+import { encodeRun } from '../redis/run-history-codec.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { backfillScriptHead, claimBackfillStep, stepFlag } from './confirmed-backfill.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher, TriggerResult } from '../ports/control-source.js';
 import type { TaskMessage } from '../celery/message.js';
@@ -21,7 +23,7 @@ import type { SchedulerKeys } from '../redis/keys.js';
 import { typedKeys } from '../redis/keys.js';
 import { publishedStateAfterSlotFrom, publishedStateHead } from '../redis/entry-state-codec.js';
 import { revisionIncarnation } from '../ports/entry-source.js';
-import { withScripts } from '../redis/scripts.js';
+import { retryFencedKeys as retryScriptKeys, withScripts } from '../redis/scripts.js';
 import { nameWrongType } from '../redis/server-errors.js';
 import { RunCode, readBackfillReply, readBatchReply, readTriggerReply } from '../redis/fenced-replies.js';
 
@@ -281,17 +283,20 @@ export class RedisFencedDispatcher implements Dispatcher, TriggerPublisher, Back
     revision: string | undefined,
     token: string,
     from: 'retries' | 'waiting' = 'retries',
+    record?: RunRecord,
   ): Promise<RetryPublishResult> {
     const plan = await this.broker.plan([message]);
     await this.broker.declare(plan);
     const deliveries = plan.messages[0];
-    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys[from]];
+    const keys = retryScriptKeys(this.keys, message.entry, from);
     const argv: (string | Buffer)[] = [
       token,
       member,
       String(deliveries?.pushes.length ?? 0),
       String(deliveries?.publishes.length ?? 0),
       revision ?? '',
+      record === undefined ? '' : encodeRun(record),
+      String(DEFAULTS.runHistoryLength),
     ];
     for (const push of deliveries?.pushes ?? []) {
       keys.push(push.key);

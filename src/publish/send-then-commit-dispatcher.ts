@@ -28,6 +28,9 @@ import type { SchedulerKeys } from '../redis/keys.js';
 import { withScripts } from '../redis/scripts.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { RetryPublishResult } from '../ports/outcomes.js';
+import type { RunRecord } from '../ports/outcomes.js';
+import { encodeRun } from '../redis/run-history-codec.js';
+import { retryFencedKeys as retryScriptKeys } from '../redis/scripts.js';
 import { TriggerResult } from '../ports/control-source.js';
 import type { BackfillPublisher, BackfillStepCall, BackfillStepResult, TriggerPublisher } from '../ports/control-source.js';
 import { RunCode, readBatchReply } from '../redis/fenced-replies.js';
@@ -289,6 +292,7 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
     revision: string | undefined,
     token: string,
     from: 'retries' | 'waiting' = 'retries',
+    record?: RunRecord,
   ): Promise<RetryPublishResult> {
     // A waiting run of a concurrency group is published from Redis in one step, which this broker cannot take part in.
     if (from === 'waiting')
@@ -296,8 +300,19 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
         ErrorCode.BrokerPublish,
         `a waiting run of "${message.entry}" cannot be published through this broker: concurrency groups wait with the Redis broker only`,
       );
-    const keys = [this.keys.fence, this.keys.state, this.keys.entries, this.keys.stop, this.keys.retries];
-    const claim = await this.redis.retryFenced(keys.length, ...keys, token, member, 'claim', String(DEFAULTS.retryClaimMs), revision ?? '');
+    const keys = retryScriptKeys(this.keys, message.entry, 'retries');
+    const length = String(DEFAULTS.runHistoryLength);
+    const claim = await this.redis.retryFenced(
+      keys.length,
+      ...keys,
+      token,
+      member,
+      'claim',
+      String(DEFAULTS.retryClaimMs),
+      revision ?? '',
+      '',
+      length,
+    );
     if (claim !== RetryPublishResult.Published) return claim as RetryPublishResult;
     const [result] = await sendRuns(this.broker, [message]);
     const what = `attempt of "${message.entry}" (${message.id})`;
@@ -310,7 +325,9 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
     }
     let committed: unknown;
     try {
-      committed = await this.redis.retryFenced(keys.length, ...keys, token, member, 'commit');
+      // Its PENDING record goes with the commit: a leader killed after it leaves the run to the next one to follow.
+      const pending = result.status === 'confirmed' && record !== undefined ? encodeRun(record) : '';
+      committed = await this.redis.retryFenced(keys.length, ...keys, token, member, 'commit', '', revision ?? '', pending, length);
     } catch (error) {
       if (result.status === 'confirmed') this.unrecorded([message], `Redis failed: ${errorMessage(error)}`);
       throw error;

@@ -10,6 +10,7 @@ import type { RedisClient } from './connect.js';
 import { luaIncludeUrl, luaScriptUrl } from '../base/package-files.js';
 import { assembleLua } from './lua-includes.js';
 import type { TriggerResult } from '../ports/control-source.js';
+import type { SchedulerKeys } from './keys.js';
 
 /** A fragment of `lua/includes/`, or undefined when there is none. */
 export function readLuaFragment(name: string): string | undefined {
@@ -98,6 +99,14 @@ export interface ScriptClient {
 
 /** The scripts that read their arguments packed into one MessagePack Buffer (kombu/redis-transport.ts `evalScript`). */
 export type PackedScriptName = 'publishFenced';
+
+/**
+ * retry-fenced.lua's fixed KEYS (see its header) for a run of `entry` taken from the retries zset
+ * or the waiting zset; the broker lists follow them.
+ */
+export function retryFencedKeys(keys: SchedulerKeys, entry: string, from: 'retries' | 'waiting'): string[] {
+  return [keys.fence, keys.state, keys.entries, keys.stop, keys[from], keys.runs(entry), keys.runsPending];
+}
 
 export function withScripts(client: RedisClient): RedisClient & ScriptClient {
   if (!('publishFenced' in client)) {

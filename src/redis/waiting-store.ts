@@ -48,6 +48,11 @@ export class WaitingStore implements WaitingRunsStore {
     return members.map((member) => ({ member, run: decodeWaitingMember(member) }));
   }
 
+  async waitsAt(entry: string, slotMs: number): Promise<boolean> {
+    const members = await this.client.zrangebyscore(this.keys.waiting, slotMs, slotMs, 'LIMIT', 0, 1000);
+    return members.some((member) => decodeWaitingMember(member)?.entry === entry);
+  }
+
   async discard(member: string): Promise<void> {
     await this.client.zrem(this.keys.waiting, member);
   }

@@ -14,7 +14,8 @@
  * publish is told). A release does not begin while a wake-up admits (its census would be stale),
  * and it reserves the places of the runs it will publish before its first await, so that the
  * runner, the control loop and the retries never take the same place. Until the tracker has read
- * the runs the last leader left (RunningRuns.ready), a group that waits counts as full.
+ * the runs the last leader left (RunningRuns.ready, and the runner's look at the runs it published
+ * without writing them: known), a group that waits counts as full.
  */
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
@@ -71,8 +72,11 @@ export class ConcurrencyGate {
   /** The last failure of a wait's step, said once until another comes. */
   private lastFailure: string | undefined;
 
-  constructor(readonly options: ConcurrencyGateOptions) {
-    void options.running.ready().then(() => (this.trackerReady = true));
+  constructor(readonly options: ConcurrencyGateOptions) {}
+
+  /** The tracker holds the runs the last leader left, those it published unwritten included (the runner's start). */
+  known(): void {
+    this.trackerReady = true;
   }
 
   /** Runs in flight by group: the tracker's unfinished runs of the groups' entries, and the places reserved. */
@@ -420,7 +424,8 @@ async function releaseOne(o: ReleaseOptions, member: string, run: WaitingRun, fo
     slotMs: run.slotMs,
     nowMs: now,
   });
-  const result = await o.publisher.publishRetry(message, member, run.revision, token, 'waiting');
+  const record = { taskId: run.taskId, slotMs: run.slotMs, publishedAtMs: now, state: 'PENDING' } as const;
+  const result = await o.publisher.publishRetry(message, member, run.revision, token, 'waiting', record);
   if (result === RetryPublishResult.Fenced || result === RetryPublishResult.Stopped) return 'not leading';
   if (result === RetryPublishResult.Gone) return undefined;
   gate.changeWaiting(run, -1);

@@ -281,7 +281,15 @@ export class ControlLoop {
     if (group !== undefined) gate?.reserve(group.group);
     let result: RetryPublishResult;
     try {
-      result = await publisher.publishRetry(message, member, retry.revision, token);
+      const record = {
+        taskId: retry.taskId,
+        slotMs: retry.slotMs,
+        publishedAtMs: now,
+        state: 'PENDING',
+        attempt: retry.attempt,
+        retryOf: retry.retryOf,
+      } as const;
+      result = await publisher.publishRetry(message, member, retry.revision, token, 'retries', record);
       // Told before the reservation goes back: the tracker counts it from here.
       if (result === RetryPublishResult.Published)
         this.options.retryPublished?.(message, retry.slotMs, retry.attempt, retry.retryOf, retry.revision, messageOutcomeParts(message));

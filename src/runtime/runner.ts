@@ -28,6 +28,7 @@ import type { Dispatcher, SlotAhead } from '../ports/dispatcher.js';
 import { NO_EVENTS } from '../ports/events.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState, StateStore } from '../ports/state.js';
+import { deadLettersOf, retryPolicyOf } from '../config/retry-schema.js';
 import type { RunningRuns } from '../ports/outcomes.js';
 import { checkedNames } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
@@ -308,12 +309,45 @@ export class Runner {
       (this.options.events ?? NO_EVENTS).stateLost(lost);
     }
     this.running = true;
+    void this.followUnrecorded(enabled, stored).finally(() => this.concurrency?.known());
     // A finished run may release its entry's buffered slot (overlap "bufferOne"): look at once.
     this.stopHearingFinished = this.options.running?.onFinished((entry) => {
       if (this.book.isBuffered(entry)) this.wake(0);
     });
     logger.info({ event: EVENTS.start, entries: enabled.length, disabled: all.length - enabled.length }, 'scheduling');
     this.wake(0);
+  }
+
+  /**
+   * The last run each entry's state says was published, followed when its history may not hold it:
+   * a leader killed within a moment of a publish (its tracker writes runs a moment later) leaves
+   * runs nobody follows, whose failure would then schedule no retry, go to no dead-letter list and
+   * hold no place in a concurrency group. Only for entries where that matters (a retry policy, dead
+   * letters, a group), published within outcomeTimeout; not a run of a group that waits (its slot
+   * taken, not published), nor a manual run or a canvas. Never throws: what it cannot read stays
+   * as before (the run's outcome unknown to this leader).
+   */
+  private async followUnrecorded(entries: readonly ResolvedEntry[], stored: ReadonlyMap<string, EntryState>): Promise<void> {
+    const { running, waiting, config, clock, logger } = this.options;
+    if (running?.followRun === undefined) return;
+    try {
+      await running.ready();
+      const now = clock.now();
+      for (const entry of entries) {
+        const state = stored.get(entry.name);
+        const { slotMs, lastTaskId, publishedAtMs } = state ?? {};
+        if (slotMs === undefined || lastTaskId === undefined || publishedAtMs === undefined || state?.lastRunTriggered === true) continue;
+        if (now - publishedAtMs > config.outcomeTimeoutMs || entry.options.ignoreResult === true || entry.canvas !== undefined) continue;
+        if (retryPolicyOf(entry, config) === undefined && !deadLettersOf(entry, config) && entry.concurrency === undefined) continue;
+        if (entry.concurrency !== undefined && (await waiting?.waitsAt(entry.name, slotMs)) === true) continue;
+        await running.followRun(entry.name, lastTaskId, slotMs, entry.revision, undefined, true);
+      }
+    } catch (error) {
+      logger.warn(
+        { event: EVENTS.outcomeError, err: error },
+        'could not look for the runs the last leader published without writing them; their outcomes may be unknown',
+      );
+    }
   }
 
   /** Waits for the outcome tracker's start, at most OVERLAP_READY_WAIT_MS (a Redis that does not answer is the state's problem too). */

@@ -49,9 +49,9 @@ export function meteredTriggers(inner: TriggerPublisher, events: PublishEvents, 
     ...(retry === undefined
       ? {}
       : {
-          publishRetry: async (message, member, revision, token, from) => {
+          publishRetry: async (message, member, revision, token, from, record) => {
             try {
-              return await retry(message, member, revision, token, from);
+              return await retry(message, member, revision, token, from, record);
             } catch (error) {
               failedWith(error, events, handOver);
               throw error;

@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEntryState } from '../../src/redis/entry-state-codec.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { withScripts } from '../../src/redis/scripts.js';
+import { retryFencedKeys, withScripts } from '../../src/redis/scripts.js';
+import { encodeRun } from '../../src/redis/run-history-codec.js';
 import { encodeWaitingMember } from '../../src/redis/waiting-codec.js';
 import { WaitingStore } from '../../src/redis/waiting-store.js';
 import type { WaitingRun } from '../../src/ports/waiting-runs.js';
@@ -104,26 +105,28 @@ describe('runs made to wait for their concurrency group (group-wait.lua)', () =>
     await store.wait([run('a', 4000)], TOKEN, 4001);
     const member = encodeWaitingMember(run('a', 4000));
     const queue = `${keys.waiting}:q`;
+    const record = encodeRun({ taskId: 'id-a-4000', slotMs: 4000, publishedAtMs: 4002, state: 'PENDING' });
     const publish = () =>
       withScripts(client).retryFenced(
-        6,
-        keys.fence,
-        keys.state,
-        keys.entries,
-        keys.stop,
-        keys.waiting,
+        8,
+        ...retryFencedKeys(keys, 'a', 'waiting'),
         queue,
         TOKEN,
         member,
         '1',
         '0',
         '',
-        '6',
+        record,
+        '20',
+        '8',
         'payload',
       );
     expect(await publish()).toBe(1);
     expect(await publish()).toBe(0);
     expect(await client.lrange(queue, 0, -1)).toEqual(['payload']);
+    // Its PENDING record went with it, in the same step: a leader killed now leaves it to the next.
+    expect(await client.lrange(keys.runs('a'), 0, -1)).toEqual([record]);
+    expect(await client.smembers(keys.runsPending)).toEqual(['a']);
     expect(await client.zcard(keys.waiting)).toBe(0);
   });
 });

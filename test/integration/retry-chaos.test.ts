@@ -26,16 +26,6 @@ import type { PrivateRedis } from '../support/redis-server.js';
 
 const celery = pythonCelery();
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
-/**
- * A known defect this test finds (about one run in two): a run or attempt published by a leader
- * SIGKILLed before the tracker wrote it to its history (written 50 ms after the publishes stop, up to
- * 2 s while they keep coming: outcomes/tracker.ts recordSoon) is not followed by the next leader, so
- * its FAILURE is never recorded and its later attempts are never published (seen: attempt 1 of a
- * slot published 68 ms before a SIGKILL, attempts 2 and 3 lost). Run with TSBEAT_KNOWN_DEFECTS=1
- * until the publish writes the run's PENDING record in its own atomic step.
- */
-const KNOWN_DEFECT = process.env['TSBEAT_KNOWN_DEFECTS'] === undefined;
-
 const CHAOS_MS = 45_000;
 const ATTEMPTS = 3;
 const RETRY = { attempts: ATTEMPTS, backoff: { initial: '1s', factor: 1, max: '1s' } } as const;
@@ -131,104 +121,100 @@ suite(
       dir.remove();
     });
 
-    it.skipIf(KNOWN_DEFECT)(
-      'runs every attempt of every slot exactly once, loses none, and never two runs of the group at once (skipped without TSBEAT_KNOWN_DEFECTS=1: a run published just before a SIGKILL loses its later attempts)',
-      async () => {
-        // A name of its own and an empty record: vitest's second try of a failed run starts afresh.
-        const NAME = uniqueName('retry-chaos');
-        // A first try that failed left its replicas running (and paused ones): none of them leads this one.
-        replicas?.release();
-        await fleet.killAll();
-        await results.del('tsbeat-test:failed-runs');
-        const file = dir.write(`${NAME}.json`, {
-          name: NAME,
-          broker: { url: server.url(0) },
-          resultBackend: server.url(1),
-          taskEvents: true,
-          maxInterval: '200ms',
-          lock: FAST_LOCK,
-          beatSchedule: Object.fromEntries(
-            Object.entries(PERIODS).map(([entry, period]) => [
-              entry,
-              {
-                task: 'tsbeat_test.fail_recorded',
-                schedule: period,
-                args: [`${NAME}/${entry}`, GROUPED.has(entry) ? 0.2 : 0],
-                catchUp: 'all',
-                retry: RETRY,
-                ...(GROUPED.has(entry) ? { concurrency: GROUP } : {}),
-              },
-            ]),
-          ),
-        });
-        const spawn = async (): Promise<BeatProcess> => Promise.resolve(fleet.spawn({ config: file }));
-        const chaos = new ChaosReplicas(fleet, state, NAME, spawn);
-        replicas = chaos;
-        await Promise.all([spawn(), spawn(), spawn()]);
-        await chaos.leader();
-        /** For a failure: each incomplete slot's runs as the replicas logged publishing them (who, when). */
-        const explain = (bad: readonly string[]): string =>
-          bad
-            .slice(0, 10)
-            .map((line) => {
-              const [entry, at] = line.split(/@|: /) as [string, string];
-              const slotId = slotTaskId(NAME, entry, Date.parse(at));
-              const ids = new Set([1, 2, 3].map((n) => attemptTaskId(slotId, n)));
-              const published = fleet.all.flatMap((p) =>
-                p.logs
-                  .filter((l) => ids.has(String(l['id'])))
-                  .map((l) => `${p.label}(${p.alive ? 'alive' : 'dead'}) ${l.time} ${l.event ?? ''}`),
-              );
-              return `${line} published: ${published.join(', ') || 'not logged'}`;
-            })
-            .join('\n');
-        // This deployment's runs (args name it: a first try's replicas may still run), their entries' names as configured.
-        const ran = async (): Promise<Ran[]> =>
-          (await results.lrange('tsbeat-test:failed-runs', 0, -1))
-            .map((t) => JSON.parse(t) as Ran)
-            .filter((r) => typeof r.entry === 'string' && r.entry.startsWith(`${NAME}/`))
-            .map((r) => ({ ...r, entry: r.entry.slice(NAME.length + 1) }));
+    it('runs every attempt of every slot exactly once, loses none, and never two runs of the group at once', async () => {
+      // A name of its own and an empty record: vitest's second try of a failed run starts afresh.
+      const NAME = uniqueName('retry-chaos');
+      // A first try that failed left its replicas running (and paused ones): none of them leads this one.
+      replicas?.release();
+      await fleet.killAll();
+      await results.del('tsbeat-test:failed-runs');
+      const file = dir.write(`${NAME}.json`, {
+        name: NAME,
+        broker: { url: server.url(0) },
+        resultBackend: server.url(1),
+        taskEvents: true,
+        maxInterval: '200ms',
+        lock: FAST_LOCK,
+        beatSchedule: Object.fromEntries(
+          Object.entries(PERIODS).map(([entry, period]) => [
+            entry,
+            {
+              task: 'tsbeat_test.fail_recorded',
+              schedule: period,
+              args: [`${NAME}/${entry}`, GROUPED.has(entry) ? 0.2 : 0],
+              catchUp: 'all',
+              retry: RETRY,
+              ...(GROUPED.has(entry) ? { concurrency: GROUP } : {}),
+            },
+          ]),
+        ),
+      });
+      const spawn = async (): Promise<BeatProcess> => Promise.resolve(fleet.spawn({ config: file }));
+      const chaos = new ChaosReplicas(fleet, state, NAME, spawn);
+      replicas = chaos;
+      await Promise.all([spawn(), spawn(), spawn()]);
+      await chaos.leader();
+      /** For a failure: each incomplete slot's runs as the replicas logged publishing them (who, when). */
+      const explain = (bad: readonly string[]): string =>
+        bad
+          .slice(0, 10)
+          .map((line) => {
+            const [entry, at] = line.split(/@|: /) as [string, string];
+            const slotId = slotTaskId(NAME, entry, Date.parse(at));
+            const ids = new Set([1, 2, 3].map((n) => attemptTaskId(slotId, n)));
+            const published = fleet.all.flatMap((p) =>
+              p.logs
+                .filter((l) => ids.has(String(l['id'])))
+                .map((l) => `${p.label}(${p.alive ? 'alive' : 'dead'}) ${l.time} ${l.event ?? ''}`),
+            );
+            return `${line} published: ${published.join(', ') || 'not logged'}`;
+          })
+          .join('\n');
+      // This deployment's runs (args name it: a first try's replicas may still run), their entries' names as configured.
+      const ran = async (): Promise<Ran[]> =>
+        (await results.lrange('tsbeat-test:failed-runs', 0, -1))
+          .map((t) => JSON.parse(t) as Ran)
+          .filter((r) => typeof r.entry === 'string' && r.entry.startsWith(`${NAME}/`))
+          .map((r) => ({ ...r, entry: r.entry.slice(NAME.length + 1) }));
 
-        const startedMs = Date.now();
-        await chaos.run(startedMs + CHAOS_MS);
-        const chaosEndMs = Date.now();
-        // The attempts of every slot due by the end of the faults drain (the last ones 2 s and more after it).
-        let seen: Ran[] = [];
-        await waitUntil(
-          'every attempt of every slot due by the end of the chaos',
-          async () => {
-            seen = await ran();
-            return incomplete(seen, chaosEndMs).length === 0 ? true : undefined;
-          },
-          30_000,
-          () => `faults ${chaos.faults.join(' ')}; incomplete ${explain(incomplete(seen, chaosEndMs))}`,
-        );
-        await fleet.killAll();
-        const runs = await ran();
+      const startedMs = Date.now();
+      await chaos.run(startedMs + CHAOS_MS);
+      const chaosEndMs = Date.now();
+      // The attempts of every slot due by the end of the faults drain (the last ones 2 s and more after it).
+      let seen: Ran[] = [];
+      await waitUntil(
+        'every attempt of every slot due by the end of the chaos',
+        async () => {
+          seen = await ran();
+          return incomplete(seen, chaosEndMs).length === 0 ? true : undefined;
+        },
+        30_000,
+        () => `faults ${chaos.faults.join(' ')}; incomplete ${explain(incomplete(seen, chaosEndMs))}`,
+      );
+      await fleet.killAll();
+      const runs = await ran();
 
-        // No task id executed twice.
-        const ids = new Map<string, number>();
-        for (const r of runs) ids.set(r.id, (ids.get(r.id) ?? 0) + 1);
-        expect([...ids].filter(([, n]) => n > 1).map(([id]) => id)).toEqual([]);
-        // Each run under its (entry, slot, attempt)'s own id and headers: attempt 1 is the slot's id, n > 1 names it.
-        for (const r of runs) {
-          const slotId = slotTaskId(NAME, r.entry, Date.parse(r.scheduled as string));
-          expect([r.id, r.retry_of]).toEqual(r.attempt === null ? [slotId, null] : [attemptTaskId(slotId, r.attempt), slotId]);
-        }
-        // None lost, none beyond the policy: every slot up to the end, attempts 1..3 once each.
-        expect(incomplete(runs, chaosEndMs), explain(incomplete(runs, chaosEndMs))).toEqual([]);
-        expect(runs.filter((r) => (r.attempt ?? 1) > ATTEMPTS)).toEqual([]);
-        // The group never ran two at once.
-        const grouped = runs.filter((r) => GROUPED.has(r.entry));
-        expect(mostAtOnce(grouped), JSON.stringify(grouped.map((r) => [r.entry, r.attempt, r.start % 1000, r.end % 1000]))).toBe(1);
-        expect(new Set(chaos.faults.map((f) => f.split('@')[0]))).toEqual(new Set(['kill', 'stop-under', 'stop-past']));
-        const slots = [...slotsOf(runs, chaosEndMs).values()].reduce((n, s) => n + s.size, 0);
-        console.log(
-          `retry chaos: ${String(chaos.faults.length)} faults in ${String(Math.round((chaosEndMs - startedMs) / 1000))} s; ` +
-            `${String(runs.length)} runs checked, ${String(slots)} slots of ${String(ATTEMPTS)} attempts, ${String(grouped.length)} of the group`,
-        );
-      },
-      150_000,
-    );
+      // No task id executed twice.
+      const ids = new Map<string, number>();
+      for (const r of runs) ids.set(r.id, (ids.get(r.id) ?? 0) + 1);
+      expect([...ids].filter(([, n]) => n > 1).map(([id]) => id)).toEqual([]);
+      // Each run under its (entry, slot, attempt)'s own id and headers: attempt 1 is the slot's id, n > 1 names it.
+      for (const r of runs) {
+        const slotId = slotTaskId(NAME, r.entry, Date.parse(r.scheduled as string));
+        expect([r.id, r.retry_of]).toEqual(r.attempt === null ? [slotId, null] : [attemptTaskId(slotId, r.attempt), slotId]);
+      }
+      // None lost, none beyond the policy: every slot up to the end, attempts 1..3 once each.
+      expect(incomplete(runs, chaosEndMs), explain(incomplete(runs, chaosEndMs))).toEqual([]);
+      expect(runs.filter((r) => (r.attempt ?? 1) > ATTEMPTS)).toEqual([]);
+      // The group never ran two at once.
+      const grouped = runs.filter((r) => GROUPED.has(r.entry));
+      expect(mostAtOnce(grouped), JSON.stringify(grouped.map((r) => [r.entry, r.attempt, r.start % 1000, r.end % 1000]))).toBe(1);
+      expect(new Set(chaos.faults.map((f) => f.split('@')[0]))).toEqual(new Set(['kill', 'stop-under', 'stop-past']));
+      const slots = [...slotsOf(runs, chaosEndMs).values()].reduce((n, s) => n + s.size, 0);
+      console.log(
+        `retry chaos: ${String(chaos.faults.length)} faults in ${String(Math.round((chaosEndMs - startedMs) / 1000))} s; ` +
+          `${String(runs.length)} runs checked, ${String(slots)} slots of ${String(ATTEMPTS)} attempts, ${String(grouped.length)} of the group`,
+      );
+    }, 150_000);
   },
 );

@@ -22,14 +22,24 @@
                waiting-codec.ts): a run its concurrency group releases is published by the same step
                (the Redis broker only: a group's `wait` is refused with the others), its member (whose
                `e` is its entry, as an attempt's) taken off in the push
-  KEYS[6..]    broker lists to push to (none with 'claim' or 'commit')
+  KEYS[6]      the entry's history list (keys.ts `runs`), KEYS[7] the pending set (`runsPending`): where the
+               run's PENDING record goes in the publishing step (ARGV[6])
+  KEYS[8..]    broker lists to push to (none with 'claim' or 'commit')
 
   ARGV[1]      fence token
   ARGV[2]      the attempt's (or waiting run's) member exactly as it sits in the zset (removed here, so it runs once)
   ARGV[3]      P: number of pushes; or 'claim', or 'commit' (the step of a broker outside Redis)
   ARGV[4]      C: number of channel publishes; with 'claim': how long the claim lasts, ms (from TIME)
   ARGV[5]      the revision the slot's run was published under (the member's `r`; '' = not checked: an
-               entry of the config file; see includes/entry-fence.lua); not read by 'commit'
+               entry of the config file; see includes/entry-fence.lua)
+  ARGV[6]      the run's PENDING record (run-history-codec.ts), '' for none: pushed to its history and its
+               entry added to the pending set in the step that publishes it ('commit' for a broker outside
+               Redis), unless its id is there already; lua/run-history.lua's later push of the same id
+               writes over it as an update does. A leader killed right after the publish, before its outcome tracker
+               wrote the run (it writes a moment later), leaves it to the next leader to follow, so that
+               its outcome, its next attempt and its group's place are not lost. A history list or
+               pending set of another type only skips the record (the tracker's own write names it).
+  ARGV[7]      the history length to keep (DEFAULTS.runHistoryLength)
   then P pairs (index into KEYS, payload) and C pairs (channel, payload)
 
   Reply   1 published (claimed with 'claim': send it now; removed with 'commit'); 0 the attempt was no
@@ -43,8 +53,9 @@
   Errors  WRONGTYPE naming the key when the fence, state, entries hash or retries zset holds another
           type; ERR when a push's key index or the claim's length is not valid. All before anything
           is written.
-  Writes  ZREM of the member; LPUSH / PUBLISH of the payloads; with 'claim' (instead): ZADD XX of the
-          member, scored TIME + ARGV[4].
+  Writes  ZREM of the member; LPUSH / PUBLISH of the payloads; LPUSH + LTRIM of the record, SADD of the
+          pending set; with 'claim' (instead): ZADD XX of the member, scored TIME + ARGV[4]; with
+          'commit': ZREM, and the record as above if the member was still there and the entry holds.
 ]]
 --- @include "fence"
 --- @include "stop"
@@ -53,18 +64,44 @@
 --- @include "entry-fence"
 
 local SCRIPT = 'retry-fenced'
+local FIRST_LIST = 8
 local held = fenceHeld(SCRIPT, KEYS[1], ARGV[1])
 if held ~= true then return held or -1 end
+local length = tonumber(ARGV[7])
+if not length or length < 1 then return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[7], the history length, is not a positive number') end
+
+-- The run's PENDING record, in the publishing step (see ARGV[6]).
+local function pushRecord(entry)
+  local record = ARGV[6]
+  if record == '' then return end
+  local listKind, setKind = redis.call('TYPE', KEYS[6]).ok, redis.call('TYPE', KEYS[7]).ok
+  if (listKind ~= 'list' and listKind ~= 'none') or (setKind ~= 'set' and setKind ~= 'none') then return end
+  local ok, decoded = pcall(cjson.decode, record)
+  if not ok or type(decoded) ~= 'table' or type(decoded.id) ~= 'string' then return end
+  for _, stored in ipairs(redis.call('LRANGE', KEYS[6], 0, length - 1)) do
+    local fine, run = pcall(cjson.decode, stored)
+    if fine and type(run) == 'table' and run.id == decoded.id then return end
+  end
+  redis.call('LPUSH', KEYS[6], record)
+  redis.call('LTRIM', KEYS[6], 0, length - 1)
+  redis.call('SADD', KEYS[7], entry)
+end
+
 if ARGV[3] == 'commit' then
   local refused = wrongType(SCRIPT, KEYS[5], 'zset')
   if refused then return refused end
-  return redis.call('ZREM', KEYS[5], ARGV[2])
+  local removed = redis.call('ZREM', KEYS[5], ARGV[2])
+  if removed == 1 then
+    local entry = cjson.decode(ARGV[2]).e
+    if storedIncarnationHolds(ARGV[5], KEYS[2], KEYS[3], entry) then pushRecord(entry) end
+  end
+  return removed
 end
 if deploymentStopped(KEYS[4]) then return -3 end
 local refused = wrongType(SCRIPT, KEYS[2], 'hash') or wrongType(SCRIPT, KEYS[3], 'hash') or wrongType(SCRIPT, KEYS[5], 'zset')
 if refused then return refused end
 local badKey, badType
-for i = 6, #KEYS do
+for i = FIRST_LIST, #KEYS do
   local kind = redis.call('TYPE', KEYS[i]).ok
   if kind ~= 'list' and kind ~= 'none' then
     badKey, badType = KEYS[i], kind
@@ -77,8 +114,8 @@ local channels = claim and 0 or tonumber(ARGV[4])
 if not pushes or not channels then return redis.error_reply('ERR ' .. SCRIPT .. ': the push and publish counts are not numbers') end
 if claim and not tonumber(ARGV[4]) then return redis.error_reply('ERR ' .. SCRIPT .. ": the claim's length is not a number") end
 for i = 1, pushes do
-  local index = tonumber(ARGV[4 + 2 * i])
-  if not index or index < 6 or index > #KEYS then
+  local index = tonumber(ARGV[6 + 2 * i])
+  if not index or index < FIRST_LIST or index > #KEYS then
     return redis.error_reply('ERR ' .. SCRIPT .. ': push ' .. i .. ' names no broker list in KEYS')
   end
 end
@@ -99,7 +136,7 @@ if claim then
 end
 redis.call('ZREM', KEYS[5], ARGV[2])
 if badKey then return { 3, badKey, badType } end
-local at = 6
+local at = 8
 for _ = 1, pushes do
   redis.call('LPUSH', KEYS[tonumber(ARGV[at])], ARGV[at + 1])
   at = at + 2
@@ -108,4 +145,5 @@ for _ = 1, channels do
   redis.call('PUBLISH', ARGV[at], ARGV[at + 1])
   at = at + 2
 end
+pushRecord(entry)
 return 1

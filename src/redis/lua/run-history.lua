@@ -35,7 +35,10 @@
   history, finished summary, failure count or pause outlives a deleted entry or passes to the
   next one of its name. An edit keeps the incarnation: its runs' outcomes are still written.
 
-  push    a run whose id is already in its history is left as it is; else the record is pushed
+  push    a run whose id is already in its history is written as an update would be (the publishing
+          step wrote its PENDING record, lua/retry-fenced.lua: the tracker's first write, final
+          already when the run ended before it, must still land; a write repeated after a lost reply
+          rewrites what is there); else the record is pushed
           (LPUSH) and the list trimmed (LTRIM) to the length. A pushed record that is final already
           (a run given up or finished before its first write) goes to the summary as an update's does.
   update  the record with that id is replaced (LSET) unless the stored one is final already (a
@@ -220,21 +223,19 @@ for i = FIRST_RUN, #ARGV, PER_RUN do
     local at, stored = findId(key, id)
     -- A run pushed not final is pending: the entry is, with no need to read its history again.
     local pendingNow = false
-    if mode == 'push' then
-      if at == nil then
-        redis.call('LPUSH', key, record)
-        redis.call('LTRIM', key, 0, length - 1)
-        wrote = 1
-        -- Nearly every push is of a run just published: its codec text says so, with no decoding
-        -- (JSON escapes the quotes of that text inside any string value).
-        if string.find(record, '"st":"PENDING"', 1, true) then
-          pendingNow = true
-        else
-          local v = decoded(record)
-          if v and FINAL[v.st] then
-            if summarise(entry, v, record, pauseAfter) then wrote = 2 end
-            retryLater(i, run)
-          end
+    if mode == 'push' and at == nil then
+      redis.call('LPUSH', key, record)
+      redis.call('LTRIM', key, 0, length - 1)
+      wrote = 1
+      -- Nearly every push is of a run just published: its codec text says so, with no decoding
+      -- (JSON escapes the quotes of that text inside any string value).
+      if string.find(record, '"st":"PENDING"', 1, true) then
+        pendingNow = true
+      else
+        local v = decoded(record)
+        if v and FINAL[v.st] then
+          if summarise(entry, v, record, pauseAfter) then wrote = 2 end
+          retryLater(i, run)
         end
       end
     elseif at ~= nil then
