@@ -29,12 +29,22 @@ interface Run {
   readonly worker: string;
 }
 
+/** A run of `beat history --json`, as each attempt of a slot shows. */
 interface RunJson {
   readonly taskId: string;
   readonly state: string;
-  readonly exception?: string;
-  readonly finishedAt?: string;
+  readonly exception?: string | null;
+  readonly finishedAt?: string | null;
 }
+
+/** A slot of `beat history --json` (control/slot-view.ts): its last attempt's fields, and each attempt. */
+interface SlotJson extends RunJson {
+  readonly slotTaskId: string;
+  readonly attempts: readonly RunJson[];
+}
+
+/** Every attempt of every slot of `beat history --json`'s output, as runs of their own. */
+const attemptsOf = (stdout: string): RunJson[] => (JSON.parse(stdout) as SlotJson[]).flatMap((s) => s.attempts);
 
 /** The pool processes of a prefork worker (its main process's children). */
 function childrenOf(pid: number): number[] {
@@ -131,7 +141,7 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
       async () => {
         const out = await runBeatCli(['history', entry, '--config', file, '--json']);
         seen = out.stdout;
-        const list = JSON.parse(out.stdout) as RunJson[];
+        const list = attemptsOf(out.stdout);
         return list.find((r) => r.taskId === second)?.state === 'SUCCESS' ? list : undefined;
       },
       60_000,
@@ -173,7 +183,7 @@ suite(`a run whose worker went away, with real Celery workers${celery.ok ? '' : 
       'the slot run final in beat history',
       async () => {
         const out = await runBeatCli(['history', entry, '--config', file, '--json']);
-        const list = JSON.parse(out.stdout) as RunJson[];
+        const list = attemptsOf(out.stdout);
         const first = list.find((r) => r.taskId === slot.id);
         return first !== undefined && first.state !== 'PENDING' && first.state !== 'STARTED' ? list : undefined;
       },
