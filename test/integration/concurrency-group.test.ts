@@ -8,6 +8,7 @@
  * Oracle: the workers' own record of each run (tsbeat_test.held: id, entry, slot, start, end).
  */
 import type { Redis } from 'ioredis';
+import { mostAtOnce } from '../support/run-spans.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
@@ -27,23 +28,6 @@ interface Held {
   readonly slot: string | null;
   readonly start: number;
   readonly end: number;
-}
-
-/** The most runs that ran at once, from their spans. */
-function mostAtOnce(runs: readonly Held[]): number {
-  const edges = runs.flatMap((r) => [
-    [r.start, 1],
-    [r.end, -1],
-  ]);
-  // An end before a start at the same instant: a place freed and taken is not two at once.
-  edges.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number));
-  let now = 0;
-  let most = 0;
-  for (const [, step] of edges) {
-    now += step as number;
-    most = Math.max(most, now);
-  }
-  return most;
 }
 
 suite(`concurrency groups with real Celery workers${celery.ok ? '' : ` (skipped: ${celery.problem})`}`, () => {

@@ -14,6 +14,7 @@
  *   - the group's runs, attempts included, never two at once on the workers' clocks.
  */
 import type { Redis } from 'ioredis';
+import { mostAtOnce } from '../support/run-spans.js';
 import { afterAll, beforeAll, expect, describe, it } from 'vitest';
 import { attemptTaskId, slotTaskId } from '../../src/celery/task-id.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
@@ -43,22 +44,6 @@ interface Ran {
   readonly entry: string;
   readonly start: number;
   readonly end: number;
-}
-
-/** The most runs that ran at once, from their spans (an end before a start at the same instant). */
-function mostAtOnce(runs: readonly Ran[]): number {
-  const edges = runs.flatMap((r) => [
-    [r.start, 1],
-    [r.end, -1],
-  ]);
-  edges.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number));
-  let now = 0;
-  let most = 0;
-  for (const [, step] of edges) {
-    now += step as number;
-    most = Math.max(most, now);
-  }
-  return most;
 }
 
 /** Each entry's slots from its first run's to `untilMs`, on its grid, with the attempts the workers ran of each. */
