@@ -427,7 +427,10 @@ describe('the outcome tracker, bounded', () => {
     for (const id of ['a', 'b']) tracker.published('e', id, 1, 1);
     tracker.published('e', 'b2', 1, 10_001);
     expect(finished).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // The burst ends at the record timer's second quiet round: a few sleeps, each armed after the
+    // timer's last firing, let it fire first however late a loaded machine runs them (one 30 ms
+    // sleep could expire before the timer's second round, armed late, did).
+    for (let round = 0; round < 4; round++) await new Promise((resolve) => setTimeout(resolve, 5));
     tracker.published('e', 'c', 1, 10_001);
     expect(finished).toEqual(['a unknown']);
     expect(tracker.pendingCount).toBe(2);
