@@ -36,29 +36,12 @@ export function uuidV5(namespace: string, name: string): string {
 const NAMESPACE_BYTES = uuidBytes(SLOT_ID_NAMESPACE);
 
 /**
- * The part of an entry's slot ids that repeats: namespace + UTF-8 `deployment\nentry\n`. The
- * scheduler keeps one per entry (see `slotTaskId`'s last argument).
- */
-export function slotIdPrefix(deployment: string, entryName: string): Buffer {
-  return Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${deployment}\n${entryName}\n`, 'utf8')]);
-}
-
-// One buffer reused for the hashed bytes: this runs once per message published, and the hash reads them synchronously.
-let scratch = Buffer.alloc(256);
-
-/**
  * The id of one scheduled run of an entry of a deployment. Neither deployment nor entry names can
  * contain control characters (the config schema refuses them), so the newlines make the split
- * unambiguous. `prefix`, when given, must be `slotIdPrefix(deployment, entryName)`: it saves
- * building it on every call.
+ * unambiguous.
  */
-export function slotTaskId(deployment: string, entryName: string, slotMs: number, prefix?: Buffer): string {
-  const head = prefix ?? slotIdPrefix(deployment, entryName);
-  const slot = String(Math.floor(slotMs));
-  if (scratch.length < head.length + slot.length) scratch = Buffer.alloc(2 * (head.length + slot.length));
-  head.copy(scratch, 0);
-  const length = head.length + scratch.write(slot, head.length, 'latin1');
-  return uuidV5OfBytes(scratch.subarray(0, length));
+export function slotTaskId(deployment: string, entryName: string, slotMs: number): string {
+  return uuidV5OfBytes(Buffer.concat([NAMESPACE_BYTES, Buffer.from(`${deployment}\n${entryName}\n${Math.floor(slotMs)}`, 'utf8')]));
 }
 
 /** A fresh random id (uuid4, lowercase, as kombu's `uuid()`), for manual triggers. */

@@ -15,6 +15,7 @@
  * duplicates, and the caller decides what to retry.
  */
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { withScripts } from '../redis/scripts.js';
 import type { PackedScriptName, ScriptClient } from '../redis/scripts.js';
@@ -32,7 +33,6 @@ import type { Binding, KombuKeyOptions } from './keys.js';
 import { followSentinelFailovers } from '../redis/sentinel-failover.js';
 import { guardConnection } from '../redis/connect.js';
 import { redisRefusal, withoutCommandArgs } from '../redis/server-errors.js';
-import { randomDeliveryTag } from './delivery-tag.js';
 import { EnvelopePush, packArgs } from './redis-envelope.js';
 import type { RedisPush, ScriptArg } from './redis-envelope.js';
 import { parseRedisUrl, redisClientOptions } from '../config/redis-url.js';
@@ -312,7 +312,7 @@ export class RedisTransport {
 
   async plan(messages: readonly TaskMessage[]): Promise<RedisPublishPlan> {
     const bindings = await this.readBindings(messages);
-    return planRedisPublish(messages, { keys: this.keys, bindings, declared: this.declared, newDeliveryTag: randomDeliveryTag });
+    return planRedisPublish(messages, { keys: this.keys, bindings, declared: this.declared, newDeliveryTag: randomUUID });
   }
 
   /**

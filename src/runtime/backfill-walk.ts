@@ -9,7 +9,7 @@
  */
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageTemplate } from '../celery/message.js';
-import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
+import { slotTaskId } from '../celery/task-id.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
@@ -70,7 +70,6 @@ export class BackfillWalk {
   finished = false;
   readonly counts: Record<BackfillSlotOutcome, number> = { published: 0, recorded: 0, ahead: 0, unrecorded: 0, overlap: 0 };
   private readonly template: MessageTemplate;
-  private readonly idPrefix: Buffer;
 
   constructor(
     private readonly o: BackfillWorkOptions,
@@ -85,7 +84,6 @@ export class BackfillWalk {
   ) {
     this.coveredMs = through ?? request.fromMs - 1;
     this.template = compileMessageTemplate(entry, o.config, o.messageEnv);
-    this.idPrefix = slotIdPrefix(o.config.name, entry.name);
   }
 
   /** The number of excluded slots left. */
@@ -95,7 +93,7 @@ export class BackfillWalk {
 
   /** The task id the schedule gives a slot. */
   taskId(slotMs: number): string {
-    return slotTaskId(this.o.config.name, this.entry.name, slotMs, this.idPrefix);
+    return slotTaskId(this.o.config.name, this.entry.name, slotMs);
   }
 
   /**

@@ -20,7 +20,7 @@ import type { Logger } from '../base/log.js';
 import { compileMessageTemplate, renderTaskMessage } from '../celery/message.js';
 import type { MessageEnv, MessageTemplate } from '../celery/message.js';
 import { MessageShapes } from '../celery/message-shape.js';
-import { slotIdPrefix, slotTaskId } from '../celery/task-id.js';
+import { slotTaskId } from '../celery/task-id.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
 import type { Clock } from '../ports/clock.js';
 import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../ports/dispatcher.js';
@@ -441,16 +441,9 @@ function reportSuperseded(options: DispatchWindowOptions, names: ReadonlySet<str
   options.onSuperseded?.(list);
 }
 
-/** An entry's compiled template, and the part of its slot ids that repeats. */
-interface Compiled {
-  readonly template: MessageTemplate;
-  /** slotIdPrefix of the entry, made with a template that is kept (one rendered once goes without). */
-  readonly idPrefix: Buffer | undefined;
-}
-
 /** Turns an entry's slot into the run handed to the dispatcher (see the head of this module). */
 export class RunRenderer {
-  private readonly compiled = new Map<ResolvedEntry, Compiled>();
+  private readonly compiled = new Map<ResolvedEntry, MessageTemplate>();
   /** Entries of one task, options and monitor share a shape: a burst of per-tenant runs compiles a few, not one per tenant. */
   private readonly shapes: MessageShapes;
 
@@ -481,17 +474,15 @@ export class RunRenderer {
   }
 
   /** The entry's template, compiled (and kept, if there is room) if it is not yet; throws what compiling throws. */
-  compile(entry: ResolvedEntry): Compiled {
+  compile(entry: ResolvedEntry): MessageTemplate {
     return this.compiled.get(entry) ?? this.compileNew(entry, true);
   }
 
   /** A new template of the entry, kept when `keep` and there is room; throws what compiling throws. */
-  private compileNew(entry: ResolvedEntry, keep: boolean): Compiled {
+  private compileNew(entry: ResolvedEntry, keep: boolean): MessageTemplate {
     const template = compileMessageTemplate(entry, this.config, this.messageEnv, this.shapes);
-    if (!keep || !this.hasRoom()) return { template, idPrefix: undefined };
-    const compiled = { template, idPrefix: slotIdPrefix(this.config.name, entry.name) };
-    this.compiled.set(entry, compiled);
-    return compiled;
+    if (keep && this.hasRoom()) this.compiled.set(entry, template);
+    return template;
   }
 
   /**
@@ -501,8 +492,8 @@ export class RunRenderer {
    * and was promoted, to die in the old generation (~800 B a run at 1,000,000).
    */
   render(entry: ResolvedEntry, slotMs: number, nowMs: number, keep = true): DueRun {
-    const { template, idPrefix } = this.compiled.get(entry) ?? this.compileNew(entry, keep);
-    const message = renderTaskMessage(template, { taskId: slotTaskId(this.config.name, entry.name, slotMs, idPrefix), slotMs, nowMs });
+    const template = this.compiled.get(entry) ?? this.compileNew(entry, keep);
+    const message = renderTaskMessage(template, { taskId: slotTaskId(this.config.name, entry.name, slotMs), slotMs, nowMs });
     return { entry, slotMs, message };
   }
 }

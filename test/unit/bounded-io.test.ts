@@ -74,7 +74,6 @@ describe('base/chunks.ts on lists too large to spread', () => {
 
 /** Spreads into calls known to be bounded: `file callee` → why. */
 const BOUNDED: Record<string, string> = {
-  'src/kombu/delivery-tag.ts String.fromCharCode': 'the 36 characters of one UUID',
   'src/commands/main.ts Math.max': "the commands' names",
   'src/base/log.ts this.debug': 'the arguments of one log call (a warning logged at debug level instead)',
   'src/core/cron/spec.ts Math.max': 'twelve months',

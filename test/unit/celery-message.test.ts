@@ -3,7 +3,7 @@ import { compileMessageTemplate, makeOrigin, renderTaskMessage } from '../../src
 import { MessageShapes } from '../../src/celery/message-shape.js';
 import { redisEnvelope } from '../../src/kombu/redis-envelope.js';
 import type { TaskMessage } from '../../src/celery/message.js';
-import { randomTaskId, slotIdPrefix, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
+import { randomTaskId, slotTaskId, uuidV5 } from '../../src/celery/task-id.js';
 import { isoFromMicros, isoFromMillis } from '../../src/celery/time.js';
 import { optionsSchema } from '../../src/config/options-schema.js';
 import { BeatError, ErrorCode } from '../../src/base/errors.js';
@@ -287,9 +287,6 @@ describe('task ids', () => {
     expect(slotTaskId('myapp', 'nightly', 1795230060000)).toBe('bb539e48-f95e-5157-9dcf-04446ed07926');
     expect(slotTaskId('myapp', 'wörld ☃ entry', 0)).toBe('191ae2e7-b5ed-541b-a4f2-a23324df42d7');
     expect(slotTaskId('other', 'nightly', 1795230000000)).toBe('b2350884-08fb-56c8-9782-a78e8e228c47');
-    // The prefix the scheduler keeps per entry gives the same ids.
-    expect(slotTaskId('myapp', 'nightly', 1795230000000, slotIdPrefix('myapp', 'nightly'))).toBe('25e6e8a7-81cb-5125-aa3e-f68f869168a6');
-    expect(slotTaskId('myapp', 'wörld ☃ entry', 0, slotIdPrefix('myapp', 'wörld ☃ entry'))).toBe('191ae2e7-b5ed-541b-a4f2-a23324df42d7');
     // RFC 4122's example, as Python computes it.
     expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
   });
