@@ -15,7 +15,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { AMQP_SCHEMES, CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
+import { AMQP_SCHEMES, SSL_OPTIONS, certReqsOf, checkHostnameOf, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
 
 export interface AmqpTls {
   /** `ssl_cert_reqs`: `none` skips verification; `optional` verifies (a server always presents a certificate). */
@@ -62,28 +62,12 @@ function seconds(url: string, key: string, text: string, min: number): number {
 
 function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: string[]): AmqpTls {
   const reqsText = query.get('ssl_cert_reqs');
-  let certReqs: AmqpTls['certReqs'] = 'required';
-  if (reqsText !== undefined) {
-    const mapped = CERT_REQS[reqsText];
-    if (mapped === undefined)
-      throw urlError(
-        full,
-        `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${reqsText}"`,
-      );
-    certReqs = mapped;
-  }
+  const certReqs: AmqpTls['certReqs'] = reqsText === undefined ? 'required' : certReqsOf(full, reqsText);
   if (certReqs === 'none')
     warnings.push(
       'TLS without certificate verification (ssl_cert_reqs=none): anyone on the path can read and alter the messages; add ?ssl_ca_certs=/path/to/ca.pem and drop ssl_cert_reqs=none',
     );
-  const hostnameText = query.get('ssl_check_hostname');
-  let checkHostname = true;
-  if (hostnameText !== undefined) {
-    const t = hostnameText.toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(t)) checkHostname = true;
-    else if (['false', '0', 'no', 'off'].includes(t)) checkHostname = false;
-    else throw urlError(full, `ssl_check_hostname must be true or false, not "${hostnameText}"`);
-  }
+  const checkHostname = checkHostnameOf(full, query);
   const file = (key: string): string | undefined => {
     const v = query.get(key);
     return v === undefined || v === '' ? undefined : v;

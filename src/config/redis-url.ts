@@ -8,7 +8,7 @@
 import type { RedisOptions } from 'ioredis';
 import type { TransportOptionsInput } from './options-schema.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
-import { CERT_REQS, SSL_OPTIONS, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
+import { SSL_OPTIONS, certReqsOf, checkHostnameOf, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
 
 // Kept importable from here: many modules mask URLs through this module.
 export { maskUrl } from './url-parts.js';
@@ -108,32 +108,14 @@ function refuseQuery(full: string, query: ReadonlyMap<string, string>, allowed: 
 function parseTls(full: string, query: ReadonlyMap<string, string>, warnings: string[]): RedisTls {
   const reqsText = query.get('ssl_cert_reqs');
   const given = SSL_OPTIONS.some((k) => query.has(k));
-  let certReqs: RedisTls['certReqs'];
-  if (reqsText === undefined) {
-    // kombu: no ssl_* option at all → CERT_NONE with a warning; some but no cert_reqs → redis-py's 'required'.
-    certReqs = given ? 'required' : 'none';
-  } else {
-    const mapped = CERT_REQS[reqsText];
-    if (mapped === undefined)
-      throw urlError(
-        full,
-        `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${reqsText}"`,
-      );
-    certReqs = mapped;
-  }
+  // kombu: no ssl_* option at all → CERT_NONE with a warning; some but no cert_reqs → redis-py's 'required'.
+  const certReqs: RedisTls['certReqs'] = reqsText !== undefined ? certReqsOf(full, reqsText) : given ? 'required' : 'none';
   if (certReqs === 'none') {
     warnings.push(
       'TLS without certificate verification (as kombu does for rediss:// without ssl_cert_reqs); add ?ssl_cert_reqs=required&ssl_ca_certs=/path/to/ca.pem to verify the server',
     );
   }
-  const hostnameText = query.get('ssl_check_hostname');
-  let checkHostname = true;
-  if (hostnameText !== undefined) {
-    const t = hostnameText.toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(t)) checkHostname = true;
-    else if (['false', '0', 'no', 'off'].includes(t)) checkHostname = false;
-    else throw urlError(full, `ssl_check_hostname must be true or false, not "${hostnameText}"`);
-  }
+  const checkHostname = checkHostnameOf(full, query);
   const file = (key: string): { [k: string]: string } => {
     const v = query.get(key);
     return v === undefined || v === '' ? {} : { [key]: v };

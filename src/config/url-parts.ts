@@ -138,7 +138,7 @@ export function decode(url: string, text: string, what: string): string {
 export const SSL_OPTIONS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_check_hostname'] as const;
 
 /** `ssl_cert_reqs` values, as kombu (and Python's ssl.CERT_* names) spell them. */
-export const CERT_REQS: Readonly<Record<string, 'required' | 'optional' | 'none'>> = {
+const CERT_REQS: Readonly<Record<string, 'required' | 'optional' | 'none'>> = {
   required: 'required',
   CERT_REQUIRED: 'required',
   optional: 'optional',
@@ -146,3 +146,21 @@ export const CERT_REQS: Readonly<Record<string, 'required' | 'optional' | 'none'
   none: 'none',
   CERT_NONE: 'none',
 };
+
+/** A given `ssl_cert_reqs` (either spelling), or the error that names the values it takes. */
+export function certReqsOf(full: string, text: string): 'required' | 'optional' | 'none' {
+  const mapped = CERT_REQS[text];
+  if (mapped === undefined)
+    throw urlError(full, `ssl_cert_reqs must be required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE), not "${text}"`);
+  return mapped;
+}
+
+/** `ssl_check_hostname` as a boolean (true when not given), as kombu reads it. */
+export function checkHostnameOf(full: string, query: ReadonlyMap<string, string>): boolean {
+  const text = query.get('ssl_check_hostname');
+  if (text === undefined) return true;
+  const t = text.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(t)) return true;
+  if (['false', '0', 'no', 'off'].includes(t)) return false;
+  throw urlError(full, `ssl_check_hostname must be true or false, not "${text}"`);
+}
