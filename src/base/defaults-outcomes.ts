@@ -25,33 +25,18 @@ export const OUTCOME_DEFAULTS = {
   traceWarnEveryMs: 60_000,
 
   // Retries of a failed or lost run (`retry`, config/retry-schema.ts).
-  /** `retry.attempts` at most: runs of one slot, the first included (Temporal, BullMQ and Argo count so too). */
-  retryAttemptsMax: 100,
   /** `retry.backoff.initial`: the wait before the second attempt. */
   retryBackoffInitialMs: 30_000,
   /** `retry.backoff.factor`: each later wait is the one before times this. */
   retryBackoffFactor: 2,
-  /** `retry.backoff.factor` at most: beyond it the waits reach `max` after two attempts, which `max` alone says better. */
-  retryBackoffFactorMax: 10,
   /** `retry.backoff.max`: no wait between attempts is longer. */
   retryBackoffMaxMs: 600_000,
-  /** Shortest wait a backoff may name: a retry sooner than this is a loop against a worker that just failed. */
-  retryBackoffFloorMs: 1000,
-  /** Longest wait a backoff may name: a day, past which a retry belongs to the next slot, not this one. */
-  retryBackoffCeilingMs: 86_400_000,
   /** `retry.on`: what ends an attempt in another one (a final FAILURE, and a run lost on the way). */
   retryOn: ['failure', 'lost'],
   /** `deadLetters.maxItems`: the dead-letter list keeps this many slots that failed for good; the oldest leave first. */
   deadLettersMaxItems: 1000,
   /** `deadLetters.maxBytes`: the dead-letter list's items (their stored JSON) are at most this many bytes; the oldest leave first. */
   deadLettersMaxBytes: 4 * 1024 * 1024,
-  /**
-   * Each bound at most: the list is read whole by `beat dead-letter list`, and run-history.lua sums
-   * its items' sizes (HSTRLEN of each) in the step that adds one, which holds Redis for about a
-   * millisecond per 1,000 items (10 ms at this ceiling, measured with Redis 7 on one core).
-   */
-  deadLettersMaxItemsCeiling: 10_000,
-  deadLettersMaxBytesCeiling: 256 * 1024 * 1024,
 
   // Run outcomes (src/outcomes/), with a result backend configured.
   /** Runs kept per entry in its history (`beat history`). */
