@@ -49,6 +49,12 @@ import { stepsSpent } from '../base/step-budget.js';
 /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
 const OVERLAP_READY_WAIT_MS = 3000;
 /**
+ * Longest wait, when a leader stops, for the publish in flight. A healthy publish takes
+ * milliseconds; one on a black-holed connection may never settle, and stopping must not wait for it
+ * (the fence and the per-slot check still decide if it reaches Redis later).
+ */
+export const STOP_PUBLISH_WAIT_MS = 5000;
+/**
  * How much further off an instant may be when its timer fires than when it was armed, before the
  * wall clock is taken to have stepped back (armAt): more than a timer's own drift.
  */
@@ -453,7 +459,7 @@ export class Runner {
 
   /**
    * Stops the loop after the dispatch in flight (if any) has finished, waiting for it at most
-   * DEFAULTS.stopPublishWaitMs: a dispatch on a connection that went silent (black-holed, not
+   * STOP_PUBLISH_WAIT_MS: a dispatch on a connection that went silent (black-holed, not
    * closed) may never settle, and every later leadership change and SIGTERM wait for this stop. Not
    * waiting longer is safe: if that publish does reach Redis later, the fence and the per-slot check
    * in the script still decide, as for any deposed leader.
@@ -470,10 +476,10 @@ export class Runner {
       () => false,
       () => false,
     );
-    const gaveUp = await within(settled, DEFAULTS.stopPublishWaitMs, () => true);
+    const gaveUp = await within(settled, STOP_PUBLISH_WAIT_MS, () => true);
     if (gaveUp) {
       this.options.logger.warn(
-        { event: EVENTS.stopUnsettled, waitedMs: DEFAULTS.stopPublishWaitMs },
+        { event: EVENTS.stopUnsettled, waitedMs: STOP_PUBLISH_WAIT_MS },
         'the publish in flight has not finished; stopping without it (the fence still guards it)',
       );
       void settled.then(() => this.renderer.forgetAll());

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/base/log.js';
 import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
 import type { Clock } from '../../src/ports/clock.js';
-import { Runner } from '../../src/runtime/runner.js';
+import { Runner, STOP_PUBLISH_WAIT_MS } from '../../src/runtime/runner.js';
 import type { Pause } from '../../src/base/pause-watch.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { EntryFailure, SchedulerEvents } from '../../src/ports/events.js';
@@ -565,11 +565,11 @@ describe('Runner', () => {
     void runner.stop().then(() => {
       stopped = true;
     });
-    await advance(DEFAULTS.stopPublishWaitMs - 100);
+    await advance(STOP_PUBLISH_WAIT_MS - 100);
     expect(stopped).toBe(false);
     await advance(200);
     expect(stopped).toBe(true);
-    expect(lines.find((l) => l['event'] === EVENTS.stopUnsettled)).toMatchObject({ level: 'warn', waitedMs: DEFAULTS.stopPublishWaitMs });
+    expect(lines.find((l) => l['event'] === EVENTS.stopUnsettled)).toMatchObject({ level: 'warn', waitedMs: STOP_PUBLISH_WAIT_MS });
     await advance(5 * S);
     expect(calls).toHaveLength(1);
   });
