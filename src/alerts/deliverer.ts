@@ -17,6 +17,8 @@ import type { AlertOutbox, Delivery } from '../ports/alerts.js';
 const ALERT_TIMEOUT_MS = 5000;
 /** Deliveries sent at once; the rest wait for the next look. */
 const ALERT_BATCH = 20;
+/** A delivery being sent is held this long; if its sender dies meanwhile, the next leader sends it after that. */
+const ALERT_CLAIM_MS = 30_000;
 /** Retries of a failed delivery wait 1 s, 2 s, 4 s… up to this, and stop after ALERT_MAX_ATTEMPTS (about an hour in all). */
 const ALERT_BACKOFF_MAX_MS = 300_000;
 const ALERT_MAX_ATTEMPTS = 15;
@@ -81,7 +83,7 @@ export class AlertDeliverer {
     const { outbox, logger, now } = this.options;
     let claimed: Delivery[];
     try {
-      claimed = await outbox.claim(now(), ALERT_BATCH, DEFAULTS.alertClaimMs);
+      claimed = await outbox.claim(now(), ALERT_BATCH, ALERT_CLAIM_MS);
       this.lastError = undefined;
     } catch (error) {
       const message = errorMessage(error);

@@ -12,7 +12,6 @@ import { hostname } from 'node:os';
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import type { TaskMessage } from '../celery/message.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { within } from '../base/within.js';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -36,7 +35,7 @@ export interface AmqpTransportOptions {
   readonly logger: Logger;
   /** Reads the TLS files named in the URL. */
   readonly readFile?: (path: string) => Buffer;
-  /** Longest wait for a batch's confirms; defaults to DEFAULTS.amqpConfirmTimeoutMs. */
+  /** Longest wait for a batch's confirms; defaults to AMQP_CONFIRM_TIMEOUT_MS. */
   readonly confirmTimeoutMs?: number;
   /** Shown to operators by RabbitMQ; defaults to `tsbeat <host> pid <pid>`. */
   readonly connectionName?: string;
@@ -64,6 +63,12 @@ interface InFlight {
   returned: string | undefined;
 }
 
+/**
+ * Longest wait for the publisher confirms of one batch. Past it the unconfirmed messages count as
+ * not sent and the connection is dropped and reopened, since their fate on it is unknown.
+ */
+const AMQP_CONFIRM_TIMEOUT_MS = 15_000;
+
 const failed = (error: unknown): AmqpSendResult => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) });
 
 export class AmqpTransport {
@@ -82,7 +87,7 @@ export class AmqpTransport {
     const problems = amqpQueueConfigProblems(options.queues);
     if (problems.length > 0) throw new BeatError(ErrorCode.ConfigInvalid, problems.join('\n'));
     this.queues = options.queues;
-    this.confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULTS.amqpConfirmTimeoutMs;
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? AMQP_CONFIRM_TIMEOUT_MS;
     this.logger = options.logger.child({ broker: this.spec.display });
     for (const warning of this.spec.warnings) this.logger.warn({ event: EVENTS.brokerWarning }, warning);
     const ignored = Object.entries(options.transportOptions)

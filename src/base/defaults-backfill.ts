@@ -33,7 +33,6 @@ export const BACKFILL_DEFAULTS = {
    * member of about 27 bytes.
    */
   passedRangesKept: 1_000,
-  /** How long `beat backfill` waits for the leader to finish by default, and at most (seconds). */
+  /** How long `beat backfill` waits for the leader to finish by default (seconds; `--timeout`). */
   backfillTimeoutS: 120,
-  backfillTimeoutMaxS: 3600,
 } as const;

@@ -21,28 +21,6 @@ export const CONFIG_DEFAULTS = {
    */
   entryMaxEntries: 100_000,
   entryMaxStoreBytes: 32 * 1024 * 1024,
-  /**
-   * Most labels one entry carries. Each is copied into the entry's status row, its listing and (for
-   * the keys `metricsLabelKeys` names) its series, so their number is bounded as their length is.
-   */
-  entryLabelsMax: 32,
-  /**
-   * A canvas (an entry's `chain` and the `link` / `linkError` callbacks of any of its signatures,
-   * docs/canvas.md): at most this many signatures in all, and callbacks nested at most this deep (a
-   * callback's own callbacks are one level down). The whole canvas is written into the body of every
-   * run's message and unpacked by the worker; a runtime entry must not make either unbounded.
-   */
-  canvasMaxSignatures: 100,
-  canvasMaxDepth: 4,
-  /**
-   * The longest task name and queue name, in characters: Celery's are dotted identifiers, and AMQP
-   * caps a queue name at 255 bytes. Without a cap one entry's name could hold megabytes, copied
-   * into every message, log line, metric label and status row.
-   */
-  taskNameMax: 256,
-  queueNameMax: 256,
-  /** The longest of an entry's other option strings (exchange, routingKey, shadow), in characters. */
-  optionStringMax: 256,
   /** `beat next`: how many instants per entry. */
   nextCount: 5,
   /**

@@ -11,17 +11,6 @@ export const HTTP_DEFAULTS = {
    */
   metricsMaxEntries: 10_000,
   /**
-   * Largest request body the entries API reads (PUT /api/entries[/NAME]); a larger one is refused
-   * with 413 before it is parsed. An entry is a few hundred bytes: this takes a bulk PUT of ~10,000.
-   */
-  apiBodyMaxBytes: 4 * 1024 * 1024,
-  /**
-   * Characters of a request body's text scanned (its depth, its keys) between two turns of the
-   * event loop: about 10 ms on an idle core. A 3.7 MB body's scans held the loop 80-130 ms each in
-   * one piece (issue 66), and a probe's slot or /healthz that fell in one waited for it.
-   */
-  bodyScanSliceChars: 256 * 1024,
-  /**
    * Longest request target (path and query) the HTTP server takes: a longer one is refused with 414.
    * (Node refuses a request line and headers together over 16 KiB itself, with 431.)
    */

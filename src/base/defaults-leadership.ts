@@ -5,15 +5,6 @@
  */
 export const LEADERSHIP_DEFAULTS = {
   /**
-   * Loading the states of at most this many entries reads them by name (HMGET); more, the whole
-   * state hash at once (HGETALL), which is quicker than naming most of its fields.
-   */
-  stateReadByNameMax: 1000,
-  /** The state hash is read HSCAN … COUNT this at a time, decoded as it comes (the lock renews meanwhile). */
-  stateScanCount: 10_000,
-  /** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
-  stateSeenChunk: 5000,
-  /**
    * Most elements handed to one call or Redis command by base/chunks.ts (HMGET of many names, say):
    * far below the ~45,000 arguments at which a spread overflows the stack, and small enough that
    * one command does not hold Redis up.
@@ -23,22 +14,8 @@ export const LEADERSHIP_DEFAULTS = {
   deploymentName: 'default',
   /** Prefix of every Redis key tsbeat writes for its own state. */
   statePrefix: 'tsbeat',
-  /**
-   * Longest wait, when a leader stops, for the publish in flight. A healthy publish takes
-   * milliseconds; one on a black-holed connection may never settle, and stopping must not wait for it
-   * (the fence and the per-slot check still decide if it reaches Redis later).
-   */
-  stopPublishWaitMs: 5000,
-  /** Longest wait for one step of a shutdown (base/lifecycle.ts; the leader's takes stopPublishWaitMs + alerts/deliverer.ts ALERT_TIMEOUT_MS at worst), under Kubernetes' 30 s grace. */
-  stopStepMs: 20_000,
   /** Lock lifetime without renewal: the failover time after a leader dies. */
   lockTtlMs: 10_000,
-  /**
-   * Renewals within a TTL of what tsbeat keeps alive by renewing it (base/renewer.ts): the leader's
-   * lock unless lock.renewEvery is set, RedBeat's lock, the replica's heartbeat when the TTL is
-   * short. Three: one renewal can be slow or fail and the next still comes before the expiry.
-   */
-  renewalsPerTtl: 3,
   /** How often a standby tries to take the lock. */
   lockRetryMs: 1000,
   /**
@@ -49,12 +26,6 @@ export const LEADERSHIP_DEFAULTS = {
    * recorded ahead of the others' clocks stop them publishing until their clocks get there.
    */
   maxClockSkewMs: 1000,
-  /**
-   * The leader publishes its entry names with its record (so that a CLI or replica with another
-   * config can name the entries that differ) up to this many; beyond, only their hash and count,
-   * which keeps the record small for standbys that read it every retry.
-   */
-  fingerprintMaxNames: 10_000,
   /**
    * After `beat run` has stopped (state saved, lock released, connections closed), the process exits
    * at the latest this long after: a socket or timer of a library that failed to close must not keep

@@ -18,40 +18,23 @@ export const OUTCOME_DEFAULTS = {
   alertsOn: ['failed', 'missed', 'unconsumed', 'stopped', 'dead-lettered'],
   /** How often the leader looks for alert deliveries due (it is also told at once when it adds some). */
   alertPollMs: 1000,
-  /** A delivery being sent is held this long; if its sender dies meanwhile, the next leader sends it after that. */
-  alertClaimMs: 30_000,
 
   /** The SDK's warnings (a collector that refuses or cannot be reached) are logged at most this often. */
   traceWarnEveryMs: 60_000,
 
   // Retries of a failed or lost run (`retry`, config/retry-schema.ts).
-  /** `retry.attempts` at most: runs of one slot, the first included (Temporal, BullMQ and Argo count so too). */
-  retryAttemptsMax: 100,
   /** `retry.backoff.initial`: the wait before the second attempt. */
   retryBackoffInitialMs: 30_000,
   /** `retry.backoff.factor`: each later wait is the one before times this. */
   retryBackoffFactor: 2,
-  /** `retry.backoff.factor` at most: beyond it the waits reach `max` after two attempts, which `max` alone says better. */
-  retryBackoffFactorMax: 10,
   /** `retry.backoff.max`: no wait between attempts is longer. */
   retryBackoffMaxMs: 600_000,
-  /** Shortest wait a backoff may name: a retry sooner than this is a loop against a worker that just failed. */
-  retryBackoffFloorMs: 1000,
-  /** Longest wait a backoff may name: a day, past which a retry belongs to the next slot, not this one. */
-  retryBackoffCeilingMs: 86_400_000,
   /** `retry.on`: what ends an attempt in another one (a final FAILURE, and a run lost on the way). */
   retryOn: ['failure', 'lost'],
   /** `deadLetters.maxItems`: the dead-letter list keeps this many slots that failed for good; the oldest leave first. */
   deadLettersMaxItems: 1000,
   /** `deadLetters.maxBytes`: the dead-letter list's items (their stored JSON) are at most this many bytes; the oldest leave first. */
   deadLettersMaxBytes: 4 * 1024 * 1024,
-  /**
-   * Each bound at most: the list is read whole by `beat dead-letter list`, and run-history.lua sums
-   * its items' sizes (HSTRLEN of each) in the step that adds one, which holds Redis for about a
-   * millisecond per 1,000 items (10 ms at this ceiling, measured with Redis 7 on one core).
-   */
-  deadLettersMaxItemsCeiling: 10_000,
-  deadLettersMaxBytesCeiling: 256 * 1024 * 1024,
 
   // Run outcomes (src/outcomes/), with a result backend configured.
   /** Runs kept per entry in its history (`beat history`). */
@@ -64,37 +47,4 @@ export const OUTCOME_DEFAULTS = {
    * `result_expires` is one day by default).
    */
   outcomeTimeoutMs: 24 * 60 * 60 * 1000,
-  /** How often the leader reads the results of the runs still pending. */
-  outcomePollMs: 1000,
-  /** Result keys per MGET. */
-  outcomeBatch: 500,
-  /** At most this many result keys read per poll: the rest wait for the next ones, oldest first. */
-  outcomeReadsPerPoll: 2000,
-  /**
-   * At most this many runs followed at once: beyond it the oldest is given up as `unknown` (tasks
-   * that never store a result, published often, would otherwise pile up until outcomeTimeout).
-   */
-  outcomeMaxPending: 100_000,
-  /**
-   * A followed run is given up for a newer one (past outcomeMaxPending) only once it was followed
-   * this long, and only for a run of a later burst (published after a pause of
-   * outcomeRecordDelayMs): a burst past outcomeMaxPending follows its first runs and not the rest,
-   * instead of giving up each run a moment after its publish (and writing every one of them twice).
-   */
-  outcomeFollowAtLeastMs: 10_000,
-  /** Runs waiting to be recorded in their histories are written once none was published for this long (a burst is written after it). */
-  outcomeRecordDelayMs: 50,
-  /**
-   * ... or, when outcomeRecordsWhileArriving or more wait (a burst), this long: a burst hands its
-   * runs over in bunches as their batches are recorded, at times more than 50 ms apart, and a pause
-   * between two bunches is not its end.
-   */
-  outcomeBurstQuietMs: 500,
-  /**
-   * ... and while runs keep being published without such a pause, every this long the oldest of
-   * them are written, at most outcomeRecordsWhileArriving (a stream's histories stay current; a
-   * burst's are written after it).
-   */
-  outcomeRecordMaxWaitMs: 2000,
-  outcomeRecordsWhileArriving: 1000,
 } as const;

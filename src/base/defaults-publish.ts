@@ -28,24 +28,10 @@ export const PUBLISH_DEFAULTS = {
    */
   publishRetryMs: 1000,
   /**
-   * A run refused because its entry changed since it was read (PublishResult 'superseded') is tried
-   * again this much later if the runtime entries have not been read again by then.
-   */
-  supersededRetryMs: 1000,
-  /**
-   * How long a pending attempt (issue 70) is claimed for while a broker outside Redis (RabbitMQ,
-   * SQS) sends it: no leader finds it due meanwhile (retry-fenced.lua 'claim'). Longer than a send
-   * may take (a batch's confirms, amqpConfirmTimeoutMs, then a resend one by one; an SQS call,
-   * sqsRequestTimeoutMs); short enough that an attempt whose send failed, or whose leader died
-   * before the commit, goes again a minute later.
-   */
-  retryClaimMs: 60_000,
-  /**
    * An entry whose runs are refused because of the entry itself (its queue key holds another Redis
-   * type, its exchange does not exist…) is retried after this long, doubled at each refusal up to
-   * entryRetryMaxMs; the other entries are not held back.
+   * type, its exchange does not exist…) is retried after a backoff (runtime/entry-backoff.ts
+   * ENTRY_RETRY_MIN_MS), doubled at each refusal up to this; the other entries are not held back.
    */
-  entryRetryMinMs: 1000,
   entryRetryMaxMs: 30_000,
   /**
    * Where state and lock live when the broker is AMQP and `state.url` is unset: RabbitMQ cannot hold
@@ -64,11 +50,6 @@ export const PUBLISH_DEFAULTS = {
    */
   amqpHeartbeatS: 20,
   /**
-   * Longest wait for the publisher confirms of one batch. Past it the unconfirmed messages count as
-   * not sent and the connection is dropped and reopened, since their fate on it is unknown.
-   */
-  amqpConfirmTimeoutMs: 15_000,
-  /**
    * Amazon SQS: the region when neither transportOptions.region, $AWS_REGION, $AWS_DEFAULT_REGION
    * nor the shared profile's `region` names one (kombu's default).
    */
@@ -80,6 +61,4 @@ export const PUBLISH_DEFAULTS = {
   /** SQS calls: connect and whole-request timeouts. Past them the messages of the call count as not sent. */
   sqsConnectTimeoutMs: 10_000,
   sqsRequestTimeoutMs: 15_000,
-  /** SendMessageBatch calls in flight at once during a burst (each carries up to 10 messages). */
-  sqsBatchesInFlight: 16,
 } as const;

@@ -1,15 +1,9 @@
 /**
- * The leader's scheduling loop: how long it sleeps, the book's load, the missed-run and overlap
- * policies.
+ * The leader's scheduling loop: how long it sleeps, the missed-run and overlap policies, the
+ * bounds of schedule computations and of a write's checks.
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const SCHEDULING_DEFAULTS = {
-  /**
-   * A session fills its book, and takes in a change, this many entries at a time, serving the event
-   * loop (the lock's renewals, the slots due, /healthz) between: some 15 ms of an idle core. At
-   * 10,000, a bulk write of 9,000 new entries went into the book in one task of 130 ms (issue 66).
-   */
-  bookLoadSlice: 1000,
   /**
    * The most specs one entry's `schedule` list may hold (issue 71; the config's `entryLimits.maxSpecs`):
    * each is computed at every next run of the entry, so a list is a few calendars of one job
@@ -40,25 +34,10 @@ export const SCHEDULING_DEFAULTS = {
    */
   scheduleStepBudget: 25_000,
   /**
-   * Steps a leader's settling of changed entries may spend between two turns of the event loop
-   * (runtime/runner.ts): some milliseconds, so that a change of many costly entries keeps the slots.
-   */
-  changeSliceSteps: 2500,
-  /**
-   * CPU time the checks of one write of runtime entries (a bulk PUT, a client's setMany) may take
-   * on the scheduler's process, ms, plus writeCheckEntryMs per entry written: past it the rest of
-   * its entries are refused unchecked and nothing is written (src/redis/entry-store.ts). An ordinary
-   * entry takes some tens of microseconds to check, one whose schedule spends its step budget tens
-   * to hundreds of milliseconds: this bounds what one request costs (some forty costly entries over
-   * what its ordinary ones take), never how many ordinary entries it may hold.
-   */
-  writeCheckMs: 3000,
-  /** What each entry of a write adds to writeCheckMs, ms: several times an ordinary entry's check on a loaded machine. */
-  writeCheckEntryMs: 0.2,
-  /**
-   * How long past a write's writeCheckMs (and writeCheckEntryMs) `beat run`'s worker thread of
-   * entry checks may go before it is stopped, ms: it stops itself between two entries, each
-   * within its step budgets (tens of milliseconds, a few hundred on a loaded machine).
+   * How long past a write's time limit (redis/entry-store.ts WRITE_CHECK_MS and
+   * WRITE_CHECK_ENTRY_MS) `beat run`'s worker thread of entry checks may go before it is stopped,
+   * ms: it stops itself between two entries, each within its step budgets (tens of milliseconds, a
+   * few hundred on a loaded machine).
    */
   writeCheckStopMs: 2000,
   /** The checks of a write turn the event loop over after this much CPU time, ms: the scheduler sharing the process keeps its slots. */

@@ -5,8 +5,6 @@
  * Part of DEFAULTS (defaults.ts), which is where the rest of the code reads them.
  */
 export const SOURCE_DEFAULTS = {
-  /** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
-  catalogRetryMinMs: 1000,
   /** django-celery-beat's tables are named after its app label: django_celery_beat_periodictask, … */
   djangoTablePrefix: 'django_celery_beat_',
   /**

@@ -1,11 +1,10 @@
 /**
  * A lifecycle scope: what a composition root started, stopped in the reverse order it was added.
- * Each step is bounded (DEFAULTS.stopStepMs) and its failure logged with a stable event; neither
+ * Each step is bounded (STOP_STEP_MS) and its failure logged with a stable event; neither
  * keeps the steps after it from running, so the connections close even when a part hangs. `beat
  * run` keeps one for the service (service/service.ts), and the deployment's runtime one of its
  * own (service/deployment-runtime.ts).
  */
-import { DEFAULTS } from './defaults.js';
 import { errorMessage } from './errors.js';
 import { EVENTS } from './log-events.js';
 import type { Logger } from './log.js';
@@ -15,6 +14,12 @@ interface Step {
   readonly name: string;
   readonly stop: () => unknown;
 }
+
+/**
+ * Longest wait for one step of a shutdown (the leader's takes runtime/runner.ts STOP_PUBLISH_WAIT_MS
+ * + alerts/deliverer.ts ALERT_TIMEOUT_MS at worst), under Kubernetes' 30 s grace.
+ */
+const STOP_STEP_MS = 20_000;
 
 /** What a step that ran out of time settles to, told apart from a step that finished. */
 const TIMED_OUT = Symbol('timed out');
@@ -38,7 +43,7 @@ export class LifecycleScope {
   }
 
   private async runSteps(): Promise<void> {
-    const waitedMs = this.options.stepMs ?? DEFAULTS.stopStepMs;
+    const waitedMs = this.options.stepMs ?? STOP_STEP_MS;
     for (const step of [...this.steps].reverse()) {
       try {
         const settled = await within(Promise.resolve(step.stop()), waitedMs, () => TIMED_OUT);

@@ -275,8 +275,8 @@ export const EVENTS = {
    */
   taskEventsSilent: 'beat.taskevents.silent',
   /**
-   * Runs published while outcomeMaxPending runs were followed, all for less than outcomeFollowAtLeastMs
-   * (a burst past it), were not followed (`runs`, `maxPending`): no history record. Logged after the burst.
+   * Runs published while OUTCOME_MAX_PENDING runs were followed, all for less than
+   * OUTCOME_FOLLOW_AT_LEAST_MS (outcomes/tracker.ts; a burst past it), were not followed (`runs`, `maxPending`): no history record. Logged after the burst.
    */
   outcomeNotFollowed: 'beat.outcome.not_followed',
   /** A run reached a final state (debug): entry, task id, state, runtime, exception. */

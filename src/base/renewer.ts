@@ -2,14 +2,19 @@
  * The one renewer of what tsbeat keeps alive in Redis by writing it again within its TTL: the
  * leader's lock (redis/leadership.ts), RedBeat's lock while leading (redbeat/lock.ts) and this
  * replica's record in the registry (service/replica-heartbeat.ts). The cadence is set here once:
- * `DEFAULTS.renewalsPerTtl` renewals within a TTL, so that one slow or failed renewal still leaves
+ * RENEWALS_PER_TTL renewals within a TTL, so that one slow or failed renewal still leaves
  * another before the key expires.
  */
-import { DEFAULTS } from './defaults.js';
+/**
+ * Renewals within a TTL of what tsbeat keeps alive by renewing it: the leader's lock unless
+ * lock.renewEvery is set, RedBeat's lock, the replica's heartbeat when the TTL is short. Three: one
+ * renewal can be slow or fail and the next still comes before the expiry.
+ */
+const RENEWALS_PER_TTL = 3;
 
 /** How often something that lives `ttlMs` is renewed unless the config says otherwise (lock.renewEvery). */
 export function renewalPeriodMs(ttlMs: number): number {
-  return Math.floor(ttlMs / DEFAULTS.renewalsPerTtl);
+  return Math.floor(ttlMs / RENEWALS_PER_TTL);
 }
 
 export interface RenewerOptions {

@@ -32,6 +32,9 @@ import { requireControlEntry, requireLeaderHas } from './control.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 
+/** The longest `--timeout` accepted, seconds (how long `beat backfill` waits for the leader at most). */
+const BACKFILL_TIMEOUT_MAX_S = 3600;
+
 export const backfillSpec = leaf({
   name: 'backfill',
   positionals: { usage: '[ENTRY]', most: 1 },
@@ -100,7 +103,7 @@ reported as it finishes; a selector that selects nothing exits 1.
       type: 'string',
       short: 't',
       value: 'SECONDS',
-      help: `seconds to wait for the leader, 1 to ${DEFAULTS.backfillTimeoutMaxS} (default ${DEFAULTS.backfillTimeoutS}); then the
+      help: `seconds to wait for the leader, 1 to ${BACKFILL_TIMEOUT_MAX_S} (default ${DEFAULTS.backfillTimeoutS}); then the
         request is withdrawn (what was published stays published)`,
     },
     json: { type: 'boolean', help: 'print the result (or the --dry-run slots) as JSON' },
@@ -129,7 +132,7 @@ async function backfillCommand(values: BackfillValues, positionals: readonly str
   const timeoutS =
     values.timeout === undefined
       ? DEFAULTS.backfillTimeoutS
-      : parseCount('backfill', '--timeout', values.timeout, 1, DEFAULTS.backfillTimeoutMaxS);
+      : parseCount('backfill', '--timeout', values.timeout, 1, BACKFILL_TIMEOUT_MAX_S);
   const selector = selectorArg('backfill', values.selector);
   oneOrSelected('backfill', positionals[0], selector);
   const django = djangoOverride(io, undefined);

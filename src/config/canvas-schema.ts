@@ -5,7 +5,6 @@
  * `beat entries` all check, with paths under the entry (`chain[2].task`, `link[0].options.queue`).
  */
 import * as z from 'zod';
-import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './key-spelling.js';
 import { optionsSchema } from './options-schema.js';
 import type { Options, OptionsInput } from './options-schema.js';
@@ -249,17 +248,25 @@ export function* canvasSignatures(canvas: CanvasParts): Generator<PlacedSignatur
 }
 
 /**
- * The first way a canvas breaks the bounds (DEFAULTS.canvasMaxSignatures in all, callbacks nested
- * DEFAULTS.canvasMaxDepth deep), as a path under the entry and a message; undefined when within.
+ * A canvas (an entry's `chain` and the `link` / `linkError` callbacks of any of its signatures,
+ * docs/canvas.md): at most this many signatures in all, and callbacks nested at most this deep (a
+ * callback's own callbacks are one level down). The whole canvas is written into the body of every
+ * run's message and unpacked by the worker; a runtime entry must not make either unbounded.
+ */
+const CANVAS_MAX_SIGNATURES = 100;
+const CANVAS_MAX_DEPTH = 4;
+
+/**
+ * The first way a canvas breaks the bounds (CANVAS_MAX_SIGNATURES in all, callbacks nested
+ * CANVAS_MAX_DEPTH deep), as a path under the entry and a message; undefined when within.
  * A callback too deep is named by the list that holds it (`chain[0].link[0].link`).
  */
 export function canvasBoundProblem(canvas: CanvasParts): BoundProblem | undefined {
   let count = 0;
   for (const { path, depth } of canvasSignatures(canvas)) {
-    if (depth > DEFAULTS.canvasMaxDepth)
-      return { path: path.slice(0, -1), message: `callbacks nest at most ${DEFAULTS.canvasMaxDepth} levels deep` };
-    if ((count += 1) > DEFAULTS.canvasMaxSignatures)
-      return { path, message: `a canvas holds at most ${DEFAULTS.canvasMaxSignatures} signatures, callbacks included` };
+    if (depth > CANVAS_MAX_DEPTH) return { path: path.slice(0, -1), message: `callbacks nest at most ${CANVAS_MAX_DEPTH} levels deep` };
+    if ((count += 1) > CANVAS_MAX_SIGNATURES)
+      return { path, message: `a canvas holds at most ${CANVAS_MAX_SIGNATURES} signatures, callbacks included` };
   }
   return undefined;
 }

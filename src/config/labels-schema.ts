@@ -1,12 +1,17 @@
 /**
  * An entry's `labels` (src/core/labels.ts): string keys and values in Kubernetes' spelling, at most
- * DEFAULTS.entryLabelsMax of them. Each problem names the label's key as its path
+ * ENTRY_LABELS_MAX of them. Each problem names the label's key as its path
  * (`labels.team`), so a refusal says which label and which rule.
  */
 import * as z from 'zod';
-import { DEFAULTS } from '../base/defaults.js';
 import { shown } from '../base/errors.js';
 import { labelKeyProblem, labelValueProblem } from '../core/labels.js';
+
+/**
+ * Most labels one entry carries. Each is copied into the entry's status row, its listing and (for
+ * the keys `metricsLabelKeys` names) its series, so their number is bounded as their length is.
+ */
+export const ENTRY_LABELS_MAX = 32;
 
 /**
  * Most label keys `metricsLabelKeys` may name: each becomes a label of tsbeat_entry_labels, and a
@@ -20,10 +25,10 @@ export const labelsSchema = z
   .record(z.string(), z.unknown(), { error: labelsError })
   .superRefine((labels, ctx) => {
     const keys = Object.keys(labels);
-    if (keys.length > DEFAULTS.entryLabelsMax) {
+    if (keys.length > ENTRY_LABELS_MAX) {
       ctx.addIssue({
         code: 'custom',
-        message: `an entry carries at most ${DEFAULTS.entryLabelsMax} labels, and this one has ${keys.length}`,
+        message: `an entry carries at most ${ENTRY_LABELS_MAX} labels, and this one has ${keys.length}`,
         input: labels,
       });
       return;

@@ -10,10 +10,15 @@
  * also refused as a lookalike (name-lookalikes.ts); one being read is held to this rule alone.
  */
 import * as z from 'zod';
-import { DEFAULTS } from '../base/defaults.js';
 
 /** The longest entry name, in characters. */
 const ENTRY_NAME_MAX = 200;
+
+/**
+ * The longest task name, in characters: Celery's are dotted identifiers. Without a cap one entry's
+ * task name could hold megabytes, copied into every message, log line, metric label and status row.
+ */
+export const TASK_NAME_MAX = 256;
 
 /** Names of the characters most likely met, as Unicode names them; the others are named by category. */
 const CHARACTER_NAMES: Readonly<Record<number, string>> = {
@@ -113,9 +118,9 @@ export const taskNameSchema = z
       `${issue.input === undefined ? 'task is required' : 'task must be a string'}: the registered name of a Celery task, such as "proj.tasks.add"`,
   })
   .min(1, { error: 'task must not be empty' })
-  .max(DEFAULTS.taskNameMax, {
+  .max(TASK_NAME_MAX, {
     error: (issue) =>
-      `task must be at most ${DEFAULTS.taskNameMax} characters (a Celery task name is a dotted identifier such as "proj.tasks.add"), got ${String((issue.input as string).length)}`,
+      `task must be at most ${TASK_NAME_MAX} characters (a Celery task name is a dotted identifier such as "proj.tasks.add"), got ${String((issue.input as string).length)}`,
   })
   .superRefine((s, ctx) => {
     const problem = nameTextProblem(s);

@@ -4,7 +4,6 @@
  * silently dropped (Celery would copy unknown keys into the message properties).
  */
 import * as z from 'zod';
-import { DEFAULTS } from '../base/defaults.js';
 import { keyed } from './key-spelling.js';
 import { compilePattern } from './task-pattern.js';
 import { checkHeaderJson } from './json-value.js';
@@ -29,8 +28,17 @@ const priority = z
   .min(0, { error: 'priority must be a whole number from 0 to 255' })
   .max(255, { error: 'priority must be a whole number from 0 to 255' });
 
+/**
+ * The longest queue name, in characters: AMQP caps a queue name at 255 bytes. Without a cap one
+ * entry's queue name could hold megabytes, copied into every message, log line, metric label and
+ * status row.
+ */
+export const QUEUE_NAME_MAX = 256;
+/** The longest of an entry's other option strings (exchange, routingKey, shadow), in characters. */
+export const OPTION_STRING_MAX = 256;
+
 /** A non-empty string of at most `max` characters (queue names, exchanges, routing keys…). */
-const name = (what: string, max: number = DEFAULTS.optionStringMax) =>
+const name = (what: string, max: number = OPTION_STRING_MAX) =>
   z
     .string({ error: `${what} must be a string` })
     .min(1, { error: `${what} must not be empty` })
@@ -38,7 +46,7 @@ const name = (what: string, max: number = DEFAULTS.optionStringMax) =>
 
 const optionsShape = {
   /** Queue to publish to; wins over `taskRoutes`. */
-  queue: name('queue', DEFAULTS.queueNameMax).optional(),
+  queue: name('queue', QUEUE_NAME_MAX).optional(),
   /** Named exchange; with `routingKey` the message leaves the default route (Celery §3.2). */
   exchange: name('exchange').optional(),
   exchangeType: z.enum(EXCHANGE_TYPES, { error: `exchangeType must be one of ${EXCHANGE_TYPES.join(', ')}` }).optional(),
@@ -85,9 +93,9 @@ export type Options = z.output<typeof optionsSchema>;
 /** A route: a queue name, or the routing options it sets. */
 export const routeSchema = z.union(
   [
-    name('route', DEFAULTS.queueNameMax),
+    name('route', QUEUE_NAME_MAX),
     keyed({
-      queue: name('queue', DEFAULTS.queueNameMax).optional(),
+      queue: name('queue', QUEUE_NAME_MAX).optional(),
       exchange: name('exchange').optional(),
       exchangeType: z.enum(EXCHANGE_TYPES).optional(),
       routingKey: name('routingKey').optional(),

@@ -12,22 +12,29 @@ import { keyed } from './key-spelling.js';
 import { RETRY_ON } from '../core/retry.js';
 import type { RetryPolicy } from '../core/retry.js';
 
-const attemptsError = `retry.attempts must be a whole number from 1 to ${DEFAULTS.retryAttemptsMax} (runs of one slot, the first included)`;
-const factorError = `retry.backoff.factor must be a number from 1 to ${DEFAULTS.retryBackoffFactorMax} (each wait is the one before times this)`;
+/** `retry.attempts` at most: runs of one slot, the first included (Temporal, BullMQ and Argo count so too). */
+const RETRY_ATTEMPTS_MAX = 100;
+/** `retry.backoff.factor` at most: beyond it the waits reach `max` after two attempts, which `max` alone says better. */
+const RETRY_BACKOFF_FACTOR_MAX = 10;
+/** Shortest wait a backoff may name: a retry sooner than this is a loop against a worker that just failed. */
+const RETRY_BACKOFF_FLOOR_MS = 1000;
+/** Longest wait a backoff may name: a day, past which a retry belongs to the next slot, not this one. */
+const RETRY_BACKOFF_CEILING_MS = 86_400_000;
+
+const attemptsError = `retry.attempts must be a whole number from 1 to ${RETRY_ATTEMPTS_MAX} (runs of one slot, the first included)`;
+const factorError = `retry.backoff.factor must be a number from 1 to ${RETRY_BACKOFF_FACTOR_MAX} (each wait is the one before times this)`;
 const onError = `retry.on must be a list of ${RETRY_ON.join(', ')} (what ends an attempt in another), with at least one`;
 
 const backoffSchema = keyed({
-  initial: durationSchema('retry.backoff.initial', DEFAULTS.retryBackoffFloorMs, DEFAULTS.retryBackoffCeilingMs).default(
+  initial: durationSchema('retry.backoff.initial', RETRY_BACKOFF_FLOOR_MS, RETRY_BACKOFF_CEILING_MS).default(
     DEFAULTS.retryBackoffInitialMs,
   ),
   factor: z
     .number({ error: factorError })
     .min(1, { error: factorError })
-    .max(DEFAULTS.retryBackoffFactorMax, { error: factorError })
+    .max(RETRY_BACKOFF_FACTOR_MAX, { error: factorError })
     .default(DEFAULTS.retryBackoffFactor),
-  max: durationSchema('retry.backoff.max', DEFAULTS.retryBackoffFloorMs, DEFAULTS.retryBackoffCeilingMs).default(
-    DEFAULTS.retryBackoffMaxMs,
-  ),
+  max: durationSchema('retry.backoff.max', RETRY_BACKOFF_FLOOR_MS, RETRY_BACKOFF_CEILING_MS).default(DEFAULTS.retryBackoffMaxMs),
 });
 
 const policySchema = keyed({
@@ -35,7 +42,7 @@ const policySchema = keyed({
     .number({ error: attemptsError })
     .int({ error: attemptsError })
     .min(1, { error: attemptsError })
-    .max(DEFAULTS.retryAttemptsMax, { error: attemptsError }),
+    .max(RETRY_ATTEMPTS_MAX, { error: attemptsError }),
   backoff: backoffSchema.optional(),
   on: z
     .array(z.enum(RETRY_ON, { error: onError }), { error: onError })

@@ -39,6 +39,14 @@ import { ISO_DATE_TIME, isShownInstant, isValidZone, parseIsoDateTime } from '..
 const MAX_SPECS_RANGE = `entryLimits.maxSpecs must be a whole number of specs from 1 to ${DEFAULTS.maxSpecsCeiling}`;
 /** The largest overlapBuffer accepted: a backlog longer than this is not a buffer any more. */
 const OVERLAP_BUFFER_MAX = 10_000;
+/**
+ * The largest deadLetters.maxItems and maxBytes accepted: the list is read whole by `beat
+ * dead-letter list`, and run-history.lua sums its items' sizes (HSTRLEN of each) in the step that
+ * adds one, which holds Redis for about a millisecond per 1,000 items (10 ms at this ceiling,
+ * measured with Redis 7 on one core).
+ */
+const DEAD_LETTERS_MAX_ITEMS_CEILING = 10_000;
+const DEAD_LETTERS_MAX_BYTES_CEILING = 256 * 1024 * 1024;
 
 export const CATCH_UP_POLICIES = ['once', 'skip', 'all'] as const;
 export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
@@ -539,18 +547,18 @@ export const configSchema = keyed(
      */
     deadLetters: keyed({
       maxItems: z
-        .number({ error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}` })
-        .int({ error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}` })
-        .min(1, { error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}` })
-        .max(DEFAULTS.deadLettersMaxItemsCeiling, {
-          error: `deadLetters.maxItems must be a whole number from 1 to ${DEFAULTS.deadLettersMaxItemsCeiling}`,
+        .number({ error: `deadLetters.maxItems must be a whole number from 1 to ${DEAD_LETTERS_MAX_ITEMS_CEILING}` })
+        .int({ error: `deadLetters.maxItems must be a whole number from 1 to ${DEAD_LETTERS_MAX_ITEMS_CEILING}` })
+        .min(1, { error: `deadLetters.maxItems must be a whole number from 1 to ${DEAD_LETTERS_MAX_ITEMS_CEILING}` })
+        .max(DEAD_LETTERS_MAX_ITEMS_CEILING, {
+          error: `deadLetters.maxItems must be a whole number from 1 to ${DEAD_LETTERS_MAX_ITEMS_CEILING}`,
         })
         .default(DEFAULTS.deadLettersMaxItems),
       maxBytes: z
         .number({ error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
         .int({ error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
         .min(1024, { error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
-        .max(DEFAULTS.deadLettersMaxBytesCeiling, { error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
+        .max(DEAD_LETTERS_MAX_BYTES_CEILING, { error: 'deadLetters.maxBytes must be a whole number of bytes from 1 KiB to 256 MiB' })
         .default(DEFAULTS.deadLettersMaxBytes),
     }).default({ maxItems: DEFAULTS.deadLettersMaxItems, maxBytes: DEFAULTS.deadLettersMaxBytes }),
     /** A run without a final state this long after it was published is recorded as `unknown`. */

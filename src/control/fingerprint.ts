@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { DEFAULTS } from '../base/defaults.js';
 
 export interface ConfigFingerprint {
   /** Hash of everything that shapes the published messages. */
@@ -44,6 +43,13 @@ export function configFingerprint(config: ResolvedConfig): ConfigFingerprint {
   return { configHash: sha256(stableJson(shaping)), entriesHash: sha256(names.join('\n')), entryCount: names.length, entryNames: names };
 }
 
+/**
+ * The leader publishes its entry names with its record (so that a CLI or replica with another
+ * config can name the entries that differ) up to this many; beyond, only their hash and count,
+ * which keeps the record small for standbys that read it every retry.
+ */
+export const FINGERPRINT_MAX_NAMES = 10_000;
+
 /** The fields the leader writes into its leader hash (see keys.ts). */
 export function fingerprintFields(fingerprint: ConfigFingerprint): Record<string, string> {
   const fields: Record<string, string> = {
@@ -52,7 +58,7 @@ export function fingerprintFields(fingerprint: ConfigFingerprint): Record<string
     entryCount: String(fingerprint.entryCount),
   };
   const names = fingerprint.entryNames;
-  if (names !== undefined && names.length <= DEFAULTS.fingerprintMaxNames) fields['entryNames'] = JSON.stringify(names);
+  if (names !== undefined && names.length <= FINGERPRINT_MAX_NAMES) fields['entryNames'] = JSON.stringify(names);
   return fields;
 }
 

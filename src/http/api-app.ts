@@ -122,6 +122,11 @@ function noteOf(req: IncomingMessage): string | undefined {
   return decodeURIComponent(header as string);
 }
 
+/**
+ * Largest request body the entries API reads (PUT /api/entries[/NAME]); a larger one is refused
+ * with 413 before it is parsed. An entry is a few hundred bytes: this takes a bulk PUT of ~10,000.
+ */
+export const API_BODY_MAX_BYTES = 4 * 1024 * 1024;
 /** A body of at most a note: `{"note": TEXT}`. */
 const NOTE_BODY_MAX_BYTES = 4096;
 
@@ -327,7 +332,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     const plans = handlers.plans ?? notServed('plans');
     const req = c.env.incoming;
     const note = apply ? noteOf(req) : undefined;
-    const parsed = PLAN_BODY.safeParse(await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, DEFAULTS.entryMaxDepth + 6, c.env.outgoing));
+    const parsed = PLAN_BODY.safeParse(await readJsonBody(req, API_BODY_MAX_BYTES, DEFAULTS.entryMaxDepth + 6, c.env.outgoing));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new ApiError(
@@ -414,7 +419,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       const req = c.env.incoming;
       const store = entries();
       const note = noteOf(req);
-      const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, bodyDepth(), c.env.outgoing);
+      const body = await readJsonBody(req, API_BODY_MAX_BYTES, bodyDepth(), c.env.outgoing);
       if (body === null || typeof body !== 'object' || Array.isArray(body))
         throw new ApiError(ErrorCode.ApiBadRequest, 'the body of PUT /api/entries must be an object mapping entry names to entries');
       const result = await store.putMany(body as Record<string, unknown>, by, note);
@@ -434,7 +439,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       const store = entries();
       const note = noteOf(req);
       const ifVersion = ifMatch(req);
-      const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, bodyDepth(), c.env.outgoing);
+      const body = await readJsonBody(req, API_BODY_MAX_BYTES, bodyDepth(), c.env.outgoing);
       const { created, entry } = await store.put(name, body, by, ifVersion, note);
       const outcome = created ? 'created' : 'updated';
       logger.info({ event: EVENTS.apiWrite, who: by.who, client: client(req), entry: name, outcome }, `entry ${outcome}`);
@@ -459,7 +464,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       const name = c.req.param('name') ?? '';
       const store = entries();
       if (store.backfill === undefined) return notServed('backfills');
-      const body = await readJsonBody(req, DEFAULTS.apiBodyMaxBytes, 4, c.env.outgoing);
+      const body = await readJsonBody(req, API_BODY_MAX_BYTES, 4, c.env.outgoing);
       const answer = await store.backfill(name, body, by, noteOf(req));
       logger.info(
         { event: EVENTS.apiWrite, who: by.who, client: client(req), entry: name, outcome: 'backfill', status: answer.status },

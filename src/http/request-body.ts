@@ -8,11 +8,10 @@
  * body costs the scheduler's loop tens of milliseconds of scanning and parsing, and a write of its
  * entries after: thirty 3.7 MB bulk writes at once queued their parses in one turn of the loop and
  * held it for seconds (the probe's slots late, /healthz after 3 s). A body's scans (its depth, its
- * keys) turn the loop over every bodyScanSliceChars characters, and between them and the parse.
+ * keys) turn the loop over every BODY_SCAN_SLICE_CHARS characters, and between them and the parse.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { drainSliced, yieldToLoop } from '../base/chunks.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { ErrorCode } from '../base/errors.js';
 import { ApiError, jsonDepthScan } from './failures.js';
 import { jsonKeyMessage, jsonKeyScan } from '../base/json-keys.js';
@@ -25,6 +24,12 @@ const LARGE_BODY_BYTES = 256 * 1024;
 const LARGE_BODIES_AT_ONCE = 1;
 /** What a refused client is told to wait, s: a large write takes some hundreds of milliseconds. */
 const BUSY_RETRY_AFTER_SECONDS = 1;
+/**
+ * Characters of a request body's text scanned (its depth, its keys) between two turns of the
+ * event loop: about 10 ms on an idle core. A 3.7 MB body's scans held the loop 80-130 ms each in
+ * one piece (issue 66), and a probe's slot or /healthz that fell in one waited for it.
+ */
+const BODY_SCAN_SLICE_CHARS = 256 * 1024;
 /** Large bodies being read or acted on now: each counted until its answer is sent or its connection closes. */
 let largeBodies = 0;
 
@@ -81,7 +86,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
   const text = Buffer.concat(chunks).toString('utf8');
   const large = text.length >= LARGE_BODY_BYTES;
   if (large) await yieldToLoop();
-  const tooDeep = await drainSliced(jsonDepthScan(text, maxDepth, DEFAULTS.bodyScanSliceChars));
+  const tooDeep = await drainSliced(jsonDepthScan(text, maxDepth, BODY_SCAN_SLICE_CHARS));
   if (tooDeep !== undefined) {
     throw new ApiError(
       ErrorCode.ApiBadRequest,
@@ -96,7 +101,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDe
     throw new ApiError(ErrorCode.ApiBadRequest, `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (large) await yieldToLoop();
-  const badKey = await drainSliced(jsonKeyScan(text, DEFAULTS.bodyScanSliceChars));
+  const badKey = await drainSliced(jsonKeyScan(text, BODY_SCAN_SLICE_CHARS));
   if (badKey !== undefined) throw new ApiError(ErrorCode.ApiBadRequest, jsonKeyMessage(badKey));
   return value;
 }

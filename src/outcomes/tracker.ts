@@ -60,6 +60,40 @@ import type {
 const TASK_EVENTS_EARLY_MS = 60_000;
 const TASK_EVENTS_EARLY_MAX = 10_000;
 
+/** How often the leader reads the results of the runs still pending. */
+const OUTCOME_POLL_MS = 1000;
+/** Result keys per MGET. */
+const OUTCOME_BATCH = 500;
+/** At most this many result keys read per poll: the rest wait for the next ones, oldest first. */
+const OUTCOME_READS_PER_POLL = 2000;
+/**
+ * At most this many runs followed at once: beyond it the oldest is given up as `unknown` (tasks
+ * that never store a result, published often, would otherwise pile up until outcomeTimeout).
+ */
+const OUTCOME_MAX_PENDING = 100_000;
+/**
+ * A followed run is given up for a newer one (past OUTCOME_MAX_PENDING) only once it was followed
+ * this long, and only for a run of a later burst (published after a pause of
+ * OUTCOME_RECORD_DELAY_MS): a burst past OUTCOME_MAX_PENDING follows its first runs and not the
+ * rest, instead of giving up each run a moment after its publish (and writing every one of them twice).
+ */
+const OUTCOME_FOLLOW_AT_LEAST_MS = 10_000;
+/** Runs waiting to be recorded in their histories are written once none was published for this long (a burst is written after it). */
+const OUTCOME_RECORD_DELAY_MS = 50;
+/**
+ * ... or, when OUTCOME_RECORDS_WHILE_ARRIVING or more wait (a burst), this long: a burst hands its
+ * runs over in bunches as their batches are recorded, at times more than 50 ms apart, and a pause
+ * between two bunches is not its end.
+ */
+export const OUTCOME_BURST_QUIET_MS = 500;
+/**
+ * ... and while runs keep being published without such a pause, every this long the oldest of
+ * them are written, at most OUTCOME_RECORDS_WHILE_ARRIVING (a stream's histories stay current; a
+ * burst's are written after it).
+ */
+const OUTCOME_RECORD_MAX_WAIT_MS = 2000;
+export const OUTCOME_RECORDS_WHILE_ARRIVING = 1000;
+
 export interface TrackerOptions {
   readonly history: RunHistory;
   /** The result backend; none when task events are the only source. */
@@ -163,11 +197,11 @@ export class OutcomeTracker implements RunningRuns {
   private readonly liveness: WorkerLiveness;
 
   constructor(private readonly o: TrackerOptions) {
-    this.pollMs = o.pollMs ?? DEFAULTS.outcomePollMs;
-    this.batch = o.batch ?? DEFAULTS.outcomeBatch;
-    this.readsPerPoll = o.readsPerPoll ?? DEFAULTS.outcomeReadsPerPoll;
-    this.recordDelayMs = o.recordDelayMs ?? DEFAULTS.outcomeRecordDelayMs;
-    this.maxPending = o.maxPending ?? DEFAULTS.outcomeMaxPending;
+    this.pollMs = o.pollMs ?? OUTCOME_POLL_MS;
+    this.batch = o.batch ?? OUTCOME_BATCH;
+    this.readsPerPoll = o.readsPerPoll ?? OUTCOME_READS_PER_POLL;
+    this.recordDelayMs = o.recordDelayMs ?? OUTCOME_RECORD_DELAY_MS;
+    this.maxPending = o.maxPending ?? OUTCOME_MAX_PENDING;
     this.givenUpWhy = `no longer followed: more than ${this.maxPending} runs without a result`;
     // A poll late by more than two intervals (and a second) is this leader's stall: silence counts again.
     this.liveness = new WorkerLiveness(2 * this.pollMs + 1000);
@@ -413,7 +447,7 @@ export class OutcomeTracker implements RunningRuns {
 
   /**
    * Whether a run published at `atMs` may take the place of the oldest run followed: only one
-   * followed for outcomeFollowAtLeastMs, and published before the runs arriving now began. Else (a
+   * followed for OUTCOME_FOLLOW_AT_LEAST_MS, and published before the runs arriving now began. Else (a
    * burst past maxPending) the new run is not followed: giving up runs of the same burst a moment
    * after their publish tells nothing of them, and each run given up is written to its history
    * twice, during the burst (measured: CHANGELOG.md's benchmark history).
@@ -422,7 +456,7 @@ export class OutcomeTracker implements RunningRuns {
     const oldest = this.oldestPending();
     if (oldest === undefined) return true;
     const { publishedAtMs } = oldest.record;
-    return atMs - publishedAtMs >= DEFAULTS.outcomeFollowAtLeastMs && publishedAtMs < (this.burstFromMs ?? atMs);
+    return atMs - publishedAtMs >= OUTCOME_FOLLOW_AT_LEAST_MS && publishedAtMs < (this.burstFromMs ?? atMs);
   }
 
   private oldestPending(): Tracked | undefined {
@@ -441,11 +475,11 @@ export class OutcomeTracker implements RunningRuns {
   }
 
   /**
-   * Writes what waits once no run was published for recordDelayMs (outcomeBurstQuietMs when a
+   * Writes what waits once no run was published for recordDelayMs (OUTCOME_BURST_QUIET_MS when a
    * burst's runs wait): a burst's runs go in a few large writes after it, not during it, where they
    * would take Redis's one thread from the publish (measured: CHANGELOG.md's benchmark history). Runs published
-   * without a pause (many entries due one after the other) are written every recordMaxWaitMs
-   * meanwhile, at most outcomeRecordsWhileArriving a time, oldest first: a stream's histories stay
+   * without a pause (many entries due one after the other) are written every OUTCOME_RECORD_MAX_WAIT_MS
+   * meanwhile, at most OUTCOME_RECORDS_WHILE_ARRIVING a time, oldest first: a stream's histories stay
    * current, and a burst's wait for its end. The task events, results and revokes heard meanwhile
    * change only runs already written (flushRecords(0)); a run not written yet takes its change with
    * its first write.
@@ -459,8 +493,8 @@ export class OutcomeTracker implements RunningRuns {
     const arriving = this.arrived > 0;
     this.arrived = 0;
     this.quietForMs = arriving ? 0 : this.quietForMs + this.recordDelayMs;
-    const burst = this.toRecord.length >= DEFAULTS.outcomeRecordsWhileArriving;
-    if (!arriving && (!burst || this.quietForMs >= DEFAULTS.outcomeBurstQuietMs)) {
+    const burst = this.toRecord.length >= OUTCOME_RECORDS_WHILE_ARRIVING;
+    if (!arriving && (!burst || this.quietForMs >= OUTCOME_BURST_QUIET_MS)) {
       this.burstFromMs = undefined;
       this.quietForMs = 0;
       void this.flushRecords();
@@ -477,9 +511,9 @@ export class OutcomeTracker implements RunningRuns {
     // A bound on what waits (memory): runs that finish as fast as they are published are followed
     // without end, so a long burst of them is written in parts of twice maxPending.
     if (this.toRecord.length >= 2 * this.maxPending) void this.flushRecords();
-    else if (oldest !== undefined && now - Math.max(oldest, this.lastWrittenArrivingMs) >= DEFAULTS.outcomeRecordMaxWaitMs) {
+    else if (oldest !== undefined && now - Math.max(oldest, this.lastWrittenArrivingMs) >= OUTCOME_RECORD_MAX_WAIT_MS) {
       this.lastWrittenArrivingMs = now;
-      void this.flushRecords(DEFAULTS.outcomeRecordsWhileArriving);
+      void this.flushRecords(OUTCOME_RECORDS_WHILE_ARRIVING);
     }
     this.recordSoon();
   }
@@ -487,7 +521,7 @@ export class OutcomeTracker implements RunningRuns {
   private sayNotFollowed(): void {
     this.o.logger.warn(
       { event: EVENTS.outcomeNotFollowed, runs: this.notFollowed, maxPending: this.maxPending },
-      `${this.notFollowed} runs were published while ${this.maxPending} runs (outcomeMaxPending) were followed, for less than ${DEFAULTS.outcomeFollowAtLeastMs / 1000} s each: they are not followed, and their entries' histories do not record them; for bursts that large set taskEvents: false, or ignoreResult on their entries`,
+      `${this.notFollowed} runs were published while ${this.maxPending} runs (OUTCOME_MAX_PENDING) were followed, for less than ${OUTCOME_FOLLOW_AT_LEAST_MS / 1000} s each: they are not followed, and their entries' histories do not record them; for bursts that large set taskEvents: false, or ignoreResult on their entries`,
     );
     this.notFollowed = 0;
   }

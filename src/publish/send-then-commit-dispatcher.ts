@@ -43,6 +43,15 @@ import type { AmqpPublishPlan } from '../amqp/message.js';
 
 export type { ConfirmingSender };
 
+/**
+ * How long a pending attempt (issue 70) is claimed for while a broker outside Redis (RabbitMQ,
+ * SQS) sends it: no leader finds it due meanwhile (retry-fenced.lua 'claim'). Longer than a send
+ * may take (a batch's confirms, amqp/transport.ts AMQP_CONFIRM_TIMEOUT_MS, then a resend one by
+ * one; an SQS call, DEFAULTS.sqsRequestTimeoutMs); short enough that an attempt whose send failed,
+ * or whose leader died before the commit, goes again a minute later.
+ */
+export const RETRY_CLAIM_MS = 60_000;
+
 /** What to do about a manual run (or an attempt) the broker refused because of its entry. */
 const TRIGGER_FIX = "mend the entry's route (its exchange, routing key or queue) or its message, then trigger it again";
 
@@ -281,7 +290,7 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
 
   /**
    * A slot's pending attempt (issue 70), as a manual run is sent: retry-fenced.lua claims it (the
-   * checks of the Redis path; no leader finds it due for DEFAULTS.retryClaimMs), the broker
+   * checks of the Redis path; no leader finds it due for RETRY_CLAIM_MS), the broker
    * confirms it, and the script's commit takes it off the pending set. One the broker refuses for
    * its entry's fault is taken off too (it would be refused again); one not confirmed stays pending,
    * sent again when the claim ends. At least once: see the script's header.
@@ -308,7 +317,7 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
       token,
       member,
       'claim',
-      String(DEFAULTS.retryClaimMs),
+      String(RETRY_CLAIM_MS),
       revision ?? '',
       '',
       length,
@@ -319,7 +328,7 @@ export class SendThenCommitDispatcher<Plan = AmqpPublishPlan> implements Dispatc
     if (result?.status !== 'confirmed' && result?.status !== 'returned' && result?.status !== 'refused') {
       throw new BeatError(
         ErrorCode.BrokerPublish,
-        `${what} not confirmed by the broker: ${result === undefined ? 'no result' : result.error.message}; it stays pending and goes again in ${DEFAULTS.retryClaimMs / 1000} s`,
+        `${what} not confirmed by the broker: ${result === undefined ? 'no result' : result.error.message}; it stays pending and goes again in ${RETRY_CLAIM_MS / 1000} s`,
         { cause: result?.error },
       );
     }

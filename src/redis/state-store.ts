@@ -7,7 +7,6 @@
  */
 import type { RedisClient } from './connect.js';
 import type { EntryState, StateStore } from '../ports/state.js';
-import { DEFAULTS } from '../base/defaults.js';
 import { UNREADABLE, decodeEntryState, firstSighting, readEntryState } from './entry-state-codec.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
@@ -15,6 +14,16 @@ import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 import { readInChunks } from '../base/chunks.js';
 import { revisionIncarnation } from '../ports/entry-source.js';
+
+/**
+ * Loading the states of at most this many entries reads them by name (HMGET); more, the whole
+ * state hash at once (HGETALL), which is quicker than naming most of its fields.
+ */
+const STATE_READ_BY_NAME_MAX = 1000;
+/** The state hash is read HSCAN … COUNT this at a time, decoded as it comes (the lock renews meanwhile). */
+export const STATE_SCAN_COUNT = 10_000;
+/** Entry names per record-seen script call at start-up (a few milliseconds of Redis each). */
+export const STATE_SEEN_CHUNK = 5000;
 
 /** A stored state that breaks the codec's rules: the entry starts afresh, and the operator hears of it. */
 export type OnUnreadable = (where: { key: string; field: string; text: string }) => void;
@@ -41,7 +50,7 @@ export class RedisStateStore implements StateStore {
     try {
       let cursor = '0';
       do {
-        const [next, pairs] = await this.client.hscan(this.stateKey, cursor, 'COUNT', DEFAULTS.stateScanCount);
+        const [next, pairs] = await this.client.hscan(this.stateKey, cursor, 'COUNT', STATE_SCAN_COUNT);
         for (let i = 0; i + 1 < pairs.length; i += 2) this.decodeInto(out, pairs[i] as string, pairs[i + 1] as string);
         cursor = next;
       } while (cursor !== '0');
@@ -82,7 +91,7 @@ export class RedisStateStore implements StateStore {
   async load(entryNames: readonly string[], nowMs: number, revisions?: ReadonlyMap<string, string>): Promise<Map<string, EntryState>> {
     // A few names (runtime entries created while leading) are read by name: reading the whole hash
     // for each write made every write cost as much as every entry there is.
-    const states = entryNames.length <= DEFAULTS.stateReadByNameMax ? await this.readSome(entryNames) : await this.readAll();
+    const states = entryNames.length <= STATE_READ_BY_NAME_MAX ? await this.readSome(entryNames) : await this.readAll();
     // A state of another incarnation than the one read (a RedBeat entry or django row deleted and
     // created again) is not this entry's: record-seen replaces it when it is older, so the new
     // incarnation starts afresh, and refuses (2) when it is newer (this read is the stale one).
@@ -98,7 +107,7 @@ export class RedisStateStore implements StateStore {
     const seen = firstSighting(nowMs);
     const scripts = withScripts(this.client);
     const chunks: string[][] = [];
-    for (let i = 0; i < unseen.length; i += DEFAULTS.stateSeenChunk) chunks.push(unseen.slice(i, i + DEFAULTS.stateSeenChunk));
+    for (let i = 0; i < unseen.length; i += STATE_SEEN_CHUNK) chunks.push(unseen.slice(i, i + STATE_SEEN_CHUNK));
     const { entries } = this.keys;
     const record = (names: string[]): Promise<number[]> =>
       scripts.recordSeen(2, this.stateKey, entries, seen, String(names.length), ...names, ...names.map((n) => revisions?.get(n) ?? ''));

@@ -25,6 +25,11 @@ import { BookedEntry, DISPATCHING, FINISHED, PAUSED, REMOVED, WAITING } from './
 
 /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
 const MAX_SLOTS_PER_TICK = 10_000;
+/**
+ * A run refused because its entry changed since it was read (PublishResult 'superseded') is tried
+ * again this much later if the runtime entries have not been read again by then.
+ */
+export const SUPERSEDED_RETRY_MS = 1000;
 
 export type { BookEntry, BookSnapshot, Due, EntryPhase, PauseChange } from './book-entry.js';
 
@@ -404,8 +409,7 @@ export class EntryBook {
     if (unsent !== undefined) for (const held of unsent) this.keepDue(held, nowMs);
     // Its entry changed since it was read: due again once the change is applied (upsert, remove),
     // or after a while if it is not by then, not at once (nothing would have changed).
-    if (superseded !== undefined)
-      for (const held of superseded) if (!touched.has(held)) this.keepDue(held, nowMs + DEFAULTS.supersededRetryMs);
+    if (superseded !== undefined) for (const held of superseded) if (!touched.has(held)) this.keepDue(held, nowMs + SUPERSEDED_RETRY_MS);
     return finished;
   }
 

@@ -58,7 +58,7 @@ export interface EntryCatalogOptions {
    * writes check them too, but RedBeat's and django's entries are written by the application.
    */
   readonly queueNames?: QueueNameContext | undefined;
-  /** The first retry after a failed look, doubled per failure up to intervalMs (default DEFAULTS.catalogRetryMinMs). */
+  /** The first retry after a failed look, doubled per failure up to intervalMs (default CATALOG_RETRY_MIN_MS). */
   readonly retryMinMs?: number;
   /** The wall clock of `outOfSync` (default Date.now). */
   readonly now?: () => number;
@@ -91,6 +91,8 @@ export function runtimeSources(sources: {
 
 /** How many names a change line lists. */
 const EXAMPLES = 5;
+/** After a failed look of the runtime-entries catalog, the first retry; doubled per failure up to maxInterval. */
+const CATALOG_RETRY_MIN_MS = 1000;
 
 export class EntryCatalog {
   private readonly views: SourceView[];
@@ -282,7 +284,7 @@ export class EntryCatalog {
   }
 
   /**
-   * After a look that failed somewhere, looks again sooner than the interval: DEFAULTS.catalogRetryMinMs,
+   * After a look that failed somewhere, looks again sooner than the interval: CATALOG_RETRY_MIN_MS,
    * doubled per failed look up to the interval (a failure that lasts is not retried in a hot loop).
    */
   private retryAfterFailure(failed: boolean): void {
@@ -290,7 +292,7 @@ export class EntryCatalog {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (!failed) return;
-    const min = this.options.retryMinMs ?? DEFAULTS.catalogRetryMinMs;
+    const min = this.options.retryMinMs ?? CATALOG_RETRY_MIN_MS;
     const delay = Math.min(this.options.intervalMs, min * 2 ** Math.min(this.failedLooks - 1, 20));
     this.retryTimer = setTimeout(() => this.loop.poke(), delay);
     this.retryTimer.unref();

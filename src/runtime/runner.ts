@@ -49,6 +49,12 @@ import { stepsSpent } from '../base/step-budget.js';
 /** A new leader waits this long at most for the runs the last one left running, before its first wake-up. */
 const OVERLAP_READY_WAIT_MS = 3000;
 /**
+ * Longest wait, when a leader stops, for the publish in flight. A healthy publish takes
+ * milliseconds; one on a black-holed connection may never settle, and stopping must not wait for it
+ * (the fence and the per-slot check still decide if it reaches Redis later).
+ */
+export const STOP_PUBLISH_WAIT_MS = 5000;
+/**
  * How much further off an instant may be when its timer fires than when it was armed, before the
  * wall clock is taken to have stepped back (armAt): more than a timer's own drift.
  */
@@ -453,7 +459,7 @@ export class Runner {
 
   /**
    * Stops the loop after the dispatch in flight (if any) has finished, waiting for it at most
-   * DEFAULTS.stopPublishWaitMs: a dispatch on a connection that went silent (black-holed, not
+   * STOP_PUBLISH_WAIT_MS: a dispatch on a connection that went silent (black-holed, not
    * closed) may never settle, and every later leadership change and SIGTERM wait for this stop. Not
    * waiting longer is safe: if that publish does reach Redis later, the fence and the per-slot check
    * in the script still decide, as for any deposed leader.
@@ -470,10 +476,10 @@ export class Runner {
       () => false,
       () => false,
     );
-    const gaveUp = await within(settled, DEFAULTS.stopPublishWaitMs, () => true);
+    const gaveUp = await within(settled, STOP_PUBLISH_WAIT_MS, () => true);
     if (gaveUp) {
       this.options.logger.warn(
-        { event: EVENTS.stopUnsettled, waitedMs: DEFAULTS.stopPublishWaitMs },
+        { event: EVENTS.stopUnsettled, waitedMs: STOP_PUBLISH_WAIT_MS },
         'the publish in flight has not finished; stopping without it (the fence still guards it)',
       );
       void settled.then(() => this.renderer.forgetAll());
@@ -623,9 +629,21 @@ function revisionsOf(entries: readonly ResolvedEntry[], out?: Map<string, string
 }
 
 /**
+ * A session fills its book, and takes in a change, this many entries at a time, serving the event
+ * loop (the lock's renewals, the slots due, /healthz) between: some 15 ms of an idle core. At
+ * 10,000, a bulk write of 9,000 new entries went into the book in one task of 130 ms (issue 66).
+ */
+const BOOK_LOAD_SLICE = 1000;
+/**
+ * Steps a leader's settling of changed entries may spend between two turns of the event loop:
+ * some milliseconds, so that a change of many costly entries keeps the slots.
+ */
+const CHANGE_SLICE_STEPS = 2500;
+
+/**
  * Hands `items` to `each` one at a time, serving the event loop whenever their schedule
- * computations have spent DEFAULTS.changeSliceSteps since the last turn (and every
- * DEFAULTS.bookLoadSlice items): a change of costly entries written at once (rare rules accepted,
+ * computations have spent CHANGE_SLICE_STEPS since the last turn (and every
+ * BOOK_LOAD_SLICE items): a change of costly entries written at once (rare rules accepted,
  * each within its step budget, some milliseconds) is not settled in one task that holds the slots
  * and /healthz for hundreds of milliseconds. Steps, not the clock: the same turns on any machine.
  */
@@ -633,7 +651,7 @@ async function bySteps<T>(items: readonly T[], each: (item: T) => void): Promise
   let fromSteps = stepsSpent();
   let inSlice = 0;
   for (const item of items) {
-    if (stepsSpent() - fromSteps >= DEFAULTS.changeSliceSteps || inSlice >= DEFAULTS.bookLoadSlice) {
+    if (stepsSpent() - fromSteps >= CHANGE_SLICE_STEPS || inSlice >= BOOK_LOAD_SLICE) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       fromSteps = stepsSpent();
       inSlice = 0;
@@ -644,14 +662,14 @@ async function bySteps<T>(items: readonly T[], each: (item: T) => void): Promise
 }
 
 /**
- * Hands `items` to `each` DEFAULTS.bookLoadSlice at a time, serving the event loop between slices:
+ * Hands `items` to `each` BOOK_LOAD_SLICE at a time, serving the event loop between slices:
  * a session's start over a large catalog in one task held it for seconds (the lock's renewals too,
  * past its TTL on a busy machine).
  */
 async function inSlices<T>(items: readonly T[], each: (slice: readonly T[]) => unknown): Promise<void> {
-  for (let from = 0; from < items.length; from += DEFAULTS.bookLoadSlice) {
+  for (let from = 0; from < items.length; from += BOOK_LOAD_SLICE) {
     if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    each(items.slice(from, from + DEFAULTS.bookLoadSlice));
+    each(items.slice(from, from + BOOK_LOAD_SLICE));
   }
 }
 

@@ -52,6 +52,9 @@ function sdk(): typeof Sdk {
   return loadSdk();
 }
 
+/** SendMessageBatch calls in flight at once during a burst (each carries up to 10 messages). */
+const SQS_BATCHES_IN_FLIGHT = 16;
+
 const failed = (error: unknown): SqsSendResult => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) });
 
 /** SQS's answer for a queue that is not there, in the JSON and in the query protocol. */
@@ -89,7 +92,7 @@ export class SqsTransport {
     this.logger = options.logger.child({ broker: this.spec.display });
     this.env = options.env ?? process.env;
     this.clientSettings = sqsClientSettings(this.options.clientConfig);
-    this.batchesInFlight = options.batchesInFlight ?? DEFAULTS.sqsBatchesInFlight;
+    this.batchesInFlight = options.batchesInFlight ?? SQS_BATCHES_IN_FLIGHT;
     this.settings = sqsPlanSettings(this.options);
     const roleArn = this.options.stsRoleArn;
     this.role =

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/base/defaults.js';
+import { OUTCOME_BURST_QUIET_MS } from '../../src/outcomes/tracker.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess } from '../support/beat-process.js';
@@ -344,7 +344,7 @@ describe.skipIf(!ready)('the dashboard shows what happened (real worker, result 
         const all = await history('billing-sync');
         const text = JSON.stringify(all);
         if (seen?.text !== text) seen = { text, atMs: Date.now() };
-        const still = Date.now() - seen.atMs > DEFAULTS.outcomeBurstQuietMs + 500;
+        const still = Date.now() - seen.atMs > OUTCOME_BURST_QUIET_MS + 500;
         return still && all.length >= 2 && all.every((r) => FINAL.has(r.state)) ? all : undefined;
       },
       30_000,

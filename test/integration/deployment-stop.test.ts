@@ -119,7 +119,7 @@ describe('beat pause --all', () => {
     await a.waitForLog('A hears of the stop', (l) => l.event === 'beat.deployment.stop' && l['cleared'] !== true, 5000);
     // Its alert delivered before A is killed: the leaders after A add the same alert again, and the
     // webhook must still hear of the stop once. (Killed while sending it, A would leave it claimed:
-    // another leader sends it when the claim runs out, alertClaimMs later, which alerts.test.ts holds.)
+    // another leader sends it when the claim runs out, ALERT_CLAIM_MS later (alerts/deliverer.ts), which alerts.test.ts holds.)
     await waitUntil('the stopped alert', () => (hook.received.some((r) => r['state'] === 'stopped') ? true : undefined), 10_000);
 
     // Refused while stopped: a manual run (exit 1, naming the stop and the way out).

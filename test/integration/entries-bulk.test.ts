@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/base/defaults.js';
+import { API_BODY_MAX_BYTES } from '../../src/http/api-app.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { RedisEntryStore } from '../../src/redis/entry-store.js';
@@ -177,7 +177,7 @@ describe('runtime entries by the hundred thousand (real CLI and beat run, privat
       entries[`api-${i}`] = { task: TASK, schedule: 3600 };
       if (i % 1000 === 999) {
         const next = JSON.stringify(entries);
-        if (Buffer.byteLength(next) > DEFAULTS.apiBodyMaxBytes - 100_000) break;
+        if (Buffer.byteLength(next) > API_BODY_MAX_BYTES - 100_000) break;
         body = next;
       }
     }

@@ -20,7 +20,7 @@ import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger } from '../../src/base/log.js';
 import { RedisTransport } from '../../src/kombu/redis-transport.js';
 import { RedisFencedDispatcher } from '../../src/publish/redis-fenced-dispatcher.js';
-import { SendThenCommitDispatcher } from '../../src/publish/send-then-commit-dispatcher.js';
+import { RETRY_CLAIM_MS, SendThenCommitDispatcher } from '../../src/publish/send-then-commit-dispatcher.js';
 import type { AmqpSendResult } from '../../src/amqp/transport.js';
 import type { TaskMessage } from '../../src/celery/message.js';
 import { BeatError } from '../../src/base/errors.js';
@@ -168,8 +168,8 @@ describe('publishing a pending attempt (retry-fenced.lua)', () => {
       // While it was sent it was pending still, due only when the claim ends (Redis's clock, this host's).
       expect(double.sent).toHaveLength(1);
       expect(double.sent[0]!.id).toBe(taskId);
-      expect(double.sent[0]!.score).toBeGreaterThanOrEqual(before + DEFAULTS.retryClaimMs - 1000);
-      expect(double.sent[0]!.score).toBeLessThanOrEqual(Date.now() + DEFAULTS.retryClaimMs + 1000);
+      expect(double.sent[0]!.score).toBeGreaterThanOrEqual(before + RETRY_CLAIM_MS - 1000);
+      expect(double.sent[0]!.score).toBeLessThanOrEqual(Date.now() + RETRY_CLAIM_MS + 1000);
       expect(await client.zcard(keys.retries)).toBe(0);
       expect(await dispatcher.publishRetry(message, member, undefined, 'leader-A')).toBe(RetryPublishResult.Gone);
       expect(double.sent).toHaveLength(1);
@@ -183,9 +183,9 @@ describe('publishing a pending attempt (retry-fenced.lua)', () => {
       const error = await dispatcher.publishRetry(message, member, undefined, 'leader-A').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BeatError);
       expect((error as BeatError).message).toBe(
-        `attempt of "nightly" (${message.id}) not confirmed by the broker: no publisher confirm within 15000 ms; it stays pending and goes again in ${DEFAULTS.retryClaimMs / 1000} s`,
+        `attempt of "nightly" (${message.id}) not confirmed by the broker: no publisher confirm within 15000 ms; it stays pending and goes again in ${RETRY_CLAIM_MS / 1000} s`,
       );
-      expect(Number(await client.zscore(keys.retries, member))).toBeGreaterThan(Date.now() + DEFAULTS.retryClaimMs - 5000);
+      expect(Number(await client.zscore(keys.retries, member))).toBeGreaterThan(Date.now() + RETRY_CLAIM_MS - 5000);
 
       // Confirmed, then the fence moved on before the commit: the next leader sends it again (same task id).
       await client.zadd(keys.retries, SLOT + 30_000, member);

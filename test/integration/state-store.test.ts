@@ -4,9 +4,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/base/defaults.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { RedisStateStore } from '../../src/redis/state-store.js';
+import { RedisStateStore, STATE_SCAN_COUNT, STATE_SEEN_CHUNK } from '../../src/redis/state-store.js';
 
 const redis = new Redis('redis://127.0.0.1:6379/11');
 const keys = schedulerKeys('tsbeat', 'state-test');
@@ -23,7 +22,7 @@ afterAll(async () => {
 
 describe('RedisStateStore.load', () => {
   it('records first sightings across several script chunks, keeps stored states, and the first writer wins', async () => {
-    const names = Array.from({ length: DEFAULTS.stateSeenChunk * 2 + 7 }, (_, i) => `e${i}`);
+    const names = Array.from({ length: STATE_SEEN_CHUNK * 2 + 7 }, (_, i) => `e${i}`);
     await redis.hset(keys.state, 'e3', JSON.stringify({ slot: T - 1000, at: T - 990, id: 'x', n: 4 }));
     const store = new RedisStateStore(redis, keys);
     const first = await store.load(names, T);
@@ -58,7 +57,7 @@ describe('RedisStateStore.load', () => {
   });
 
   it('reads the whole hash in HSCAN chunks: every state once, the resumed instants applied, an unreadable one reported', async () => {
-    const n = DEFAULTS.stateScanCount * 2 + 7;
+    const n = STATE_SCAN_COUNT * 2 + 7;
     for (let from = 0; from < n; from += 5000) {
       const fields: string[] = [];
       for (let i = from; i < Math.min(n, from + 5000); i += 1)

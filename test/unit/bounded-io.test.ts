@@ -101,8 +101,8 @@ const BOUNDED: Record<string, string> = {
   'src/redis/control-store.ts withScripts(this.client).leaderInfo': 'the fields of the leader hash',
   'src/redis/replica-registry.ts withScripts(this.client).replicaBeat': "one replica's record",
   'src/redis/run-history-store.ts scripts.runHistory': 'one run',
-  'src/redis/state-store.ts this.client.hmget': 'readSome: at most DEFAULTS.stateReadByNameMax names (more are read whole)',
-  'src/redis/state-store.ts scripts.recordSeen': 'a chunk of DEFAULTS.stateSeenChunk names',
+  'src/redis/state-store.ts this.client.hmget': 'readSome: at most STATE_READ_BY_NAME_MAX names (more are read whole)',
+  'src/redis/state-store.ts scripts.recordSeen': 'a chunk of STATE_SEEN_CHUNK names',
 };
 
 function sources(dir: string): string[] {

@@ -3,14 +3,13 @@
  * expected slots are written out by hand or come from core/schedule's nextFires (the oracle the
  * book must agree with), never from the book itself.
  */
-import { DEFAULTS } from '../../src/base/defaults.js';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { ResolvedEntry } from '../../src/config/resolve.js';
 import { jitterFor, nextFires } from '../../src/core/schedule.js';
 import type { PublishResult } from '../../src/ports/dispatcher.js';
 import type { EntryState } from '../../src/ports/state.js';
-import { EntryBook } from '../../src/runtime/entry-book.js';
+import { EntryBook, SUPERSEDED_RETRY_MS } from '../../src/runtime/entry-book.js';
 import type { BookEntry, Due } from '../../src/runtime/entry-book.js';
 
 const S = 1000;
@@ -144,7 +143,7 @@ describe('EntryBook', () => {
     const taken = takeAll(book, T0 + 10 * S);
     recordAll(book, taken, T0 + 10 * S, () => 'superseded');
     expect(book.lastRuns()).toEqual(new Map());
-    expect(book.nextDueMs()).toBe(T0 + 10 * S + DEFAULTS.supersededRetryMs);
+    expect(book.nextDueMs()).toBe(T0 + 10 * S + SUPERSEDED_RETRY_MS);
     // The change arrives (an edit: every 5 s now): it is due at once, from the same cursor.
     const [edited] = entriesOf({ e: { task: 't.e', schedule: 5, catchUp: 'all' } });
     book.upsert([edited as ResolvedEntry], new Map(), T0 + 10 * S);

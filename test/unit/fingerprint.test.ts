@@ -3,9 +3,14 @@
  * what the warning says when they are not.
  */
 import { describe, expect, it } from 'vitest';
-import { compareFingerprint, configFingerprint, fingerprintFields, parseFingerprint } from '../../src/control/fingerprint.js';
+import {
+  FINGERPRINT_MAX_NAMES,
+  compareFingerprint,
+  configFingerprint,
+  fingerprintFields,
+  parseFingerprint,
+} from '../../src/control/fingerprint.js';
 import { parseConfig } from '../../src/config/load.js';
-import { DEFAULTS } from '../../src/base/defaults.js';
 
 const config = (beatSchedule: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   parseConfig({ name: 'fp', beatSchedule, ...extra }, 'fingerprint.test');
@@ -59,13 +64,11 @@ describe('config fingerprint', () => {
   });
 
   it('beyond the published-names limit only the counts are compared (the leader record stays small)', () => {
-    const many = Object.fromEntries(
-      Array.from({ length: DEFAULTS.fingerprintMaxNames + 1 }, (_, i) => [`e${i}`, { task: 't', schedule: 60 }]),
-    );
+    const many = Object.fromEntries(Array.from({ length: FINGERPRINT_MAX_NAMES + 1 }, (_, i) => [`e${i}`, { task: 't', schedule: 60 }]));
     const fields = fingerprintFields(fingerprintOf(many));
     expect(fields['entryNames']).toBeUndefined();
     const mismatch = compareFingerprint(fingerprintOf({ a: { task: 't', schedule: 60 } }), parseFingerprint(fields), 'fp', 'l');
-    expect(mismatch?.summary).toBe(`other entries (${DEFAULTS.fingerprintMaxNames + 1} there, 1 here)`);
+    expect(mismatch?.summary).toBe(`other entries (${FINGERPRINT_MAX_NAMES + 1} there, 1 here)`);
   });
 
   it('a leader that published no fingerprint (an older tsbeat) is not reported', () => {

@@ -5,13 +5,12 @@ import type { LabelSelector } from '../../src/core/label-selector.js';
 import { parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { resolveEntry } from '../../src/config/resolve.js';
 import { EntryShapes, ShapeResolver } from '../../src/config/entry-shapes.js';
-import { DEFAULTS } from '../../src/base/defaults.js';
 import { parseConfig } from '../../src/config/load.js';
 import { buildIndex, pageRow, selectRows } from '../../src/dashboard/entry-rows.js';
 import { buildStatus } from '../../src/control/status.js';
 import { parseQuery } from '../../src/dashboard/list-query.js';
 import { Refusal } from '../../src/dashboard/replies.js';
-import { metricLabelName } from '../../src/config/labels-schema.js';
+import { ENTRY_LABELS_MAX, metricLabelName } from '../../src/config/labels-schema.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import type { MetricsSource } from '../../src/observe/metrics.js';
 
@@ -70,10 +69,10 @@ describe('an entry with labels', () => {
     expect(Object.keys(byPath).sort()).toEqual(['labels["bad key"]', 'labels.team', 'labels.tier'].sort());
     expect(byPath['labels.tier']).toContain('must be a string');
     expect(byPath['labels.team']).toContain('label value "-x"');
-    const many = Object.fromEntries(Array.from({ length: DEFAULTS.entryLabelsMax + 1 }, (_, i) => [`k${i}`, 'v']));
+    const many = Object.fromEntries(Array.from({ length: ENTRY_LABELS_MAX + 1 }, (_, i) => [`k${i}`, 'v']));
     const tooMany = parseEntryDefinition({ ...base, labels: many });
     expect(tooMany.ok ? [] : tooMany.problems.map((p) => [p.path, p.message])).toEqual([
-      ['labels', `an entry carries at most ${DEFAULTS.entryLabelsMax} labels, and this one has ${DEFAULTS.entryLabelsMax + 1}`],
+      ['labels', `an entry carries at most ${ENTRY_LABELS_MAX} labels, and this one has ${ENTRY_LABELS_MAX + 1}`],
     ]);
   });
   it('gives django rows and RedBeat entries their source as a label, over an own "source"', () => {

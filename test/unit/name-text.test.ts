@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/base/defaults.js';
 import { entryNameProblems, newEntryNameProblems, parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { parseConfig } from '../../src/config/load.js';
 import { SCRIPTS, lookalikeProblem } from '../../src/config/name-lookalikes.js';
-import { characterName, nameTextProblem } from '../../src/config/name-text.js';
+import { TASK_NAME_MAX, characterName, nameTextProblem } from '../../src/config/name-text.js';
+import { OPTION_STRING_MAX, QUEUE_NAME_MAX } from '../../src/config/options-schema.js';
 
 describe('nameTextProblem', () => {
   it('names the character and where it is', () => {
@@ -59,15 +59,15 @@ describe('names and limits in entries', () => {
     const problem = (task: string): string | undefined => entryProblems({ task, schedule: 60 }).find((p) => p.path === 'task')?.message;
     expect(problem('a.b\u0000')).toBe('task must be a name a person can tell apart: it holds U+0000 NULL at position 4');
     expect(problem('\u200ba.b')).toContain('U+200B ZERO WIDTH SPACE at position 1');
-    expect(problem('a'.repeat(DEFAULTS.taskNameMax))).toBeUndefined();
-    expect(problem('a'.repeat(DEFAULTS.taskNameMax + 1))).toMatch(new RegExp(`^task must be at most ${DEFAULTS.taskNameMax} characters`));
+    expect(problem('a'.repeat(TASK_NAME_MAX))).toBeUndefined();
+    expect(problem('a'.repeat(TASK_NAME_MAX + 1))).toMatch(new RegExp(`^task must be at most ${TASK_NAME_MAX} characters`));
   });
 
   it('caps queue names and the other option strings', () => {
     const problems = entryProblems({
       task: 'a.b',
       schedule: 60,
-      options: { queue: 'q'.repeat(DEFAULTS.queueNameMax + 1), routingKey: 'r'.repeat(DEFAULTS.optionStringMax + 1) },
+      options: { queue: 'q'.repeat(QUEUE_NAME_MAX + 1), routingKey: 'r'.repeat(OPTION_STRING_MAX + 1) },
     });
     expect(problems.find((p) => p.path === 'options.queue')?.message).toMatch(/^queue must be at most 256 characters, got 257/);
     expect(problems.find((p) => p.path === 'options.routingKey')?.message).toMatch(/^routingKey must be at most 256 characters/);

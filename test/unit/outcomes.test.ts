@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { parse } from 'yaml';
 import { decodeResultMeta, exceptionLine, parseDateDone, taskKeyPrefix } from '../../src/celery/result-meta.js';
-import { DEFAULTS } from '../../src/base/defaults.js';
 import { createLogger, silentLogger } from '../../src/base/log.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
-import { OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
+import { OUTCOME_BURST_QUIET_MS, OUTCOME_RECORDS_WHILE_ARRIVING, OutcomeTracker, advance } from '../../src/outcomes/tracker.js';
 import type { ResultMeta, RunHistory, RunRecord, TaskEvent } from '../../src/ports/outcomes.js';
 import { decodeRun, encodeRun } from '../../src/redis/run-history-codec.js';
 import { outcomeText, runView } from '../../src/control/run-view.js';
@@ -422,7 +421,7 @@ describe('the outcome tracker, bounded', () => {
       recordDelayMs: 1,
     });
     await tracker.start();
-    // Followed for outcomeFollowAtLeastMs by the time c is published, in a burst of its own (after
+    // Followed for OUTCOME_FOLLOW_AT_LEAST_MS by the time c is published, in a burst of its own (after
     // the pause that ends one): one of c's own burst would not be given up for it.
     for (const id of ['a', 'b']) tracker.published('e', id, 1, 1);
     tracker.published('e', 'b2', 1, 10_001);
@@ -511,7 +510,7 @@ describe('the outcome tracker, bounded', () => {
     expect(history.lists.get('e')).toMatchObject([{ taskId: 'r1', state: 'SUCCESS', finishedAtMs: 20 }]);
   });
 
-  it("writes a burst's runs after it: while runs keep coming, only the oldest outcomeRecordsWhileArriving every outcomeRecordMaxWaitMs, and a task event changes none not written yet", async () => {
+  it("writes a burst's runs after it: while runs keep coming, only the oldest OUTCOME_RECORDS_WHILE_ARRIVING every OUTCOME_RECORD_MAX_WAIT_MS, and a task event changes none not written yet", async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     onTestFinished(() => void vi.useRealTimers());
     const history = memoryHistory();
@@ -542,14 +541,14 @@ describe('the outcome tracker, bounded', () => {
       now += 10;
       await vi.advanceTimersByTimeAsync(10);
     }
-    expect(calls).toEqual([`push ${DEFAULTS.outcomeRecordsWhileArriving} at 2000`]);
+    expect(calls).toEqual([`push ${OUTCOME_RECORDS_WHILE_ARRIVING} at 2000`]);
     expect(history.lists.get('e999')).toMatchObject([{ state: 'PENDING' }]);
     expect(history.lists.get('e1000')).toBeUndefined();
     // A burst's runs wait for a longer pause than a few runs do.
-    await vi.advanceTimersByTimeAsync(DEFAULTS.outcomeBurstQuietMs - 100);
-    expect(calls).toEqual([`push ${DEFAULTS.outcomeRecordsWhileArriving} at 2000`]);
+    await vi.advanceTimersByTimeAsync(OUTCOME_BURST_QUIET_MS - 100);
+    expect(calls).toEqual([`push ${OUTCOME_RECORDS_WHILE_ARRIVING} at 2000`]);
     await vi.advanceTimersByTimeAsync(200);
-    expect(calls).toEqual([`push ${DEFAULTS.outcomeRecordsWhileArriving} at 2000`, 'push 2000 at 3000']);
+    expect(calls).toEqual([`push ${OUTCOME_RECORDS_WHILE_ARRIVING} at 2000`, 'push 2000 at 3000']);
     expect(history.lists.get('e2400')).toMatchObject([{ state: 'SUCCESS' }]);
     expect(history.lists.get('e2999')).toMatchObject([{ state: 'PENDING' }]);
     await tracker.stop();

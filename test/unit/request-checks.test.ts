@@ -77,7 +77,7 @@ describe('readJsonBody', () => {
     } finally {
       clearInterval(ticker);
     }
-    // Two scans of 14 slices each at bodyScanSliceChars (256 KiB).
+    // Two scans of 14 slices each at BODY_SCAN_SLICE_CHARS (256 KiB, http/request-body.ts).
     expect(turns).toBeGreaterThanOrEqual(20);
     // What a slice leaves off, the next goes on with: a duplicate key and a depth past the limit at the end.
     await expect(readJsonBody(request(`${body.slice(0, -1)},"new-0":{}}`), 4 * 1024 * 1024, 36)).rejects.toMatchObject({

@@ -1,5 +1,5 @@
 /**
- * Runner.applyChanges takes a large change into its book in slices of DEFAULTS.bookLoadSlice
+ * Runner.applyChanges takes a large change into its book in slices of BOOK_LOAD_SLICE (runner.ts)
  * entries, the event loop turned over between them (issue 66, finding 15): 9,000 new entries of a
  * bulk write went in as one task of 130 ms on an idle core, seconds on a loaded one, and the slots
  * due and /healthz waited for it. Real timers: what is counted is the turns of the loop.

@@ -16,7 +16,8 @@ import { createLogger } from '../../src/base/log.js';
 import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
 import type { Clock } from '../../src/ports/clock.js';
-import { Runner } from '../../src/runtime/runner.js';
+import { Runner, STOP_PUBLISH_WAIT_MS } from '../../src/runtime/runner.js';
+import { SUPERSEDED_RETRY_MS } from '../../src/runtime/entry-book.js';
 import type { Pause } from '../../src/base/pause-watch.js';
 import { NO_EVENTS } from '../../src/ports/events.js';
 import type { EntryFailure, SchedulerEvents } from '../../src/ports/events.js';
@@ -224,7 +225,7 @@ describe('Runner', () => {
     expect(published).toHaveLength(4);
   });
 
-  it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after DEFAULTS.supersededRetryMs', async () => {
+  it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after SUPERSEDED_RETRY_MS', async () => {
     let refusing = true;
     const { dispatcher, published, calls } = fakeDispatcher((runs) =>
       refusing ? { fenced: false, outcomes: runs.map((): PublishResult => 'superseded') } : undefined,
@@ -241,7 +242,7 @@ describe('Runner', () => {
     await advance(10 * S + 100);
     expect(told).toEqual([['e']]);
     expect(published).toEqual([]);
-    await advance(DEFAULTS.supersededRetryMs - 200);
+    await advance(SUPERSEDED_RETRY_MS - 200);
     expect(calls).toHaveLength(1);
     await advance(200);
     expect(published.map((p) => p.slotMs)).toEqual([T0 + 10 * S]);
@@ -565,11 +566,11 @@ describe('Runner', () => {
     void runner.stop().then(() => {
       stopped = true;
     });
-    await advance(DEFAULTS.stopPublishWaitMs - 100);
+    await advance(STOP_PUBLISH_WAIT_MS - 100);
     expect(stopped).toBe(false);
     await advance(200);
     expect(stopped).toBe(true);
-    expect(lines.find((l) => l['event'] === EVENTS.stopUnsettled)).toMatchObject({ level: 'warn', waitedMs: DEFAULTS.stopPublishWaitMs });
+    expect(lines.find((l) => l['event'] === EVENTS.stopUnsettled)).toMatchObject({ level: 'warn', waitedMs: STOP_PUBLISH_WAIT_MS });
     await advance(5 * S);
     expect(calls).toHaveLength(1);
   });
