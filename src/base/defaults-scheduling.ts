@@ -34,8 +34,8 @@ export const SCHEDULING_DEFAULTS = {
    */
   scheduleStepBudget: 25_000,
   /**
-   * How long past a write's time limit (redis/entry-store.ts WRITE_CHECK_MS and
-   * WRITE_CHECK_ENTRY_MS) `beat run`'s worker thread of entry checks may go before it is stopped,
+   * How long past a write's time limit (redis/entry-store.ts writeCheckMs and
+   * writeCheckEntryMs) `beat run`'s worker thread of entry checks may go before it is stopped,
    * ms: it stops itself between two entries, each within its step budgets (tens of milliseconds, a
    * few hundred on a loaded machine).
    */

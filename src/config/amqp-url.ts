@@ -15,7 +15,17 @@
 import type { ConnectionOptions } from 'node:tls';
 import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { DEFAULTS } from '../base/defaults.js';
-import { AMQP_SCHEMES, SSL_OPTIONS, certReqsOf, checkHostnameOf, decode, maskUrl, splitScheme, splitUrlParts, urlError } from './url-parts.js';
+import {
+  AMQP_SCHEMES,
+  SSL_OPTIONS,
+  certReqsOf,
+  checkHostnameOf,
+  decode,
+  maskUrl,
+  splitScheme,
+  splitUrlParts,
+  urlError,
+} from './url-parts.js';
 
 export interface AmqpTls {
   /** `ssl_cert_reqs`: `none` skips verification; `optional` verifies (a server always presents a certificate). */

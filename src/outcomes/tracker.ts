@@ -521,7 +521,7 @@ export class OutcomeTracker implements RunningRuns {
   private sayNotFollowed(): void {
     this.o.logger.warn(
       { event: EVENTS.outcomeNotFollowed, runs: this.notFollowed, maxPending: this.maxPending },
-      `${this.notFollowed} runs were published while ${this.maxPending} runs (OUTCOME_MAX_PENDING) were followed, for less than ${OUTCOME_FOLLOW_AT_LEAST_MS / 1000} s each: they are not followed, and their entries' histories do not record them; for bursts that large set taskEvents: false, or ignoreResult on their entries`,
+      `${this.notFollowed} runs were published while ${this.maxPending} runs (the most followed at once) were followed, for less than ${OUTCOME_FOLLOW_AT_LEAST_MS / 1000} s each: they are not followed, and their entries' histories do not record them; for bursts that large set taskEvents: false, or ignoreResult on their entries`,
     );
     this.notFollowed = 0;
   }

@@ -81,15 +81,15 @@ const AUDIT_READ_CHUNK = 1000;
 const SCAN_COUNT = 1000;
 /**
  * CPU time the checks of one write of runtime entries (a bulk PUT, a client's setMany) may take
- * on the scheduler's process, ms, plus WRITE_CHECK_ENTRY_MS per entry written: past it the rest of
+ * on the scheduler's process, ms, plus writeCheckEntryMs per entry written: past it the rest of
  * its entries are refused unchecked and nothing is written. An ordinary entry takes some tens of
  * microseconds to check, one whose schedule spends its step budget tens to hundreds of
  * milliseconds: this bounds what one request costs (some forty costly entries over what its
  * ordinary ones take), never how many ordinary entries it may hold.
  */
-const WRITE_CHECK_MS = 3000;
-/** What each entry of a write adds to WRITE_CHECK_MS, ms: several times an ordinary entry's check on a loaded machine. */
-const WRITE_CHECK_ENTRY_MS = 0.2;
+const writeCheckMs = 3000;
+/** What each entry of a write adds to writeCheckMs, ms: several times an ordinary entry's check on a loaded machine. */
+const writeCheckEntryMs = 0.2;
 
 export class RedisEntryStore implements EntrySource {
   readonly origin = 'store' as const;
@@ -127,7 +127,7 @@ export class RedisEntryStore implements EntrySource {
    * The checks of write, without Redis, for a process whose loop runs a scheduler (the API's
    * writes, plans and applies). They run in slices of writeCheckSliceMs with a turn of the event
    * loop between them, the definitions' on the store's entry checker when it has one (a worker
-   * thread), and take WRITE_CHECK_MS (and WRITE_CHECK_ENTRY_MS per entry) at most, the rest refused
+   * thread), and take writeCheckMs (and writeCheckEntryMs per entry) at most, the rest refused
    * unchecked: a write of many entries, or of costly ones, never holds that scheduler for long.
    */
   async check(writes: readonly EntryWrite[], options: WriteOptions): Promise<PreparedWrite> {
@@ -281,7 +281,7 @@ export class RedisEntryStore implements EntrySource {
           path: entryPath((writes[from] as EntryWrite).name),
           message:
             `checking the ${from} entries before this one took more than ${Math.round(writeCheckAllowanceMs(writes.length))} ms ` +
-            `(WRITE_CHECK_MS, and WRITE_CHECK_ENTRY_MS per entry written), so it and the ` +
+            `(writeCheckMs, and writeCheckEntryMs per entry written), so it and the ` +
             `${rest - 1} after it were not checked, and nothing was written: write fewer entries at once, or entries with simpler schedules`,
         });
         return fail();
@@ -608,7 +608,7 @@ interface Deferred {
 
 /** The CPU time the checks of a write of `entries` entries may take, ms. */
 function writeCheckAllowanceMs(entries: number): number {
-  return WRITE_CHECK_MS + entries * WRITE_CHECK_ENTRY_MS;
+  return writeCheckMs + entries * writeCheckEntryMs;
 }
 
 /** Where a write's problems are put: `entries.nightly`, or `entries["a b"]` for a name that is no identifier. */

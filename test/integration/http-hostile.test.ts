@@ -352,7 +352,7 @@ describe('beat run --http under hostile schedules', () => {
         { path: 'entries.y.schedule', message: expect.stringContaining(count) },
       ]);
       // Forty exclusions that cover every slot, and thirty never-firing rules, each in one bulk PUT: every
-      // entry is named at its exclude (its rule), or the checks stop at WRITE_CHECK_MS and the rest is named as refused unchecked.
+      // entry is named at its exclude (its rule), or the checks stop at writeCheckMs and the rest is named as refused unchecked.
       const bulks = {
         cover: [40, (i: number) => ({ task: 'x.y', schedule: 86_400 + i, exclude: ['* * * * *'] }), 'exclude'],
         never: [
@@ -370,7 +370,7 @@ describe('beat run --http under hostile schedules', () => {
         );
         const last = problems.at(-1)!;
         const stopped =
-          /took more than 30\d\d ms \(WRITE_CHECK_MS, and WRITE_CHECK_ENTRY_MS per entry written\), so it and the \d+ after it were not checked/.test(
+          /took more than 30\d\d ms \(writeCheckMs, and writeCheckEntryMs per entry written\), so it and the \d+ after it were not checked/.test(
             last.message,
           );
         const named = stopped ? problems.slice(0, -1) : problems;
@@ -378,7 +378,7 @@ describe('beat run --http under hostile schedules', () => {
         expect(stopped ? last.path : `entries.${names[named.length - 1]}`).toBe(`entries.${names[named.length - (stopped ? 0 : 1)]}`);
         if (!stopped) expect(named).toHaveLength(n);
       }
-      // A hundred never-firing rules at once (~0.2 s each to find so): the checks stop at WRITE_CHECK_MS, the rest refused unchecked.
+      // A hundred never-firing rules at once (~0.2 s each to find so): the checks stop at writeCheckMs, the rest refused unchecked.
       const many = Object.fromEntries(
         Array.from({ length: 100 }, (_, i) => [
           `many-${i}`,
@@ -389,7 +389,7 @@ describe('beat run --http under hostile schedules', () => {
       const t0 = Date.now();
       const manyProblems = expectRefused(await api(port, 'PUT', '/api/entries', many), 'many');
       expect(manyProblems.at(-1)!.message).toMatch(
-        /^checking the \d+ entries before this one took more than 3020 ms \(WRITE_CHECK_MS, and WRITE_CHECK_ENTRY_MS per entry written\), so it and the \d+ after it were not checked, and nothing was written: write fewer entries at once/,
+        /^checking the \d+ entries before this one took more than 3020 ms \(writeCheckMs, and writeCheckEntryMs per entry written\), so it and the \d+ after it were not checked, and nothing was written: write fewer entries at once/,
       );
       expect(manyProblems.length).toBeLessThan(100);
       expect(Date.now() - t0).toBeLessThan(10_000);

@@ -114,7 +114,7 @@ export const IN_PAIRS: readonly string[] = [
   'test/cli/dst-slot-advance.test.ts',
   'test/unit/dashboard-scale.test.ts',
   // A write of costly schedules checked on a worker thread within its 3 s of wall time
-  // (WRITE_CHECK_MS), compared with the same checks in one pass: with two other files computing
+  // (writeCheckMs), compared with the same checks in one pass: with two other files computing
   // beside it the thread ran out of that time twice (CI, 2026-11-25).
   'test/unit/entry-check-pool.test.ts',
   'test/unit/runner-before-publish.test.ts',

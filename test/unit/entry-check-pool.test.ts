@@ -107,7 +107,7 @@ describe('the checks of a write on a worker thread', () => {
     expect(pool.threadsStarted).toBe(1);
   });
 
-  it('refuses a write whose checks take more than WRITE_CHECK_MS, naming the entry they stopped at', async () => {
+  it('refuses a write whose checks take more than writeCheckMs, naming the entry they stopped at', async () => {
     const store = storeWith(new EntryCheckPool(logger));
     const writes = Array.from({ length: 100 }, (_, i) => put(`many-${i}`, never(i)));
     const { problems } = (await outcome(() => store.check(writes, { nowMs: NOW }))) as { problems: { path: string; message: string }[] };
@@ -116,7 +116,7 @@ describe('the checks of a write on a worker thread', () => {
     expect(last.path).toBe(`entries.many-${problems.length - 1}`);
     expect(last.message).toMatch(
       new RegExp(
-        `^checking the ${problems.length - 1} entries before this one took more than 3020 ms \\(WRITE_CHECK_MS, and WRITE_CHECK_ENTRY_MS per entry written\\), so it and the ${100 - problems.length} after it were not checked, and nothing was written`,
+        `^checking the ${problems.length - 1} entries before this one took more than 3020 ms \\(writeCheckMs, and writeCheckEntryMs per entry written\\), so it and the ${100 - problems.length} after it were not checked, and nothing was written`,
       ),
     );
     expect(problems.slice(0, -1).map((p) => p.path)).toEqual(problems.slice(0, -1).map((_, i) => `entries.many-${i}.schedule.rrule`));
