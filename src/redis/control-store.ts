@@ -110,7 +110,7 @@ export class ControlStore {
     if (current !== undefined) return { stop: current, changed: false };
     const stop: DeploymentStop = { by: context.who, atMs: nowMs, ...(context.note === undefined ? {} : { note: context.note }) };
     const multi = this.client.multi().set(this.keys.stop, encodeDeploymentStop(stop));
-    await this.commitAudited(multi, auditEvent(context, nowMs, '', 'pause-all', []), context);
+    await this.commitAudited(multi, [auditEvent(context, nowMs, '', 'pause-all', [])], context);
     return { stop, changed: true };
   }
 
@@ -128,7 +128,7 @@ export class ControlStore {
       path: 'stop',
       before: `by ${current.by} since ${deploymentStopView(current).since}${current.note === undefined ? '' : `: ${current.note}`}`,
     };
-    await this.commitAudited(multi, auditEvent(context, nowMs, '', 'resume-all', [lifted]), context);
+    await this.commitAudited(multi, [auditEvent(context, nowMs, '', 'resume-all', [lifted])], context);
     return current;
   }
 
@@ -195,7 +195,7 @@ export class ControlStore {
     this.queuePause(multi, entry, paused, nowMs, context);
     // In the same MULTI: a pause or resume is never without its record (one of a paused entry too, with its note).
     const event = auditEvent(context, nowMs, entry, paused ? 'pause' : 'resume', []);
-    const replies = await this.commitAudited(multi, event, context);
+    const replies = await this.commitAudited(multi, [event], context);
     return replies[note === undefined ? 0 : 1]?.[1] === 1;
   }
 
@@ -218,7 +218,7 @@ export class ControlStore {
     const multi = this.client.multi();
     for (const entry of changing) this.queuePause(multi, entry, paused, nowMs, context);
     const event = { ...auditEvent(context, nowMs, '', paused ? 'pause' : 'resume', []), selector, entries: changing };
-    await this.commitAudited(multi, event, context);
+    await this.commitAudited(multi, [event], context);
     return changing;
   }
 
@@ -226,27 +226,28 @@ export class ControlStore {
    * Runs a pause's or resume's MULTI with its audit event in it (never a change without its record),
    * names a key of another type that refused it, then logs the event and tells the replicas.
    */
+  /**
+   * Commits `multi` with the audit `events` (one MULTI, all or nothing), logs them and tells the
+   * leader; a key of `written` that holds another Redis type is named in the error.
+   */
   private async commitAudited(
     multi: ReturnType<RedisClient['multi']>,
-    event: Parameters<AuditLog['addTo']>[1],
+    events: readonly Parameters<AuditLog['addTo']>[1][],
     context: AuditContext,
+    written: Parameters<typeof typedKeys>[1] = ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'stop', 'audit'],
   ): Promise<[error: Error | null, result: unknown][]> {
     const log = new AuditLog(this.client, this.keys, context.maxEvents);
     await log.checkKey();
-    log.addTo(multi, event);
+    for (const event of events) log.addTo(multi, event);
     let replies: [error: Error | null, result: unknown][];
     try {
       replies = (await multi.exec()) ?? [];
       const failed = replies.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     } catch (error) {
-      throw await nameWrongType(
-        this.client,
-        error,
-        typedKeys(this.keys, ['notes', 'paused', 'resumed', 'failures', 'pauseNotes', 'stop', 'audit']),
-      );
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, written));
     }
-    logAudit(context.logger, [event]);
+    logAudit(context.logger, events);
     await this.client.publish(this.keys.events, CONTROL_MESSAGE);
     return replies;
   }
@@ -347,17 +348,7 @@ export class ControlStore {
     const at = requests[0]?.at;
     if (selector !== undefined && at !== undefined)
       events.push({ ...auditEvent(context, at, '', 'trigger', []), selector, entries: requests.map((r) => r.entry) });
-    const log = new AuditLog(this.client, this.keys, context.maxEvents);
-    await log.checkKey();
-    for (const event of events) log.addTo(multi, event);
-    try {
-      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
-      if (failed) throw failed;
-    } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['triggers', 'notes', 'audit']));
-    }
-    logAudit(context.logger, events);
-    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    await this.commitAudited(multi, events, context, ['triggers', 'notes', 'audit']);
     return texts;
   }
 
@@ -624,17 +615,7 @@ export class ControlStore {
     const first = requests[0];
     if (selector !== undefined && first !== undefined)
       events.push({ ...auditEvent(context, first.at, '', 'backfill', changesOf(first)), selector, entries: requests.map((r) => r.entry) });
-    const log = new AuditLog(this.client, this.keys, context.maxEvents);
-    await log.checkKey();
-    for (const event of events) log.addTo(multi, event);
-    try {
-      const failed = ((await multi.exec()) ?? []).find(([error]) => error !== null)?.[0];
-      if (failed) throw failed;
-    } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['backfills', 'audit']));
-    }
-    logAudit(context.logger, events);
-    await this.client.publish(this.keys.events, CONTROL_MESSAGE);
+    await this.commitAudited(multi, events, context, ['backfills', 'audit']);
     return texts;
   }
 

@@ -43,7 +43,7 @@
  *                              through, total, done, error, entry}, written by lua/backfill-fenced.lua (1 h expiry), read by the CLI
  *   <prefix>:{<name>}:missed:<entry>  list  the entry's slots that never ran, newest report first, JSON each
  *                              {first, n, why, at} (missed-slots-store.ts); at most DEFAULTS.missedSlotsKept, expiring a day after the last
- *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, created, updated, entry} (entry-record-codec.ts)
+ *   <prefix>:{<name>}:entries  hash  runtime entry name → its record {v, i, created, updated, entry} (i: its incarnation) (entry-record-codec.ts)
  *   <prefix>:{<name>}:entries:changes  zset  runtime entry name → the version of its last change (kept after a delete:
  *                              a name in here and not in `entries` was deleted at that version)
  *   <prefix>:{<name>}:entries:version  string  the version counter of the runtime entries, raised by each write

@@ -1,5 +1,5 @@
 /**
- * The runs waiting for a place in their concurrency group (ports/concurrency.ts), in the waiting
+ * The runs waiting for a place in their concurrency group (ports/waiting-runs.ts), in the waiting
  * zset (keys.ts `waiting`): made to wait by lua/group-wait.lua, published by lua/retry-fenced.lua
  * (RedisFencedDispatcher.publishRetry with this zset), discarded here.
  */

@@ -3,8 +3,10 @@
  * announces a change over pub/sub, or when a run finishes that a backfill waits for) it reads the
  * paused set and the pending manual runs, hands the paused set to the runner, publishes each manual
  * run exactly once through the fenced trigger script, then works through the pending backfills
- * (backfill-work.ts). A manual run of a RedBeat or django entry is checked against its source
- * first (before-publish.ts): it runs as the entry is then, and one deleted is an entry it lacks.
+ * (backfill-work.ts), then publishes the retry attempts that are due and the waiting runs whose
+ * concurrency group has a place (issue 70), each once through retry-fenced.lua. A manual run of a
+ * RedBeat or django entry is checked against its source first (before-publish.ts): it runs as the
+ * entry is then, and one deleted is an entry it lacks.
  */
 import { compileMessageTemplate, messageOutcomeParts, renderTaskMessage } from '../celery/message.js';
 import { attemptMessage } from '../celery/attempt-message.js';
