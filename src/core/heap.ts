@@ -6,8 +6,15 @@
 export interface HeapItem {
   /** Ordering key (the next due instant, epoch ms). */
   key: number;
+  /** Orders items of one key, smallest first (the runner: an entry's period, so that at an instant shared by many the frequent ones go first). */
+  rank?: number;
   /** Position in the heap, -1 when not in it. Managed by the heap. */
   heapIndex: number;
+}
+
+/** Whether `a` comes out of the heap before `b`: a smaller key, or the same key and a smaller rank. */
+function before(a: HeapItem, b: HeapItem): boolean {
+  return a.key < b.key || (a.key === b.key && (a.rank ?? 0) < (b.rank ?? 0));
 }
 
 export class MinHeap<T extends HeapItem> {
@@ -114,7 +121,7 @@ export class MinHeap<T extends HeapItem> {
     let i = index;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((this.items[parent] as T).key <= (this.items[i] as T).key) return;
+      if (!before(this.items[i] as T, this.items[parent] as T)) return;
       this.swap(i, parent);
       i = parent;
     }
@@ -128,8 +135,8 @@ export class MinHeap<T extends HeapItem> {
       if (left >= n) return;
       const right = left + 1;
       let smallest = left;
-      if (right < n && (this.items[right] as T).key < (this.items[left] as T).key) smallest = right;
-      if ((this.items[i] as T).key <= (this.items[smallest] as T).key) return;
+      if (right < n && before(this.items[right] as T, this.items[left] as T)) smallest = right;
+      if (!before(this.items[smallest] as T, this.items[i] as T)) return;
       this.swap(i, smallest);
       i = smallest;
     }

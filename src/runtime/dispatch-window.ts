@@ -44,6 +44,13 @@ export const TEMPLATE_KEPT_AHEAD_MS = 10_000;
  * templates used once, which the collector copied, promoted and marked through the burst.
  */
 const TEMPLATES_KEPT = 100_000;
+/**
+ * Runs in a wake-up's first batch: few, so that they reach the broker while the first full batch
+ * (DEFAULTS.dispatchBatchRuns) of a burst is still being rendered. With the book's order (the most
+ * frequent entries first at a shared instant), a 1 s entry due with a minute's burst is not held
+ * behind it (issue 69: its lateness beside 10,000 every-minute entries).
+ */
+export const FIRST_BATCH_RUNS = 20;
 
 export interface DispatchWindowOptions {
   readonly book: EntryBook;
@@ -163,7 +170,10 @@ async function dispatchWoken(
   // Whether an entry went through the overlap gate: only then may revokes be pending.
   let gated = false;
   for (;;) {
-    const batch = takeBatch(options, nowMs, released, wake);
+    // The first batch of a wake-up is small, so that its runs (the most frequent entries first, the
+    // book's order) are out before a burst's first full batch is rendered.
+    const most = state.inFlight.length === 0 && state.published.length === 0 ? FIRST_BATCH_RUNS : DEFAULTS.dispatchBatchRuns;
+    const batch = takeBatch(options, nowMs, released, wake, most);
     if (batch.runs.length === 0) break;
     gated ||= batch.gated;
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
@@ -368,14 +378,14 @@ function contain(
 }
 
 /**
- * Takes due entries off the book until about DEFAULTS.dispatchBatchRuns runs are planned, and
+ * Takes due entries off the book until about `most` runs are planned, and
  * renders them: the `released` buffered runs first (taken from the array). An entry's runs always
  * stay in one batch.
  */
-function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Released[], wake: Wake | undefined): Batch {
+function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Released[], wake: Wake | undefined, most: number): Batch {
   const { book, renderer } = options;
   const batch = emptyBatch();
-  while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
+  while (batch.runs.length < most) {
     const run = released.shift();
     if (run === undefined) break;
     // A buffered run of a concurrency group's entry asks its group too, as a due one does.
@@ -385,7 +395,7 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     }
     addRun(batch, run.held, renderer.render(run.held.entry, run.slotMs, nowMs));
   }
-  while (batch.runs.length < DEFAULTS.dispatchBatchRuns) {
+  while (batch.runs.length < most) {
     const due = book.takeDue(nowMs);
     if (due === undefined) break;
     // An entry that allows overlap has no policy to ask (most entries: the default).

@@ -506,7 +506,10 @@ export class EntryBook {
    * back), and otherwise waits in the heap for `nextSlotMs` plus its jitter.
    */
   private settle(held: BookedEntry, nextSlotMs: number | undefined): void {
+    const previousSlotMs = held.nextSlotMs;
     held.nextSlotMs = isFinished(held.entry, held.runs) ? undefined : nextSlotMs;
+    if (previousSlotMs !== undefined && held.nextSlotMs !== undefined && held.nextSlotMs > previousSlotMs)
+      held.rank = held.nextSlotMs - previousSlotMs;
     if (this.pausedNames.has(held.entry.name)) return this.rest(held, PAUSED);
     if (held.nextSlotMs === undefined) return this.rest(held, FINISHED);
     held.phase = WAITING;

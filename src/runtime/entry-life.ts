@@ -35,6 +35,8 @@ export class BookedEntry implements BookEntry, HeapItem {
   /** Only the book makes these: the brand that lets it open a handle without a cast. */
   readonly #booked = true;
   key = 0;
+  /** The time between its last two slots (0 before it has two): at an instant shared by many entries, the frequent ones are taken first. */
+  rank = 0;
   heapIndex = -1;
   /** The definition it schedules (define). */
   entry: ResolvedEntry;

@@ -373,4 +373,18 @@ describe('EntryBook', () => {
       expect(book.nextDueMs()).toBe(T0 + 120 * S);
     });
   });
+
+  it('takes the most frequent entries first at an instant many share, once it knows their periods (issue 69: a 1 s entry beside a minute burst)', () => {
+    const schedule: Record<string, unknown> = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [`minute-${String(i).padStart(2, '0')}`, { task: 't.m', schedule: { cron: '* * * * *' } }]),
+    );
+    schedule['every-second'] = { task: 't.s', schedule: 1 };
+    schedule['every-ten-seconds'] = { task: 't.t', schedule: 10 };
+    const { book } = open(entriesOf(schedule), T0 - 30 * S);
+    // Two minutes of wake-ups teach the book each entry's period; then the instant they all share.
+    run(book, T0 + 2 * MIN - 1);
+    const taken = takeAll(book, T0 + 2 * MIN).map((d) => d.held.entry.name);
+    expect(taken).toHaveLength(52);
+    expect(taken.slice(0, 2)).toEqual(['every-second', 'every-ten-seconds']);
+  });
 });

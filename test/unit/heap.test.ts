@@ -4,6 +4,7 @@ import { prng } from '../support/prng.js';
 
 interface Item {
   key: number;
+  rank?: number;
   heapIndex: number;
   readonly name: number;
 }
@@ -37,5 +38,22 @@ describe('MinHeap', () => {
     expect(keys).toEqual([...keys].sort((a, b) => a - b));
     expect(heap.upTo(Infinity)).toEqual([]);
     expect(heap.firstKeyAbove(-Infinity)).toBeUndefined();
+  });
+
+  it('takes the items of one key by rank, smallest first, and an item without a rank as rank 0', () => {
+    const heap = new MinHeap<Item>();
+    const random = prng(7);
+    const items: Item[] = Array.from({ length: 300 }, (_, name) => ({
+      key: 1000 * Math.floor(random() * 3),
+      ...(name % 10 === 0 ? {} : { rank: Math.floor(random() * 50) }),
+      heapIndex: -1,
+      name,
+    }));
+    for (const item of items) heap.push(item);
+    // Re-keying keeps the order too.
+    for (const item of items.slice(0, 50)) heap.update(item, item.key);
+    const order: [number, number][] = [];
+    for (let item = heap.pop(); item !== undefined; item = heap.pop()) order.push([item.key, item.rank ?? 0]);
+    expect(order).toEqual([...order].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
   });
 });

@@ -12,6 +12,7 @@ import { jitterFor } from '../../src/core/schedule.js';
 import { slotTaskId } from '../../src/celery/task-id.js';
 import { EVENTS } from '../../src/base/log-events.js';
 import { DEFAULTS } from '../../src/base/defaults.js';
+import { FIRST_BATCH_RUNS } from '../../src/runtime/dispatch-window.js';
 import { createLogger } from '../../src/base/log.js';
 import type { DispatchResult, Dispatcher, DueRun, PublishResult, SlotAhead } from '../../src/ports/dispatcher.js';
 import type { EntryState, StateStore } from '../../src/ports/state.js';
@@ -337,9 +338,9 @@ describe('Runner', () => {
 
   it('does not publish after losing the lease, and keeps the unpublished runs due', async () => {
     let token: string | undefined = 'token-1';
-    // One entry more than a batch holds, so that a slot goes out in two batches. The lease runs out
-    // while the first batch of the slot at T0+2 s is being published: the second batch must not go.
-    const names = Array.from({ length: DEFAULTS.dispatchBatchRuns + 1 }, (_, i) => `e${i}`);
+    // One entry more than a wake-up's first batch holds, so that a slot goes out in two batches. The lease
+    // runs out while the first batch of the slot at T0+2 s is being published: the second batch must not go.
+    const names = Array.from({ length: FIRST_BATCH_RUNS + 1 }, (_, i) => `e${i}`);
     const { dispatcher, published, calls } = fakeDispatcher((runs) => {
       if (runs[0]?.slotMs === T0 + 2 * S) token = undefined;
       return undefined;
@@ -351,7 +352,7 @@ describe('Runner', () => {
 
     await advance(1 * S);
     const first = published.filter((p) => p.slotMs === T0 + 2 * S).map((p) => p.entry);
-    expect(first).toHaveLength(DEFAULTS.dispatchBatchRuns);
+    expect(first).toHaveLength(FIRST_BATCH_RUNS);
     const [left, ...others] = names.filter((name) => !first.includes(name));
     expect(others).toEqual([]);
     expect(slotsOf(published, left as string)).toEqual([T0 + 1 * S]); // not sent: the lease was gone
