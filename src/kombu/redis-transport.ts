@@ -341,8 +341,11 @@ export class RedisTransport {
    */
   evalScript(script: PackedScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     // Packed here, synchronously, so that nothing holds the arguments (thousands of envelopes)
-    // while the reply is awaited: only the bytes wait.
-    return this.scripts[script](keys.length, ...keys, packArgs(args));
+    // while the reply is awaited: only the bytes wait, in a buffer lent until the call settles.
+    const packed = packArgs(args);
+    const reply = this.scripts[script](keys.length, ...keys, packed.bytes);
+    reply.then(packed.release, packed.release);
+    return reply;
   }
 
   async close(): Promise<void> {

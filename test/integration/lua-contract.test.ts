@@ -119,7 +119,7 @@ const CALLS = {
         '1',
         '1',
         PAYLOAD,
-      ]),
+      ]).bytes,
     ),
   'claim-fenced': () =>
     scripts.claimFenced(
@@ -370,7 +370,7 @@ describe("the entry fence: a run's revision against the stored record (every scr
         packArgs([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
           ...[publishedStateAfterSlot(String(AT), TASK_ID), REVISION, '1', 'list', '5', '1', '1', PAYLOAD],
-        ]),
+        ]).bytes,
       ),
     'claim-fenced': () =>
       scripts.claimFenced(
@@ -498,7 +498,7 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
         packArgs([
           ...[TOKEN, String(DEFAULTS.maxClockSkewMs), '1', ENTRY, String(RUN_SLOT)],
           ...[publishedStateAfterSlot(String(AT), TASK_ID, MINE), FENCE, '1', 'list', '5', '1', '1', PAYLOAD],
-        ]),
+        ]).bytes,
       ),
     'claim-fenced': () =>
       scripts.claimFenced(

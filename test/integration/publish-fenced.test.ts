@@ -83,7 +83,7 @@ async function publish(
   argv.push(...runs.map((r) => r.revision ?? ''));
   argv.push(String(groups.size));
   for (const g of groups.values()) argv.push(g.kind, g.target, g.runs.join(' '), String(g.payloads.length), ...g.payloads);
-  return withScripts(client).publishFenced(allKeys.length, ...allKeys, packArgs(argv));
+  return withScripts(client).publishFenced(allKeys.length, ...allKeys, packArgs(argv).bytes);
 }
 
 async function stateOf(entry: string): Promise<unknown> {

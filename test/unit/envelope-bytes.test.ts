@@ -54,7 +54,7 @@ describe('packArgs: script arguments as one MessagePack array', () => {
   it.each(cases)('packs exactly the envelope text for %s', (_what, m) => {
     const pushes = [new EnvelopePush('q', m, '', 'q', 'tag-1'), new EnvelopePush('q', m, '', 'q', 'tag-2')];
     const text = pushes.map((p) => redisEnvelope(m, '', 'q', p.deliveryTag));
-    expect(unpacked(packArgs(pushes))).toEqual(text);
+    expect(unpacked(packArgs(pushes).bytes)).toEqual(text);
   });
 
   it('packs text, a payload already built and plain string payloads', () => {
@@ -62,11 +62,11 @@ describe('packArgs: script arguments as one MessagePack array', () => {
     const built = new EnvelopePush('q', m, '', 'q', 'tag-1');
     const text = built.payload;
     const plain: RedisPush = { key: 'q', payload: '{"x":"ü"}' };
-    expect(unpacked(packArgs(['list ☃', built, plain, '']))).toEqual(['list ☃', text, '{"x":"ü"}', '']);
-    expect(unpacked(packArgs([]))).toEqual([]);
+    expect(unpacked(packArgs(['list ☃', built, plain, '']).bytes)).toEqual(['list ☃', text, '{"x":"ü"}', '']);
+    expect(unpacked(packArgs([]).bytes)).toEqual([]);
     // Long enough for MessagePack's 16- and 32-bit string lengths.
     const long = ['x'.repeat(300), 'ü'.repeat(40_000)];
-    expect(unpacked(packArgs(long))).toEqual(long);
+    expect(unpacked(packArgs(long).bytes)).toEqual(long);
   });
 
   it('packs text and envelopes in their order, one call after another', () => {
@@ -79,7 +79,32 @@ describe('packArgs: script arguments as one MessagePack array', () => {
     ];
     const second = [new EnvelopePush('q', m2, '', 'q', 'tag-4')];
     const text = (pushes: readonly EnvelopePush[]) => pushes.map((p) => redisEnvelope(p.message, '', 'q', p.deliveryTag));
-    expect(unpacked(packArgs(['a', ...first, '12']))).toEqual(['a', ...text(first), '12']);
-    expect(unpacked(packArgs(['key ü', ...second]))).toEqual(['key ü', ...text(second)]);
+    expect(unpacked(packArgs(['a', ...first, '12']).bytes)).toEqual(['a', ...text(first), '12']);
+    expect(unpacked(packArgs(['key ü', ...second]).bytes)).toEqual(['key ü', ...text(second)]);
+  });
+
+  it('never packs over the bytes of a call not released, and reuses a released buffer', () => {
+    const held = packArgs(['held', 'x'.repeat(1000)]);
+    const copy = Buffer.from(held.bytes);
+    // Calls in flight meanwhile, released or not, and one past a kept buffer's size (1 MiB).
+    const big = ['y'.repeat(3 << 20)];
+    for (const args of [['a'], ['b', 'c'], big, ['d']]) {
+      const packed = packArgs(args);
+      expect(unpacked(packed.bytes)).toEqual(args);
+      packed.release();
+      packed.release(); // twice is once
+    }
+    expect(held.bytes.equals(copy)).toBe(true);
+    expect(unpacked(held.bytes)).toEqual(['held', 'x'.repeat(1000)]);
+    held.release();
+    const after = packArgs(['e']);
+    expect(unpacked(after.bytes)).toEqual(['e']);
+    // The buffer released last is lent next: the same memory, not a new buffer.
+    const again = packArgs(['f']);
+    after.release();
+    const reused = packArgs(['g']);
+    expect(reused.bytes.buffer).toBe(after.bytes.buffer);
+    again.release();
+    reused.release();
   });
 });
