@@ -194,6 +194,25 @@ export interface ConsumerCheckSettings {
   readonly replyWindowMs: number;
 }
 
+/** Each config's entries by name, made at the first look (a config is never changed: a reload makes another). */
+const entriesByName = new WeakMap<ResolvedConfig, ReadonlyMap<string, ResolvedEntry>>();
+
+/**
+ * The config file's entry of this name. Asked for each run a burst records (its retry policy, its
+ * dead letter, its history): a scan of the entries for each, 100,000 of them, held the loop for
+ * minutes after a burst of 100,000 (bench/peer-bursts.mjs), so it is a look-up in an index.
+ */
+export function configEntryNamed(config: Pick<ResolvedConfig, 'entries'>, name: string): ResolvedEntry | undefined {
+  let index = entriesByName.get(config as ResolvedConfig);
+  if (index === undefined) {
+    const made = new Map<string, ResolvedEntry>();
+    // The first of a name, as a scan would find it.
+    for (const entry of config.entries) if (!made.has(entry.name)) made.set(entry.name, entry);
+    entriesByName.set(config as ResolvedConfig, (index = made));
+  }
+  return index.get(name);
+}
+
 /** The consumer check settings of `config`, the defaults where it has none. */
 export function consumerCheckOf(config: Pick<ResolvedConfig, 'consumers'>): ConsumerCheckSettings {
   return (

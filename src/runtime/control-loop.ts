@@ -15,6 +15,7 @@ import type { PendingAttempt } from '../ports/outcomes.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { MessageEnv } from '../celery/message.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { configEntryNamed } from '../config/resolve.js';
 import { DEFAULTS } from '../base/defaults.js';
 import { PokedLoop } from '../base/poked-loop.js';
 import { errorMessage } from '../base/errors.js';
@@ -152,8 +153,7 @@ export class ControlLoop {
     for (const { text, request } of pending) {
       const token = this.options.lease();
       if (token === undefined) return 'not leading';
-      const found =
-        request && (this.options.config.entries.find((e) => e.name === request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
+      const found = request && (configEntryNamed(this.options.config, request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
       const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
       // A runtime entry written a moment ago may not have reached this replica's catalog yet: its
       // request waits (it is read again at the next look) before it is taken for a mistake.
@@ -254,7 +254,7 @@ export class ControlLoop {
       return undefined;
     }
     if (paused.has(retry.entry)) return 'held';
-    const found = this.options.config.entries.find((e) => e.name === retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
+    const found = configEntryNamed(this.options.config, retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
     const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
     if (!entry) {
       logger.warn(
@@ -322,7 +322,7 @@ export class ControlLoop {
       lease,
       events,
       paused: () => this.paused,
-      entryNamed: (name) => config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name),
+      entryNamed: (name) => configEntryNamed(config, name) ?? this.options.findRuntimeEntry?.(name),
       checked: (entry) => checkedEntry(this.options.beforePublish, entry, (n) => this.options.findRuntimeEntry?.(n)),
     });
   }
@@ -364,7 +364,7 @@ export class ControlLoop {
   private backfillOptions(source: ControlSource & BackfillSource): BackfillWorkOptions {
     const { config, publisher, messageEnv, logger, now, lease, running, revoker, revoked, beforePublish } = this.options;
     const findEntry = (name: string): ResolvedEntry | undefined =>
-      this.options.config.entries.find((e) => e.name === name) ?? this.options.findRuntimeEntry?.(name);
+      configEntryNamed(this.options.config, name) ?? this.options.findRuntimeEntry?.(name);
     const waitsFor = (entry: string): void => void this.waiting.add(entry);
     return {
       config,

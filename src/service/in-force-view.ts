@@ -7,6 +7,7 @@
  */
 import type { Logger } from '../base/log.js';
 import type { ResolvedConfig, ResolvedEntry } from '../config/resolve.js';
+import { configEntryNamed } from '../config/resolve.js';
 import type { RunRecord } from '../ports/outcomes.js';
 import type { EntryState } from '../ports/state.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
@@ -62,7 +63,7 @@ export function lateInForce(): LateInForce {
 
 /** The entry in force of this name: the config file's, else a runtime one. */
 export function entryNamedIn(inForce: InForce, catalog: Pick<EntryCatalog, 'find'>): (name: string) => ResolvedEntry | undefined {
-  return (name) => inForce.config().entries.find((e) => e.name === name) ?? catalog.find(name);
+  return (name) => configEntryNamed(inForce.config(), name) ?? catalog.find(name);
 }
 
 /** The audit trail's cap as the config now says (a reload may change it), and beat run's log for its `beat.audit` lines. */

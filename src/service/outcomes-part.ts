@@ -7,7 +7,7 @@
  * Redis, and the tracker.
  */
 import type { Redis } from 'ioredis';
-import { followsOutcomes } from '../config/resolve.js';
+import { configEntryNamed, followsOutcomes } from '../config/resolve.js';
 import { keepsRunHistory, taskEventsByDefault } from '../config/outcome-sources.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { EVENTS } from '../base/log-events.js';
@@ -95,7 +95,7 @@ function retryPolicies(
   findEntry: ((name: string) => RetrySettings | undefined) | undefined,
 ): (entry: string) => RetryPolicy | undefined {
   return (name) => {
-    const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
+    const entry = configEntryNamed(config, name) ?? findEntry?.(name);
     return entry === undefined ? undefined : retryPolicyOf(entry, config);
   };
 }
@@ -127,7 +127,7 @@ function deadLettering(
 ): DeadLettering {
   return {
     of: (name, record, revision) => {
-      const entry = config.entries.find((e) => e.name === name) ?? findEntry?.(name);
+      const entry = configEntryNamed(config, name) ?? findEntry?.(name);
       if (entry === undefined) return undefined;
       return deadLetterOf(name, record, policyOf(name), deadLettersOf(entry, config), clock.now(), revision);
     },

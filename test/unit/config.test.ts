@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findConfigFile, loadConfig, parseConfig } from '../../src/config/load.js';
+import { configEntryNamed } from '../../src/config/resolve.js';
 import { problemsOf } from '../support/config-problems.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbeat-config-'));
@@ -186,6 +187,21 @@ describe('config schema', () => {
         "taskRoutes["/[unclosed/"]: not a valid regular expression: /[unclosed/: Unterminated character class",
       ]
     `);
+  });
+});
+
+describe('configEntryNamed', () => {
+  it("finds a config's entry by name, the first of a name as a scan would, and each config its own", () => {
+    const config = parseConfig({ beatSchedule: { a: { task: 't.a', schedule: 5 }, b: { task: 't.b', schedule: 6 } } }, 'test');
+    expect(configEntryNamed(config, 'b')?.task).toBe('t.b');
+    expect(configEntryNamed(config, 'a')?.task).toBe('t.a');
+    expect(configEntryNamed(config, 'c')).toBeUndefined();
+    const [first, second] = config.entries;
+    const twice = { ...config, entries: [second!, { ...first!, name: 'b' }] };
+    expect(configEntryNamed(twice, 'b')).toBe(second);
+    expect(configEntryNamed(twice, 'a')).toBeUndefined();
+    // The first config's index is its own.
+    expect(configEntryNamed(config, 'a')).toBe(first);
   });
 });
 
