@@ -155,6 +155,8 @@ const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
 const PACK_BUFFERS_KEPT = 4;
 /** A kept buffer's first size: a batch of 500 envelopes of ~1 KB (msgpackr grows it past that, and the grown one is kept). */
 const PACK_BUFFER_BYTES = 1 << 20;
+/** A buffer grown past this (a batch of large messages) is not kept, the one lent is: four such would be held for good. */
+const PACK_BUFFER_KEPT_MAX_BYTES = 8 << 20;
 const packBuffers: Buffer[] = [];
 
 /** The arguments packed, and the release of their buffer, to call once the script call settled (ioredis may send them again until then). */
@@ -173,15 +175,17 @@ export function packArgs(args: readonly ScriptArg[]): PackedArgs {
   const lent = packBuffers.pop() ?? Buffer.allocUnsafeSlow(PACK_BUFFER_BYTES);
   packr.useBuffer(lent);
   const bytes = packr.pack(args.map((arg) => (typeof arg === 'string' ? arg : arg.payload)));
-  // Past the lent buffer's end msgpackr packed into a larger one of its own: that one is kept instead.
-  const used = bytes.buffer === lent.buffer ? lent : Buffer.from(bytes.buffer);
+  // Past the lent buffer's end msgpackr packed into a larger one of its own: that one is kept
+  // instead, unless too large to keep.
+  const grown = bytes.buffer === lent.buffer ? undefined : Buffer.from(bytes.buffer);
+  const kept = grown !== undefined && grown.length <= PACK_BUFFER_KEPT_MAX_BYTES ? grown : lent;
   let released = false;
   return {
     bytes,
     release: () => {
       if (released) return;
       released = true;
-      if (packBuffers.length < PACK_BUFFERS_KEPT) packBuffers.push(used);
+      if (packBuffers.length < PACK_BUFFERS_KEPT) packBuffers.push(kept);
     },
   };
 }

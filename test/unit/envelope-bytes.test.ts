@@ -86,14 +86,22 @@ describe('packArgs: script arguments as one MessagePack array', () => {
   it('never packs over the bytes of a call not released, and reuses a released buffer', () => {
     const held = packArgs(['held', 'x'.repeat(1000)]);
     const copy = Buffer.from(held.bytes);
-    // Calls in flight meanwhile, released or not, and one past a kept buffer's size (1 MiB).
+    // Calls in flight meanwhile, released or not, and one past a kept buffer's size (1 MiB), whose
+    // grown buffer is too large to keep.
     const big = ['y'.repeat(3 << 20)];
+    const lent: ArrayBufferLike[] = [];
     for (const args of [['a'], ['b', 'c'], big, ['d']]) {
       const packed = packArgs(args);
       expect(unpacked(packed.bytes)).toEqual(args);
+      lent.push(packed.bytes.buffer);
       packed.release();
       packed.release(); // twice is once
     }
+    // ['b', 'c'] had the buffer ['a'] gave back; the big one grew past it into one of 12 MiB, not
+    // kept, and gave the one lent back, which ['d'] had.
+    expect(lent[1] === lent[0]).toBe(true);
+    expect(lent[2] === lent[0]).toBe(false);
+    expect(lent[3] === lent[0]).toBe(true);
     expect(held.bytes.equals(copy)).toBe(true);
     expect(unpacked(held.bytes)).toEqual(['held', 'x'.repeat(1000)]);
     held.release();
@@ -103,7 +111,7 @@ describe('packArgs: script arguments as one MessagePack array', () => {
     const again = packArgs(['f']);
     after.release();
     const reused = packArgs(['g']);
-    expect(reused.bytes.buffer).toBe(after.bytes.buffer);
+    expect(reused.bytes.buffer === after.bytes.buffer).toBe(true);
     again.release();
     reused.release();
   });
