@@ -91,6 +91,13 @@ export class ControlLoop {
   /** The paused entries as last read: their waiting runs wait on. */
   private paused: ReadonlySet<string> = new Set();
 
+  /** An entry by name: the config's, else the runtime one (the catalog). */
+  private readonly entryNamed = (name: string): ResolvedEntry | undefined =>
+    configEntryNamed(this.options.config, name) ?? this.options.findRuntimeEntry?.(name);
+  /** An entry as its run would publish it: after the check beforePublish makes, if any. */
+  private readonly checked = (entry: ResolvedEntry): ReturnType<typeof checkedEntry> =>
+    checkedEntry(this.options.beforePublish, entry, (name) => this.options.findRuntimeEntry?.(name));
+
   constructor(private readonly options: ControlLoopOptions) {
     this.loop = new PokedLoop({ intervalMs: options.intervalMs, run: () => this.check(), runAtStart: true });
   }
@@ -153,8 +160,8 @@ export class ControlLoop {
     for (const { text, request } of pending) {
       const token = this.options.lease();
       if (token === undefined) return 'not leading';
-      const found = request && (configEntryNamed(this.options.config, request.entry) ?? this.options.findRuntimeEntry?.(request.entry));
-      const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
+      const found = request && this.entryNamed(request.entry);
+      const entry = found && (await this.checked(found));
       // A runtime entry written a moment ago may not have reached this replica's catalog yet: its
       // request waits (it is read again at the next look) before it is taken for a mistake.
       if (request && !entry && this.options.now() - request.at < DEFAULTS.triggerUnknownGraceMs) continue;
@@ -254,8 +261,8 @@ export class ControlLoop {
       return undefined;
     }
     if (paused.has(retry.entry)) return 'held';
-    const found = configEntryNamed(this.options.config, retry.entry) ?? this.options.findRuntimeEntry?.(retry.entry);
-    const entry = found && (await checkedEntry(this.options.beforePublish, found, (name) => this.options.findRuntimeEntry?.(name)));
+    const found = this.entryNamed(retry.entry);
+    const entry = found && (await this.checked(found));
     if (!entry) {
       logger.warn(
         { event: EVENTS.retry, entry: retry.entry, id: retry.taskId, attempt: retry.attempt },
@@ -322,8 +329,8 @@ export class ControlLoop {
       lease,
       events,
       paused: () => this.paused,
-      entryNamed: (name) => configEntryNamed(config, name) ?? this.options.findRuntimeEntry?.(name),
-      checked: (entry) => checkedEntry(this.options.beforePublish, entry, (n) => this.options.findRuntimeEntry?.(n)),
+      entryNamed: this.entryNamed,
+      checked: this.checked,
     });
   }
 
@@ -363,8 +370,7 @@ export class ControlLoop {
   /** What the pending backfills are worked with (backfill-work.ts): this loop's options, and where an entry waits for its run. */
   private backfillOptions(source: ControlSource & BackfillSource): BackfillWorkOptions {
     const { config, publisher, messageEnv, logger, now, lease, running, revoker, revoked, beforePublish } = this.options;
-    const findEntry = (name: string): ResolvedEntry | undefined =>
-      configEntryNamed(this.options.config, name) ?? this.options.findRuntimeEntry?.(name);
+    const findEntry = this.entryNamed;
     const waitsFor = (entry: string): void => void this.waiting.add(entry);
     return {
       config,

@@ -65,10 +65,11 @@ export function startOutcomes(
   // Celery's task events on the broker the runs are published to (a broker without them refused taskEvents with the config).
   const taskEvents =
     config.taskEvents === true || taskEventsByDefault(config) ? brokerWiring(config).taskEvents?.(config, logger) : undefined;
-  const policyOf = retryPolicies(config, findEntry);
+  const entryOf = (name: string): RetrySettings | undefined => configEntryNamed(config, name) ?? findEntry?.(name);
+  const policyOf = retryPolicies(config, entryOf);
   const scheduling = retryScheduling(policyOf, clock);
   const tracker = new OutcomeTracker({
-    history: new RedisRunHistory(state, keys, undefined, pausing, scheduling, deadLettering(config, policyOf, findEntry, clock, events)),
+    history: new RedisRunHistory(state, keys, undefined, pausing, scheduling, deadLettering(config, policyOf, entryOf, clock, events)),
     // A slot's next attempt is its entry's run in progress until it is published (overlap policies).
     nextAttempt: (entry: string, record: RunRecord) => scheduling.next(entry, record),
     ...(client === undefined || backend === undefined
@@ -87,15 +88,15 @@ export function startOutcomes(
 }
 
 /**
- * The retry policy in force for an entry's runs (issue 70): the config's entry, else the runtime
- * entry of that name, with retryPolicyOf; none for an entry not found (deleted since).
+ * The retry policy in force for an entry's runs (issue 70): its entry's (the config's, else the
+ * runtime entry of that name), with retryPolicyOf; none for an entry not found (deleted since).
  */
 function retryPolicies(
   config: ResolvedConfig,
-  findEntry: ((name: string) => RetrySettings | undefined) | undefined,
+  entryOf: (name: string) => RetrySettings | undefined,
 ): (entry: string) => RetryPolicy | undefined {
   return (name) => {
-    const entry = configEntryNamed(config, name) ?? findEntry?.(name);
+    const entry = entryOf(name);
     return entry === undefined ? undefined : retryPolicyOf(entry, config);
   };
 }
@@ -121,13 +122,13 @@ function retryScheduling(policyOf: (entry: string) => RetryPolicy | undefined, c
 function deadLettering(
   config: ResolvedConfig,
   policyOf: (entry: string) => RetryPolicy | undefined,
-  findEntry: ((name: string) => RetrySettings | undefined) | undefined,
+  entryOf: (name: string) => RetrySettings | undefined,
   clock: Clock,
   events: OutcomeEvents,
 ): DeadLettering {
   return {
     of: (name, record, revision) => {
-      const entry = configEntryNamed(config, name) ?? findEntry?.(name);
+      const entry = entryOf(name);
       if (entry === undefined) return undefined;
       return deadLetterOf(name, record, policyOf(name), deadLettersOf(entry, config), clock.now(), revision);
     },
