@@ -8,9 +8,31 @@
  * parsed and run in 0.1 to 0.4 s), and a SIGTERM in that time would end `beat run` by the signal.
  */
 import { realpathSync, writeSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { holdStopSignals } from './commands/stop-signals.js';
 import { onOutputClosed } from './commands/output-closed.js';
+
+/**
+ * Keeps the V8 code Node compiles the chunks into, so that the next start of the same build reads
+ * it instead of compiling them again (Node's public compile cache, as tsc, ESLint and Prettier use
+ * it): `beat check` and `beat next` start ~15 % sooner (bench/cli-start.mjs). The cache is the
+ * user's own (XDG's cache folder), not the shared temporary folder Node defaults to, where another
+ * user of the machine could leave code for this one to run. A folder that cannot be written (a
+ * read-only container) only means no cache: Node reports it and compiles as before;
+ * NODE_DISABLE_COMPILE_CACHE=1 turns it off, and NODE_COMPILE_CACHE chooses the folder.
+ */
+function keepCompiledCode(): void {
+  let cacheHome = process.env.XDG_CACHE_HOME;
+  try {
+    cacheHome ||= join(homedir(), '.cache');
+  } catch {
+    return; // a user without a home folder: no cache
+  }
+  enableCompileCache(join(cacheHome, 'tsbeat', 'compiled'));
+}
 
 function isEntryPoint(): boolean {
   const script = process.argv[1];
@@ -41,6 +63,7 @@ if (isEntryPoint()) {
       process.exit(1);
     },
   });
+  keepCompiledCode();
   const [{ main }, { DEFAULTS }] = await Promise.all([import('./commands/main.js'), import('./base/defaults.js')]);
   const code = await main(process.argv.slice(2));
   process.exitCode = code;

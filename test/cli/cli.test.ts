@@ -410,6 +410,26 @@ describe('the built command line', () => {
     }
   });
 
+  it("keeps the code Node compiled in the user's cache folder, none with NODE_DISABLE_COMPILE_CACHE=1, and starts without one it cannot write", () => {
+    // A cron entry only: its next fire does not move from one start to the next, as an interval's would.
+    const config = writeConfig('cron-only.yaml', 'beatSchedule:\n  backup: { task: ops.backup, schedule: { cron: "30 2 * * *" } }\n');
+    const check = ['check', '--config', config];
+    const cache = mkdtempSync(join(dir, 'cache-'));
+    const first = spawnCli(check, { env: { XDG_CACHE_HOME: cache } });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const kept = readdirSync(join(cache, 'tsbeat', 'compiled'), { recursive: true });
+    expect(kept.length).toBeGreaterThan(3);
+    // The second start reads the kept code and says the same.
+    expect(spawnCli(check, { env: { XDG_CACHE_HOME: cache } })).toEqual(first);
+    const off = mkdtempSync(join(dir, 'cache-off-'));
+    expect(spawnCli(check, { env: { XDG_CACHE_HOME: off, NODE_DISABLE_COMPILE_CACHE: '1' } })).toEqual(first);
+    expect(readdirSync(off)).toEqual([]);
+    // A cache folder that is a file: no cache, the same answer, nothing said about it.
+    const blocked = writeConfig('not-a-folder', '');
+    expect(spawnCli(check, { env: { XDG_CACHE_HOME: blocked } })).toEqual(first);
+  });
+
   it('holds only the parts of zod it uses: none of its other locales (`import * as z`, not `import { z }`)', () => {
     const text = [...builtFiles().values()].join('\n');
     // From zod's Dutch locale; through `import { z } from 'zod'` esbuild kept all 40 (0.3 MB).
