@@ -1,10 +1,6 @@
 /** The Lua scripts on RedBeat's keys (src/redis/lua/redbeat-*.lua; see their headers), registered on a connection. */
 import type { Redis } from 'ioredis';
-import { lua } from '../redis/scripts.js';
-
-const DIGEST = lua('redbeat-digest');
-const META = lua('redbeat-meta');
-const LOCK = lua('redbeat-lock');
+import { scriptRegistrar } from '../redis/scripts.js';
 
 export interface RedBeatScripts {
   redbeatDigest(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
@@ -12,11 +8,13 @@ export interface RedBeatScripts {
   redbeatLock(numKeys: number, ...keysAndArgs: string[]): Promise<number | string>;
 }
 
+const defineScripts = scriptRegistrar({
+  redbeatDigest: 'redbeat-digest',
+  redbeatMeta: 'redbeat-meta',
+  redbeatLock: 'redbeat-lock',
+} satisfies Record<keyof RedBeatScripts, string>);
+
 export function withRedBeatScripts(client: Redis): Redis & RedBeatScripts {
-  if (!('redbeatDigest' in client)) {
-    client.defineCommand('redbeatDigest', { lua: DIGEST });
-    client.defineCommand('redbeatMeta', { lua: META });
-    client.defineCommand('redbeatLock', { lua: LOCK });
-  }
+  if (!('redbeatDigest' in client)) defineScripts(client);
   return client as Redis & RedBeatScripts;
 }

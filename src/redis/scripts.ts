@@ -23,30 +23,18 @@ export function lua(name: string): string {
   return assembleLua(name, readFileSync(luaScriptUrl(name), 'utf8'), readLuaFragment);
 }
 
-const PUBLISH_FENCED = lua('publish-fenced');
-const TRIGGER_FENCED = lua('trigger-fenced');
-const RETRY_FENCED = lua('retry-fenced');
-const RECORD_SEEN = lua('record-seen');
-const SEED_STATE = lua('seed-state');
-
-// The AMQP broker's two-step publish: claim, publish with confirms (outside Redis), commit.
-const CLAIM_FENCED = lua('claim-fenced');
-const COMMIT_FENCED = lua('commit-fenced');
-const CLAIM_TRIGGER = lua('claim-trigger');
-const COMMIT_TRIGGER = lua('commit-trigger');
-const LEADER_INFO = lua('leader-info');
-const ENTRIES_WRITE = lua('entries-write');
-const STATICS_WRITE = lua('statics-write');
-const DEFINITION_WRITE = lua('definition-write');
-const AUDIT_APPEND = lua('audit-append');
-const ALERTS_OUTBOX = lua('alerts-outbox');
-const RUN_HISTORY = lua('run-history');
-const REPLICA_BEAT = lua('replica-beat');
-const BACKFILL_FENCED = lua('backfill-fenced');
-const RECORD_PASSED = lua('record-passed');
-const PASSED_CLIP = lua('passed-clip');
-const DEAD_LETTERS = lua('dead-letters');
-const GROUP_WAIT = lua('group-wait');
+/**
+ * Registers each script of `scripts` (its command's name → `lua/<file>.lua`) on a connection. The
+ * files are read and assembled at the first registration, not when this module loads: `beat next`
+ * and `beat status` load it to read the store and run no script (bench/cli-start.mjs).
+ */
+export function scriptRegistrar(scripts: Readonly<Record<string, string>>): (client: RedisClient) => void {
+  let assembled: (readonly [string, string])[] | undefined;
+  return (client) => {
+    assembled ??= Object.entries(scripts).map(([command, file]) => [command, lua(file)] as const);
+    for (const [command, text] of assembled) client.defineCommand(command, { lua: text });
+  };
+}
 
 export interface ScriptClient {
   /** publish-fenced.lua: see its header for KEYS, ARGV and the reply. */
@@ -108,30 +96,33 @@ export function retryFencedKeys(keys: SchedulerKeys, entry: string, from: 'retri
   return [keys.fence, keys.state, keys.entries, keys.stop, keys[from], keys.runs(entry), keys.runsPending];
 }
 
+const defineScripts = scriptRegistrar({
+  publishFenced: 'publish-fenced',
+  triggerFenced: 'trigger-fenced',
+  retryFenced: 'retry-fenced',
+  recordSeen: 'record-seen',
+  seedState: 'seed-state',
+  // The AMQP broker's two-step publish: claim, publish with confirms (outside Redis), commit.
+  claimFenced: 'claim-fenced',
+  commitFenced: 'commit-fenced',
+  claimTrigger: 'claim-trigger',
+  commitTrigger: 'commit-trigger',
+  leaderInfo: 'leader-info',
+  entriesWrite: 'entries-write',
+  staticsWrite: 'statics-write',
+  definitionWrite: 'definition-write',
+  auditAppend: 'audit-append',
+  alertsOutbox: 'alerts-outbox',
+  runHistory: 'run-history',
+  replicaBeat: 'replica-beat',
+  backfillFenced: 'backfill-fenced',
+  recordPassed: 'record-passed',
+  passedClip: 'passed-clip',
+  deadLetters: 'dead-letters',
+  groupWait: 'group-wait',
+} satisfies Record<keyof ScriptClient, string>);
+
 export function withScripts(client: RedisClient): RedisClient & ScriptClient {
-  if (!('publishFenced' in client)) {
-    client.defineCommand('publishFenced', { lua: PUBLISH_FENCED });
-    client.defineCommand('triggerFenced', { lua: TRIGGER_FENCED });
-    client.defineCommand('retryFenced', { lua: RETRY_FENCED });
-    client.defineCommand('recordSeen', { lua: RECORD_SEEN });
-    client.defineCommand('seedState', { lua: SEED_STATE });
-    client.defineCommand('claimFenced', { lua: CLAIM_FENCED });
-    client.defineCommand('commitFenced', { lua: COMMIT_FENCED });
-    client.defineCommand('claimTrigger', { lua: CLAIM_TRIGGER });
-    client.defineCommand('commitTrigger', { lua: COMMIT_TRIGGER });
-    client.defineCommand('leaderInfo', { lua: LEADER_INFO });
-    client.defineCommand('entriesWrite', { lua: ENTRIES_WRITE });
-    client.defineCommand('staticsWrite', { lua: STATICS_WRITE });
-    client.defineCommand('definitionWrite', { lua: DEFINITION_WRITE });
-    client.defineCommand('auditAppend', { lua: AUDIT_APPEND });
-    client.defineCommand('alertsOutbox', { lua: ALERTS_OUTBOX });
-    client.defineCommand('runHistory', { lua: RUN_HISTORY });
-    client.defineCommand('replicaBeat', { lua: REPLICA_BEAT });
-    client.defineCommand('backfillFenced', { lua: BACKFILL_FENCED });
-    client.defineCommand('recordPassed', { lua: RECORD_PASSED });
-    client.defineCommand('passedClip', { lua: PASSED_CLIP });
-    client.defineCommand('deadLetters', { lua: DEAD_LETTERS });
-    client.defineCommand('groupWait', { lua: GROUP_WAIT });
-  }
+  if (!('publishFenced' in client)) defineScripts(client);
   return client as RedisClient & ScriptClient;
 }
