@@ -370,7 +370,6 @@ export class ControlLoop {
   /** What the pending backfills are worked with (backfill-work.ts): this loop's options, and where an entry waits for its run. */
   private backfillOptions(source: ControlSource & BackfillSource): BackfillWorkOptions {
     const { config, publisher, messageEnv, logger, now, lease, running, revoker, revoked, beforePublish } = this.options;
-    const findEntry = this.entryNamed;
     const waitsFor = (entry: string): void => void this.waiting.add(entry);
     return {
       config,
@@ -380,7 +379,7 @@ export class ControlLoop {
       logger,
       now,
       lease,
-      findEntry,
+      findEntry: this.entryNamed,
       running,
       revoker,
       revoked,

@@ -428,6 +428,12 @@ describe('the built command line', () => {
     // A cache folder that is a file: no cache, the same answer, nothing said about it.
     const blocked = writeConfig('not-a-folder', '');
     expect(spawnCli(check, { env: { XDG_CACHE_HOME: blocked } })).toEqual(first);
+    // A relative XDG_CACHE_HOME is ignored (the XDG spec): nothing written below the working folder.
+    const cwd = mkdtempSync(join(dir, 'cwd-'));
+    const home = mkdtempSync(join(dir, 'home-'));
+    expect(spawnCli(check, { cwd, env: { XDG_CACHE_HOME: 'relative-cache', HOME: home } })).toEqual(first);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(readdirSync(join(home, '.cache', 'tsbeat', 'compiled')).length).toBeGreaterThan(0);
   });
 
   it('holds only the parts of zod it uses: none of its other locales (`import * as z`, not `import { z }`)', () => {
