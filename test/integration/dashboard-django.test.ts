@@ -14,7 +14,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
-import { BeatFleet, FAST_LOCK, TempDir } from '../support/beat-process.js';
+import { BeatFleet, TempDir } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import { DjangoOrm, manage } from '../support/django.js';
 import { httpPortOf, startPrivateRedis, uniqueName } from '../support/ops.js';
@@ -65,7 +65,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard on django-celery-beat rows
     const file = dir.write(`${name}.json`, {
       name,
       broker: { url: redisServer.url(0) },
-      lock: FAST_LOCK,
+      // The default lock, not FAST_LOCK: one replica needs no quick failover. A 2 s lock lost as its
+      // first session began (a loaded machine) leaves passed-since unset until the next session,
+      // whose passed-clip.lua then sets it after the entries' first sightings (the state no longer
+      // empty): the backfill below then finds the slots before a first sighting "unrecorded" and
+      // skips all 10 (2 of 4 CI runs failed so, both tries).
       sources: { django: { url: dbUrl } },
       beatSchedule: {},
     });
