@@ -35,6 +35,8 @@
  *   tick   one schedule every second, alone and beside 10,000 every-minute schedules on the same
  *          queue: lateness of each receipt against the run's scheduled instant (tsbeat: the
  *          beat_scheduled_at header; BullMQ: the millis in the job scheduler's job id), p50/p99/max.
+ *          Its grid lies at --tick-phase-ms into each second on both sides (default 0: with the
+ *          minute's burst).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,6 +79,8 @@ Markdown table. A run without options also writes it into its section of bench/R
                            as cut off (default 300)
   --idle-seconds S         the idle sample at 10,000 (default 30)
   --tick-seconds S         the 1 s schedule's measured runs, after 10 s of warm-up (default 60)
+  --tick-phase-ms MS       where in the second the 1 s schedule's grid lies on both sides, 0-999
+                           (default 0: on the instant of the minute's burst, the worst case)
   -h, --help               this text
 `;
 
@@ -97,6 +101,7 @@ try {
       'cap-seconds': { type: 'string', default: '300' },
       'idle-seconds': { type: 'string', default: '30' },
       'tick-seconds': { type: 'string', default: '60' },
+      'tick-phase-ms': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   }));
@@ -130,6 +135,9 @@ const CONCURRENCY = positive('bullmq-concurrency');
 const CAP_MS = positive('cap-seconds') * 1000;
 const IDLE_MS = positive('idle-seconds') * 1000;
 const TICK_S = positive('tick-seconds');
+const TICK_PHASE_MS = Number(values['tick-phase-ms']);
+if (!(Number.isInteger(TICK_PHASE_MS) && TICK_PHASE_MS >= 0 && TICK_PHASE_MS < 1000))
+  usageError(`--tick-phase-ms "${values['tick-phase-ms']}": expected a whole number of milliseconds from 0 to 999`);
 const TICK_WARMUP_S = 10;
 /** The size whose scheduler is also restarted with its schedules defined (start-up). */
 const STARTUP_SIZE = Math.max(...SIZES);
@@ -401,14 +409,19 @@ const tickOne = (system, others) =>
   onPrivateRedis(async (redis, dir, started) => {
     let side;
     log(`tick beside ${others}: ${system}`);
+    // Where each run falls within its second is chosen, the same on both sides: left to when the
+    // scheduler first saw the schedule, the grid fell anywhere, and a run falling due on or just
+    // after the minute's burst (the case that holds it up) came in some runs and not in others.
+    // The grid starts a few seconds ahead, at a whole second plus the phase.
+    const gridStartMs = Math.ceil((Date.now() + 5000) / 1000) * 1000 + TICK_PHASE_MS;
     if (system === 'tsbeat') {
       side = await tsbeatSide(redis.url, dir, [
-        ['tick', tsbeatEntry('bench.tick', 1)],
+        ['tick', { ...tsbeatEntry('bench.tick', 1), startAt: new Date(gridStartMs).toISOString() }],
         ...Array.from({ length: others }, (_, i) => [`e${i}`, tsbeatEntry('bench.load', EVERY_MINUTE)]),
       ]);
     } else {
       side = await bullmqSide(redis.url, [
-        { id: 'tick', name: 'bench.tick', count: 1, repeat: { every: 1000 } },
+        { id: 'tick', name: 'bench.tick', count: 1, repeat: { every: 1000, startDate: gridStartMs } },
         { id: 'e', name: 'bench.load', count: others, repeat: { pattern: '* * * * *', tz: 'UTC' } },
       ]);
     }

@@ -26,6 +26,13 @@ import { BookedEntry, DISPATCHING, FINISHED, PAUSED, REMOVED, WAITING } from './
 /** Most slots replayed per entry per wake-up with catchUp "all"; the rest come on the next wake-up. */
 const MAX_SLOTS_PER_TICK = 10_000;
 /**
+ * An entry whose slots come closer together than this (its rank: the time between its last two)
+ * waits in the frequent lane: taken first at an instant it shares, and looked at by a dispatch
+ * between its batches (frequentCameDue), so that a burst of every-minute entries does not hold a
+ * 1 s entry due while it runs (issue 69).
+ */
+const FREQUENT_PERIOD_MS = 60_000;
+/**
  * A run refused because its entry changed since it was read (PublishResult 'superseded') is tried
  * again this much later if the runtime entries have not been read again by then.
  */
@@ -37,7 +44,9 @@ export type { BookEntry, BookSnapshot, Due, EntryPhase, PauseChange } from './bo
 const FAILED = Symbol('schedule failed');
 
 export class EntryBook {
+  /** The waiting entries by when they are due, in two lanes (see FREQUENT_PERIOD_MS): an entry is in one of them. */
   private readonly heap = new MinHeap<BookedEntry>();
+  private readonly frequent = new MinHeap<BookedEntry>();
   private readonly held = new Map<string, BookedEntry>();
   /** The names of the paused entries: an entry in the book is paused, or lands paused when its dispatch ends, while its name is here. */
   private pausedNames: ReadonlySet<string> = new Set();
@@ -102,7 +111,7 @@ export class EntryBook {
     for (const name of names) {
       const held = this.held.get(name);
       if (held === undefined) continue;
-      this.heap.remove(held);
+      this.unkey(held);
       this.bufferedHeld.delete(held);
       this.held.delete(name);
       held.phase = REMOVED;
@@ -171,12 +180,27 @@ export class EntryBook {
 
   /** When the first waiting entry is due (of those due after `afterMs` if given, a walk of those due by then); undefined when none. */
   nextDueMs(afterMs?: number): number | undefined {
-    return afterMs === undefined ? this.heap.peek()?.key : this.heap.firstKeyAbove(afterMs);
+    const keyOf = (lane: MinHeap<BookedEntry>): number | undefined =>
+      afterMs === undefined ? lane.peek()?.key : lane.firstKeyAbove(afterMs);
+    const main = keyOf(this.heap);
+    const frequent = keyOf(this.frequent);
+    return main === undefined || (frequent !== undefined && frequent < main) ? frequent : main;
+  }
+
+  /**
+   * True when an entry of the frequent lane fell due after `sinceMs`, a dispatch's instant, and by
+   * `nowMs`: that dispatch makes way for it (dispatch-window.ts). Those due by `sinceMs` need no
+   * look: takeDue takes them before any other.
+   */
+  frequentCameDue(sinceMs: number, nowMs: number): boolean {
+    const top = this.frequent.peek();
+    return top !== undefined && top.key > sinceMs && top.key <= nowMs;
   }
 
   /** The waiting entries due at or before `limitMs` (at most `most`), in no particular order. */
   dueBy(limitMs: number, most?: number): BookEntry[] {
-    return this.heap.upTo(limitMs, most);
+    const frequent = this.frequent.upTo(limitMs, most);
+    return frequent.concat(this.heap.upTo(limitMs, most === undefined ? undefined : most - frequent.length));
   }
 
   /** True while the entry waits in the heap (not taken for a dispatch, not paused, not run out, not removed). */
@@ -230,13 +254,14 @@ export class EntryBook {
     let plan: DuePlan | typeof FAILED = FAILED;
     // An entry whose schedule cannot be computed is failed alone (back in the heap at its retry) and the next one taken.
     while (plan === FAILED) {
-      top = this.heap.peek();
+      const first = this.frequent.peek();
+      top = first !== undefined && first.key <= nowMs ? first : this.heap.peek();
       if (top === undefined || top.key > nowMs) return undefined;
       const held = top;
       plan = this.computing(held, nowMs, () => this.planDue(held, nowMs));
     }
     if (top === undefined) return undefined;
-    this.heap.remove(top);
+    this.unkey(top);
     const firstSlotMs = top.nextSlotMs;
     if (plan.slots.length === 0) {
       top.cursorMs = plan.cursorMs;
@@ -273,7 +298,7 @@ export class EntryBook {
       this.rest(held, PAUSED);
       return true;
     }
-    this.heap.remove(held);
+    this.unkey(held);
     held.phase = { kind: 'buffered', slotMs };
     this.bufferedHeld.add(held);
     return true;
@@ -425,7 +450,7 @@ export class EntryBook {
       return true;
     }
     held.phase = WAITING;
-    this.heap.update(held, atMs);
+    this.key(held, atMs);
     this.options.onKeyed?.(held);
     return true;
   }
@@ -513,14 +538,27 @@ export class EntryBook {
     if (this.pausedNames.has(held.entry.name)) return this.rest(held, PAUSED);
     if (held.nextSlotMs === undefined) return this.rest(held, FINISHED);
     held.phase = WAITING;
-    this.heap.update(held, held.nextSlotMs + jitterFor(held.entry.name, held.nextSlotMs, held.entry.jitterMs));
+    this.key(held, held.nextSlotMs + jitterFor(held.entry.name, held.nextSlotMs, held.entry.jitterMs));
     this.options.onKeyed?.(held);
   }
 
   /** Out of the heap, in `phase` (paused or finished). */
   private rest(held: BookedEntry, phase: EntryPhase): void {
-    this.heap.remove(held);
+    this.unkey(held);
     held.phase = phase;
+  }
+
+  /** Keys a waiting entry at `atMs` in its lane (taking it out of the other: its rank may have changed). */
+  private key(held: BookedEntry, atMs: number): void {
+    const frequent = held.rank > 0 && held.rank < FREQUENT_PERIOD_MS;
+    (frequent ? this.heap : this.frequent).remove(held);
+    (frequent ? this.frequent : this.heap).update(held, atMs);
+  }
+
+  /** Takes an entry out of whichever lane holds it. */
+  private unkey(held: BookedEntry): void {
+    this.heap.remove(held);
+    this.frequent.remove(held);
   }
 
   /** settle() at the entry's next slot after its cursor; an entry whose schedule cannot be computed is failed instead. */
@@ -552,7 +590,7 @@ export class EntryBook {
     this.bufferedHeld.delete(held);
     if (this.pausedNames.has(held.entry.name)) return this.rest(held, PAUSED);
     held.phase = WAITING;
-    this.heap.update(held, retryAtMs);
+    this.key(held, retryAtMs);
     this.options.onKeyed?.(held);
   }
 

@@ -387,4 +387,35 @@ describe('EntryBook', () => {
     expect(taken).toHaveLength(52);
     expect(taken.slice(0, 2)).toEqual(['every-second', 'every-ten-seconds']);
   });
+
+  it('tells a dispatch when a frequent entry falls due after its instant, and not for an every-minute one (issue 69)', () => {
+    const { book } = open(
+      entriesOf({
+        minute: { task: 't.m', schedule: { cron: '* * * * *' } },
+        'two-minutes': { task: 't.h', schedule: { cron: '*/2 * * * *' } },
+        'every-second': { task: 't.s', schedule: 1, startAt: '2026-11-21T06:00:00.050Z' },
+      }),
+      T0 - 30 * S,
+    );
+    run(book, T0 + 2 * MIN - 1);
+    // The burst at T0+2 min is taken one entry at a time, as a dispatch takes its batches.
+    const burst = T0 + 2 * MIN;
+    // Every-minute entries are not frequent: their slot after an instant asks for no break.
+    expect(book.frequentCameDue(burst - 1, burst + 10)).toBe(false);
+    expect(book.frequentCameDue(burst, burst + 49)).toBe(false);
+    expect(book.frequentCameDue(burst, burst + 50)).toBe(true);
+    expect(
+      book
+        .dueBy(burst + 50)
+        .map((e) => e.entry.name)
+        .sort(),
+    ).toEqual(['every-second', 'minute', 'two-minutes']);
+    // A wake-up at the later instant takes the frequent entry first, then the burst still due.
+    expect(takeAll(book, burst + 50).map((d) => [d.held.entry.name, d.plan.slots])).toEqual([
+      ['every-second', [burst + 50]],
+      ['minute', [burst]],
+      ['two-minutes', [burst]],
+    ]);
+    expect(book.nextDueMs()).toBeUndefined();
+  });
 });

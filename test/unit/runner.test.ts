@@ -336,6 +336,43 @@ describe('Runner', () => {
     for (const name of ['once', 'skip', 'all', 'windowed']) expect(slotsOf(published, name).at(-1)).toBe(T0 + 60 * S);
   });
 
+  it.each([
+    { phaseMs: 50, label: 'falls due 50 ms into a burst' },
+    { phaseMs: 0, label: 'shares the burst instant' },
+  ])('publishes a 1 s entry that $label within two batches, not behind the whole burst (issue 69)', async ({ phaseMs }) => {
+    // 4,020 every-minute entries, each batch of them taking 40 ms of the clock: a burst of ~330 ms.
+    const BATCH_MS = 40;
+    const minutes = FIRST_BATCH_RUNS + 8 * DEFAULTS.dispatchBatchRuns;
+    const { dispatcher, published } = fakeDispatcher((runs) => {
+      if (runs.some((run) => run.entry.name !== 'tick')) vi.setSystemTime(Date.now() + BATCH_MS);
+      return undefined;
+    });
+    const schedule: Record<string, unknown> = Object.fromEntries(
+      Array.from({ length: minutes }, (_, i) => [`m${i}`, { task: 't.m', schedule: { cron: '* * * * *' } }]),
+    );
+    // Its grid starts at startAt (ahead of the first sighting: one behind it starts the grid there).
+    schedule['tick'] = { task: 't.tick', schedule: 1, startAt: new Date(T0 + S + phaseMs).toISOString() };
+    // The book is filled a slice at a time between turns of the event loop (timers here).
+    const started = startRunner({ config: configOf(schedule), dispatcher });
+    await advance(10);
+    await started;
+    await advance(2 * 60 * S + 900);
+    for (const burst of [T0 + 60 * S, T0 + 120 * S]) {
+      const slotMs = burst + phaseMs;
+      const tick = published.filter((p) => p.entry === 'tick' && p.slotMs === slotMs);
+      expect(tick).toHaveLength(1);
+      // Held at most by the batch going out when it fell due and the one in flight beside it.
+      expect((tick[0] as Published).atMs - slotMs).toBeLessThanOrEqual(2 * BATCH_MS);
+      const ran = published.filter((p) => p.entry !== 'tick' && p.slotMs === burst);
+      expect(new Set(ran.map((p) => p.entry)).size).toBe(minutes);
+      expect(ran).toHaveLength(minutes);
+    }
+    // No slot of the 1 s entry lost or doubled across the bursts.
+    const ticks = slotsOf(published, 'tick');
+    expect(new Set(ticks).size).toBe(ticks.length);
+    expect(ticks).toEqual(Array.from({ length: ticks.length }, (_, k) => (ticks[0] as number) + k * S));
+  });
+
   it('does not publish after losing the lease, and keeps the unpublished runs due', async () => {
     let token: string | undefined = 'token-1';
     // One entry more than a wake-up's first batch holds, so that a slot goes out in two batches. The lease
