@@ -91,8 +91,8 @@ interface Batch extends SentBatch {
   gated: boolean;
 }
 
-function emptyBatch(): Batch {
-  return { entries: [], slots: [], ids: [], destinations: [], runs: [], hasChordRun: false, gated: false };
+function emptyBatch(atMs: number): Batch {
+  return { atMs, entries: [], slots: [], ids: [], destinations: [], runs: [], hasChordRun: false, gated: false };
 }
 
 function addRun(batch: Batch, entry: BookEntry, run: DueRun): void {
@@ -109,7 +109,7 @@ function addRun(batch: Batch, entry: BookEntry, run: DueRun): void {
  * burst is recorded would be copied by every young-generation collection and promoted.
  */
 function sentPart(batch: Batch): SentBatch {
-  return { entries: batch.entries, slots: batch.slots, ids: batch.ids, destinations: batch.destinations };
+  return { atMs: batch.atMs, entries: batch.entries, slots: batch.slots, ids: batch.ids, destinations: batch.destinations };
 }
 
 type Reply = { result: DispatchResult } | { error: unknown };
@@ -169,17 +169,19 @@ async function dispatchWoken(
   const released = book.hasBuffered() ? options.overlap.release(book, nowMs, mayRelease) : [];
   // Whether an entry went through the overlap gate: only then may revokes be pending.
   let gated = false;
-  for (;;) {
-    // The first batch of a wake-up is small, so that its runs (the most frequent entries first, the
-    // book's order) are out before a burst's first full batch is rendered.
-    const first = state.inFlight.length === 0 && state.published.length === 0;
-    // A frequent entry fell due while this burst went out: the wake-up ends here, and the next one,
-    // at once, takes it first and then the rest of the burst, still due (issue 69: a 1 s entry held
-    // ~200 ms by every burst of 10,000 that its slot followed). Never before a first batch: each
-    // wake-up moves the burst on.
-    if (!first && book.frequentCameDue(nowMs, options.clock.now())) break;
-    const most = first ? FIRST_BATCH_RUNS : DEFAULTS.dispatchBatchRuns;
-    const batch = takeBatch(options, nowMs, released, wake, most);
+  let frequentBefore = false;
+  for (let sent = 0; ; sent += 1) {
+    // The first batch of a wake-up is small, so that its runs (the frequent lane first, the book's
+    // order) are out before a burst's first full batch is rendered.
+    const most = sent === 0 ? FIRST_BATCH_RUNS : DEFAULTS.dispatchBatchRuns;
+    // A frequent entry that fell due while this burst goes out is taken at once, at its own instant,
+    // in a batch of its own (issue 69: a 1 s entry was held ~200 ms by every burst of 10,000 that
+    // its slot followed). Never twice in a row: the burst moves on by a batch between.
+    const frequent: Batch | undefined = sent > 0 && !frequentBefore ? frequentBatch(options, nowMs, wake) : undefined;
+    frequentBefore = frequent !== undefined;
+    // A batch of the burst is cut short when one falls due while it is rendered (~25 ms a full one).
+    const cutShort = sent > 0 ? () => book.frequentCameDue(nowMs, options.clock.now()) : undefined;
+    const batch = frequent ?? takeBatch(options, nowMs, released, wake, most, undefined, cutShort);
     if (batch.runs.length === 0) break;
     gated ||= batch.gated;
     // A window of scripts in flight: Redis runs one while the next is encoded and sent, instead of
@@ -323,7 +325,8 @@ class Recording {
   }
 
   private record({ sent, outcomes, refusals }: Published): void {
-    const { options, nowMs } = this;
+    const { options } = this;
+    const nowMs = sent.atMs;
     const { book, logger, renderer } = options;
     for (const done of book.record(sent.entries, sent.slots, outcomes, nowMs)) {
       logger.info(
@@ -384,13 +387,37 @@ function contain(
 }
 
 /**
- * Takes due entries off the book until about `most` runs are planned, and
- * renders them: the `released` buffered runs first (taken from the array). An entry's runs always
- * stay in one batch.
+ * The frequent entries that fell due after `sinceMs`, the wake-up's instant, taken at the clock's
+ * instant; undefined when none did (or none of them has a run to publish).
  */
-function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Released[], wake: Wake | undefined, most: number): Batch {
+function frequentBatch(options: DispatchWindowOptions, sinceMs: number, wake: Wake | undefined): Batch | undefined {
+  const atMs = options.clock.now();
+  if (!options.book.frequentCameDue(sinceMs, atMs)) return undefined;
+  const batch = takeBatch(options, atMs, [], wake, FIRST_BATCH_RUNS, 'frequent');
+  return batch.runs.length > 0 ? batch : undefined;
+}
+
+/** How many runs a batch takes between two looks at `cutShort` (takeBatch). */
+const RUNS_BETWEEN_LOOKS = 100;
+
+/**
+ * Takes due entries off the book (of its frequent lane only, if `lane` says so) until about `most`
+ * runs are planned, or `cutShort` says to stop (asked every RUNS_BETWEEN_LOOKS runs), and renders
+ * them: the `released` buffered runs first (taken from the array). An entry's runs always stay in
+ * one batch.
+ */
+function takeBatch(
+  options: DispatchWindowOptions,
+  nowMs: number,
+  released: Released[],
+  wake: Wake | undefined,
+  most: number,
+  lane?: 'frequent',
+  cutShort?: () => boolean,
+): Batch {
   const { book, renderer } = options;
-  const batch = emptyBatch();
+  const batch = emptyBatch(nowMs);
+  let lookAt = RUNS_BETWEEN_LOOKS;
   while (batch.runs.length < most) {
     const run = released.shift();
     if (run === undefined) break;
@@ -402,7 +429,11 @@ function takeBatch(options: DispatchWindowOptions, nowMs: number, released: Rele
     addRun(batch, run.held, renderer.render(run.held.entry, run.slotMs, nowMs));
   }
   while (batch.runs.length < most) {
-    const due = book.takeDue(nowMs);
+    if (cutShort !== undefined && batch.runs.length >= lookAt) {
+      if (cutShort()) break;
+      lookAt = batch.runs.length + RUNS_BETWEEN_LOOKS;
+    }
+    const due = book.takeDue(nowMs, lane);
     if (due === undefined) break;
     // An entry that allows overlap has no policy to ask (most entries: the default).
     const gate = due.held.entry.overlap !== 'allow';

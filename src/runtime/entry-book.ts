@@ -189,7 +189,7 @@ export class EntryBook {
 
   /**
    * True when an entry of the frequent lane fell due after `sinceMs`, a dispatch's instant, and by
-   * `nowMs`: that dispatch makes way for it (dispatch-window.ts). Those due by `sinceMs` need no
+   * `nowMs`: that dispatch takes it at once (dispatch-window.ts). Those due by `sinceMs` need no
    * look: takeDue takes them before any other.
    */
   frequentCameDue(sinceMs: number, nowMs: number): boolean {
@@ -246,16 +246,17 @@ export class EntryBook {
   }
 
   /**
-   * Takes the first entry due at `nowMs` off the heap and plans it (see Due); undefined when none is
-   * due. An entry with nothing to run is moved on here; one with runs waits for record or keepDue.
+   * Takes the first entry due at `nowMs` off the heap (the frequent lane's first; of it alone if
+   * `lane` says so) and plans it (see Due); undefined when none is due. An entry with nothing to
+   * run is moved on here; one with runs waits for record or keepDue.
    */
-  takeDue(nowMs: number): Due | undefined {
+  takeDue(nowMs: number, lane?: 'frequent'): Due | undefined {
     let top: BookedEntry | undefined;
     let plan: DuePlan | typeof FAILED = FAILED;
     // An entry whose schedule cannot be computed is failed alone (back in the heap at its retry) and the next one taken.
     while (plan === FAILED) {
       const first = this.frequent.peek();
-      top = first !== undefined && first.key <= nowMs ? first : this.heap.peek();
+      top = lane === 'frequent' || (first !== undefined && first.key <= nowMs) ? first : this.heap.peek();
       if (top === undefined || top.key > nowMs) return undefined;
       const held = top;
       plan = this.computing(held, nowMs, () => this.planDue(held, nowMs));

@@ -16,6 +16,8 @@ import type { BookEntry } from './entry-book.js';
  * does not look its entry's template up again).
  */
 export interface SentBatch {
+  /** The instant its runs were taken at: the wake-up's, or later for a frequent entry's taken during a burst (dispatch-window.ts). */
+  readonly atMs: number;
   readonly entries: BookEntry[];
   readonly slots: number[];
   readonly ids: string[];
