@@ -132,20 +132,25 @@ interface WindowState {
 }
 
 /**
- * Publishes every run due at `nowMs` with `token`, and the buffered runs released then that `mayRelease` allows (all by default), and records what went
- * out. Throws the failure when a batch failed (in full or in part) after recording what did go out:
+ * A wake-up whose due runs were checked with their sources at its instant (runner.ts checkWakeUp):
+ * the buffered runs it releases are those `mayRelease` allows, and no frequent entry that falls due
+ * during its dispatch is taken in it (unchecked: it waits for the next wake-up's check).
+ */
+export interface CheckedWakeUp {
+  readonly mayRelease: (entry: ResolvedEntry) => boolean;
+}
+
+/**
+ * Publishes every run due at `nowMs` with `token`, the buffered runs released then, and the
+ * frequent entries that fall due while it goes out (unless `checked`), and records what went out.
+ * Throws the failure when a batch failed (in full or in part) after recording what did go out:
  * the runs it left stay due for the next wake-up.
  */
-export async function dispatchDue(
-  options: DispatchWindowOptions,
-  token: string,
-  nowMs: number,
-  mayRelease?: (entry: ResolvedEntry) => boolean,
-): Promise<void> {
+export async function dispatchDue(options: DispatchWindowOptions, token: string, nowMs: number, checked?: CheckedWakeUp): Promise<void> {
   const state: WindowState = { inFlight: [], published: [], halted: undefined };
   const wake = options.concurrency?.wake(options.runLog);
   try {
-    await dispatchWoken(options, token, nowMs, state, wake, mayRelease);
+    await dispatchWoken(options, token, nowMs, state, wake, checked);
   } finally {
     // Recorded (or failed): the tracker follows the runs published, which hold their groups' places from here.
     wake?.end();
@@ -160,13 +165,13 @@ async function dispatchWoken(
   nowMs: number,
   state: WindowState,
   wake: Wake | undefined,
-  mayRelease: ((entry: ResolvedEntry) => boolean) | undefined,
+  checked: CheckedWakeUp | undefined,
 ): Promise<void> {
   const { book } = options;
   // Made once there is something to record: nothing before the first reply needs it.
   let recording: Recording | undefined;
   // Buffered runs whose previous run has finished go first: they have waited already.
-  const released = book.hasBuffered() ? options.overlap.release(book, nowMs, mayRelease) : [];
+  const released = book.hasBuffered() ? options.overlap.release(book, nowMs, checked?.mayRelease) : [];
   // Whether an entry went through the overlap gate: only then may revokes be pending.
   let gated = false;
   let frequentBefore = false;
@@ -177,10 +182,11 @@ async function dispatchWoken(
     // A frequent entry that fell due while this burst goes out is taken at once, at its own instant,
     // in a batch of its own (issue 69: a 1 s entry was held ~200 ms by every burst of 10,000 that
     // its slot followed). Never twice in a row: the burst moves on by a batch between.
-    const frequent: Batch | undefined = sent > 0 && !frequentBefore ? frequentBatch(options, nowMs, wake) : undefined;
+    const takesLater = sent > 0 && checked === undefined;
+    const frequent: Batch | undefined = takesLater && !frequentBefore ? frequentBatch(options, nowMs, wake) : undefined;
     frequentBefore = frequent !== undefined;
     // A batch of the burst is cut short when one falls due while it is rendered (~25 ms a full one).
-    const cutShort = sent > 0 ? () => book.frequentCameDue(nowMs, options.clock.now()) : undefined;
+    const cutShort = takesLater ? () => book.frequentCameDue(nowMs, options.clock.now()) : undefined;
     const batch = frequent ?? takeBatch(options, nowMs, released, wake, most, undefined, cutShort);
     if (batch.runs.length === 0) break;
     gated ||= batch.gated;

@@ -33,7 +33,7 @@ import type { RunningRuns } from '../ports/outcomes.js';
 import { checkedNames } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
 import { RunRenderer, dispatchDue } from './dispatch-window.js';
-import type { DispatchWindowOptions } from './dispatch-window.js';
+import type { CheckedWakeUp, DispatchWindowOptions } from './dispatch-window.js';
 import { EntryBook } from './entry-book.js';
 import { WarmUp } from './warm-up.js';
 import { EntryFailures } from './entry-backoff.js';
@@ -597,7 +597,7 @@ export class Runner {
       const token = this.options.lease();
       if (token !== undefined) {
         const now = checked?.atMs ?? clock.now();
-        await dispatchDue(this.window, token, now, checked?.mayRelease);
+        await dispatchDue(this.window, token, now, checked);
       }
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
@@ -680,9 +680,8 @@ interface WakeUpView {
 }
 
 /** The instant a wake-up's check looked at, and the buffered slots the wake-up may release (checked then, or of an origin not checked). */
-interface CheckedInstant {
+interface CheckedInstant extends CheckedWakeUp {
   readonly atMs: number;
-  readonly mayRelease: (entry: ResolvedEntry) => boolean;
 }
 
 /**

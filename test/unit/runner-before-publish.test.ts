@@ -114,6 +114,43 @@ describe('Runner.beforePublish', () => {
     expect(runsOf(calls)).toEqual([['f@3000:[]'], ['d@4000:["v2"]', 'f@4000:[]'], ['f@5000:[]']]);
   });
 
+  it('takes no unchecked run of a frequent entry into a burst it falls due during (issue 69)', async () => {
+    // A 1 s django row on a grid 50 ms after the whole second, beside a burst of 1,020 file entries
+    // every minute whose batches take 40 ms of the clock: its run of T0+60.05 s falls due while the
+    // burst goes out, and must wait for a check of its own.
+    const events: string[] = [];
+    const dispatcher: Dispatcher = {
+      async dispatch(runs) {
+        const mine = runs.filter((r) => r.entry.name === 'd').map((r) => r.slotMs - T0);
+        if (mine.length > 0) events.push(`publish d@${mine.join(',')}`);
+        if (runs.some((r) => r.entry.name !== 'd')) vi.setSystemTime(Date.now() + 40);
+        return { fenced: false, outcomes: runs.map(() => 'published' as const) };
+      },
+    };
+    const check = async (due: ReadonlyMap<EntryOrigin, readonly string[]>): Promise<void> => {
+      if (due.get('django')?.includes('d') === true) events.push(`check d at ${String(Date.now() - T0)}`);
+    };
+    const minutes = Object.fromEntries(Array.from({ length: 1020 }, (_, i) => [`m${i}`, { task: 't.m', schedule: { cron: '* * * * *' } }]));
+    vi.setSystemTime(T0 + 50);
+    runner = new Runner({
+      ...fixedOptions,
+      config: parseConfig({ name: 'unit', maxInterval: '10s', beatSchedule: minutes }, 'unit'),
+      dispatcher,
+      beforePublish: { origins: new Set<EntryOrigin>(['django']), check },
+    });
+    // The book is filled a slice at a time between turns of the event loop (timers here).
+    const started = runner.start([djangoEntry('d', ['v1'], 1)]);
+    await vi.advanceTimersByTimeAsync(10);
+    await started;
+    await vi.advanceTimersByTimeAsync(60 * S + 500);
+    const at = events.indexOf('publish d@60050');
+    expect(at).toBeGreaterThan(0);
+    // Checked at or after its slot, and before it went out.
+    const before = events[at - 1] ?? '';
+    expect(before).toMatch(/^check d at /);
+    expect(Number(before.slice('check d at '.length))).toBeGreaterThanOrEqual(60_050);
+  });
+
   it('publishes no slot that fell due after a wake-up found nothing checked due (held up between the two)', async () => {
     const calls: Call[] = [];
     const dispatcher = recordingDispatcher(calls);

@@ -105,6 +105,7 @@ interface Setup {
   readonly pauses?: { last(): Pause | undefined };
   readonly onSuperseded?: (names: readonly string[]) => void;
   readonly events?: SchedulerEvents;
+  readonly clock?: Clock;
 }
 
 async function startRunner(setup: Setup): Promise<Runner> {
@@ -112,7 +113,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     config: setup.config,
     dispatcher: setup.dispatcher,
     state: setup.state ?? fakeState(),
-    clock: { now: () => Date.now() },
+    clock: setup.clock ?? { now: () => Date.now() },
     logger: setup.logger ?? captureLogs().logger,
     messageEnv: { origin: 'gen1@unit', replyTo: '00000000-0000-4000-8000-000000000000' },
     lease: setup.lease ?? (() => 'token-1'),
@@ -371,6 +372,50 @@ describe('Runner', () => {
     const ticks = slotsOf(published, 'tick');
     expect(new Set(ticks).size).toBe(ticks.length);
     expect(ticks).toEqual(Array.from({ length: ticks.length }, (_, k) => (ticks[0] as number) + k * S));
+  });
+
+  it('cuts a batch of a burst short when a frequent entry falls due while it is rendered (issue 69)', async () => {
+    // Each read of the clock costs it 5 ms: a batch of 500 runs reads it between every 100 runs.
+    const clock = {
+      now: () => {
+        vi.setSystemTime(Date.now() + 5);
+        return Date.now();
+      },
+    };
+    const calls: string[][] = [];
+    const { dispatcher } = fakeDispatcher((runs) => {
+      calls.push(runs.map((r) => r.entry.name));
+      return undefined;
+    });
+    const schedule: Record<string, unknown> = Object.fromEntries(
+      Array.from({ length: FIRST_BATCH_RUNS + 8 * DEFAULTS.dispatchBatchRuns }, (_, i) => [
+        `m${i}`,
+        { task: 't.m', schedule: { cron: '* * * * *' } },
+      ]),
+    );
+    // 1 s entries 10 ms apart in the second: some fall due while a batch of the burst is rendered.
+    for (let k = 1; k < 30; k += 1)
+      schedule[`tick${k}`] = { task: 't.tick', schedule: 1, startAt: new Date(T0 + S + 10 * k).toISOString() };
+    const started = startRunner({ config: configOf(schedule), dispatcher, clock });
+    await advance(10);
+    await started;
+    await advance(60 * S + 900);
+    const isBurst = (names: readonly string[]): boolean => names.some((name) => name.startsWith('m'));
+    const first = calls.findIndex(isBurst);
+    const last = calls.findLastIndex(isBurst);
+    // A burst batch cut short (past its first look, before its 500 runs), the ticks due then alone right after it.
+    const cut = calls.findIndex(
+      (names, i) =>
+        i > first &&
+        i < last &&
+        isBurst(names) &&
+        names.length >= 100 &&
+        names.length < DEFAULTS.dispatchBatchRuns &&
+        !isBurst(calls[i + 1] ?? []),
+    );
+    expect(cut).toBeGreaterThan(first);
+    // Every run of the burst once.
+    expect(calls.flat().filter((name) => name.startsWith('m')).length).toBe(FIRST_BATCH_RUNS + 8 * DEFAULTS.dispatchBatchRuns);
   });
 
   it('does not publish after losing the lease, and keeps the unpublished runs due', async () => {
