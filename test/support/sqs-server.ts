@@ -72,6 +72,24 @@ export class LocalSqs {
     }));
   }
 
+  /**
+   * The messages a queue holds: waiting to be received, and received but not yet deleted (in
+   * flight). Both are lost when the server is stopped.
+   */
+  async held(queue: string): Promise<{ waiting: number; inFlight: number }> {
+    const reply = await fetch(`http://127.0.0.1:${this.port}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.GetQueueAttributes' },
+      body: JSON.stringify({
+        QueueUrl: this.queueUrl(queue),
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    });
+    if (!reply.ok) throw new Error(`GetQueueAttributes of ${queue} failed: ${reply.status} ${await reply.text()}`);
+    const { Attributes: a } = (await reply.json()) as { Attributes: Record<string, string> };
+    return { waiting: Number(a['ApproximateNumberOfMessages']), inFlight: Number(a['ApproximateNumberOfMessagesNotVisible']) };
+  }
+
   /** The next SendMessage(Batch) is carried out but its reply waits `ms`; resolves when it is being held. */
   async holdNextSend(ms: number): Promise<() => Promise<void>> {
     const reply = await fetch(`http://127.0.0.1:${this.port}/__hold?ms=${ms}`, { method: 'POST' });
