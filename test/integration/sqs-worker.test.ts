@@ -61,6 +61,7 @@ suite(
     let results: Redis;
     let sqs: LocalSqs;
     let worker: CeleryProcess;
+    let restartTries = 0;
 
     beforeAll(async () => {
       if (problems.length > 0) throw new Error(problems.join('; '));
@@ -298,10 +299,13 @@ suite(
     }, 60_000);
 
     it('keeps running across a restart of the SQS server: the slots of the outage are sent after it, none lost', async () => {
-      const name = 'sqs-restart';
+      // Its own deployment and entry at each try: a retry must not count the first try's runs and state.
+      restartTries += 1;
+      const name = `sqs-restart-${restartTries}`;
+      const tick = `tick-${restartTries}`;
       // A lock that outlives the freeze below: the leader keeps its lease through it.
       const lock = { ...FAST_LOCK, ttl: '60s' };
-      const cfg = deployment(name, { tick: { task: 'tsbeat_test.record', schedule: EVERY, catchUp: 'all' } }, { lock });
+      const cfg = deployment(name, { [tick]: { task: 'tsbeat_test.record', schedule: EVERY, catchUp: 'all' } }, { lock });
       const beat = fleet.spawn({ config: cfg });
       await waitUntil(
         'two slots',
@@ -338,9 +342,9 @@ suite(
         () => beat.tail(),
       );
       await stop(beat);
-      const state = await stateOf(name, 'tick');
-      const runs = await executedOf(['tick'], state?.runCount ?? 0);
-      const report = checkSlots('tick', runs, EVERY * 1000, name);
+      const state = await stateOf(name, tick);
+      const runs = await executedOf([tick], state?.runCount ?? 0);
+      const report = checkSlots(tick, runs, EVERY * 1000, name);
       expect(report, beat.tail(30)).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
       expect(report.count).toBe(state?.runCount);
       expect(runs.filter((r) => r.slotMs > stoppedAt && r.slotMs < stoppedAt + 1500).length).toBeGreaterThanOrEqual(1);
