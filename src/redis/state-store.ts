@@ -33,7 +33,7 @@ export class RedisStateStore implements StateStore {
 
   constructor(
     private readonly client: RedisClient,
-    private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed' | 'entries'>,
+    private readonly keys: Pick<SchedulerKeys, 'state' | 'resumed' | 'entries' | 'passedSince'>,
     private readonly onUnreadable: OnUnreadable = () => undefined,
   ) {
     this.stateKey = keys.state;
@@ -108,9 +108,18 @@ export class RedisStateStore implements StateStore {
     const scripts = withScripts(this.client);
     const chunks: string[][] = [];
     for (let i = 0; i < unseen.length; i += STATE_SEEN_CHUNK) chunks.push(unseen.slice(i, i + STATE_SEEN_CHUNK));
-    const { entries } = this.keys;
+    const { entries, passedSince } = this.keys;
     const record = (names: string[]): Promise<number[]> =>
-      scripts.recordSeen(2, this.stateKey, entries, seen, String(names.length), ...names, ...names.map((n) => revisions?.get(n) ?? ''));
+      scripts.recordSeen(
+        3,
+        this.stateKey,
+        entries,
+        passedSince,
+        seen,
+        String(names.length),
+        ...names,
+        ...names.map((n) => revisions?.get(n) ?? ''),
+      );
     // One chunk in flight at a time: sent all at once, a million names' scripts (200 of ~0.1-0.5 s
     // of Redis each) queued ahead of the lock's renewal, and the lock expired during the start.
     const written: number[] = [];

@@ -18,6 +18,7 @@ import { compileMessageTemplate, renderTaskMessage } from '../../src/celery/mess
 import type { TaskMessage } from '../../src/celery/message.js';
 import { publishConfirmedBackfill } from '../../src/publish/confirmed-backfill.js';
 import { RedisPassedSlots } from '../../src/redis/passed-slots-store.js';
+import { RedisStateStore } from '../../src/redis/state-store.js';
 import { withScripts } from '../../src/redis/scripts.js';
 import { ENV, config, entry } from '../support/messages.js';
 import { startPrivateRedis } from '../support/ops.js';
@@ -297,6 +298,27 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     await redis.del(keys.passedSince, keys.state);
     expect(await clip([], T)).toEqual([1, 0]);
     expect(await redis.get(keys.passedSince)).toBe('0');
+  });
+
+  it('a new deployment whose first session records its sightings without its lease: passed-since is 0 from the first sighting, so a backfill before them publishes', async () => {
+    await redis.del(keys.passedSince);
+    // The first session lost its lease as it began: begin() cut and set nothing; its runner recorded the sighting (unfenced).
+    const session = (lease: string | undefined) => new RedisPassedSlots(redis, keys, createLogger({ level: 'silent' }), () => lease, 1000);
+    await session(undefined).begin(T - 10 * M);
+    expect(await redis.get(keys.passedSince)).toBeNull();
+    await new RedisStateStore(redis, keys).load(['e'], T - 10 * M);
+    expect(await redis.get(keys.passedSince)).toBe('0');
+    // The next session leads (its begin finds the hash holding the sighting), and the entry runs.
+    await session(TOKEN).begin(T - 5 * M);
+    expect(await redis.get(keys.passedSince)).toBe('0');
+    await state('e', { slot: T - 2 * M, seen: T - 10 * M });
+    // Before the sighting: never published, and the record speaks for it (it was skipped as unrecorded, 5).
+    expect(await step([T - 12 * M, T - 11 * M], { entry: 'e', last: false })).toEqual([1, 1, 1]);
+    expect(await queued()).toEqual([`e@${T - 12 * M}`, `e@${T - 11 * M}`]);
+    // A state already there: something may have run before the record began, and passed-since stays unset.
+    await redis.del(keys.passedSince);
+    await new RedisStateStore(redis, keys).load(['f'], T);
+    expect(await redis.get(keys.passedSince)).toBeNull();
   });
 
   it('record-passed writes nothing for an entry changed or deleted since it was read', async () => {

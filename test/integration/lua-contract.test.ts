@@ -160,7 +160,7 @@ const CALLS = {
     ),
   'claim-trigger': () => scripts.claimTrigger(3, keys.fence, keys.triggers, keys.stop, TOKEN, REQUEST),
   'commit-trigger': () => commitTrigger(),
-  'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, ''),
+  'record-seen': () => scripts.recordSeen(3, keys.state, keys.entries, keys.passedSince, firstSighting(AT), '1', ENTRY, ''),
   'leader-info': () => scripts.leaderInfo(2, keys.fence, keys.leader, TOKEN, 'configHash', 'abc'),
 } satisfies Record<string, Call>;
 type ScriptName = keyof typeof CALLS;
@@ -332,7 +332,7 @@ describe('a key of the wrong type is refused before anything is written, naming 
     'trigger-fenced': [keys.fence, keys.state, keys.triggers, keys.entries],
     'claim-trigger': [keys.fence, keys.triggers],
     'commit-trigger': [keys.fence, keys.state, keys.triggers, keys.entries],
-    'record-seen': [keys.state, keys.entries],
+    'record-seen': [keys.state, keys.entries, keys.passedSince],
     'leader-info': [keys.fence, keys.leader],
   };
   const cases = Object.entries(ROLES).flatMap(([name, roles]) => roles.map((key) => [name as ScriptName, key] as const));
@@ -388,7 +388,7 @@ describe("the entry fence: a run's revision against the stored record (every scr
       ),
     'commit-fenced': () =>
       scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, REVISION),
-    'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, REVISION),
+    'record-seen': () => scripts.recordSeen(3, keys.state, keys.entries, keys.passedSince, firstSighting(AT), '1', ENTRY, REVISION),
     'trigger-fenced': () =>
       scripts.triggerFenced(
         ...[
@@ -516,7 +516,7 @@ describe("the entry fence of an entry with no record (RedBeat, django): the run'
       ),
     'commit-fenced': () =>
       scripts.commitFenced(3, keys.fence, keys.state, keys.entries, TOKEN, String(AT), '1', ENTRY, String(RUN_SLOT), TASK_ID, FENCE),
-    'record-seen': () => scripts.recordSeen(2, keys.state, keys.entries, firstSighting(AT), '1', ENTRY, FENCE),
+    'record-seen': () => scripts.recordSeen(3, keys.state, keys.entries, keys.passedSince, firstSighting(AT), '1', ENTRY, FENCE),
     'trigger-fenced': () =>
       scripts.triggerFenced(
         ...[
