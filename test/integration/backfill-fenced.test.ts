@@ -319,6 +319,11 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     await redis.del(keys.passedSince);
     await new RedisStateStore(redis, keys).load(['f'], T);
     expect(await redis.get(keys.passedSince)).toBeNull();
+    // Nothing written (an entry deleted since it was read): nothing set either.
+    await redis.del(keys.state);
+    await new RedisStateStore(redis, keys).load(['gone'], T, new Map([['gone', '5']]));
+    expect(await redis.hlen(keys.state)).toBe(0);
+    expect(await redis.get(keys.passedSince)).toBeNull();
   });
 
   it('record-passed writes nothing for an entry changed or deleted since it was read', async () => {

@@ -6,11 +6,12 @@
 
   KEYS[1]      state hash (field = entry name)
   KEYS[2]      entries hash: the runtime entries' records (includes/entry-record.lua)
-  KEYS[3]      passed-since (string; includes/passed-ranges.lua): set to 0 when unset and the state
-               hash is empty, as passed-clip.lua sets it. A session may record sightings before it
-               has cut the record (its lease lost at the deployment's start): the next leader's
-               passed-clip then found the hash not empty and set passed-since after the sightings,
-               so a backfill skipped every slot before them as unrecorded (under-filled).
+  KEYS[3]      passed-since (string; includes/passed-ranges.lua): set to 0 by the first sighting
+               written when it is unset and the state hash was empty, as passed-clip.lua sets it.
+               A session may record sightings before it has cut the record (its lease lost at the
+               deployment's start): the next leader's passed-clip then found the hash not empty
+               and set passed-since after the sightings, so a backfill skipped every slot before
+               them as unrecorded (under-filled).
 
   ARGV[1]      the value to write, a first sighting: '{"seen":<epoch ms>,"n":0}' (entry-state-codec.ts firstSighting)
   ARGV[2]      N, the number of entries; then N entry names, then N revisions (as publish-fenced.lua's
@@ -26,7 +27,7 @@
   Errors  WRONGTYPE naming the key when the state, entries or passed-since key holds another type;
           ERR when ARGV[1] is not a readable state or N does not match. All before anything is written.
   Writes  HSETNX (HSET over an unreadable value or an older incarnation's state) of ARGV[1] per name
-          written, with `"g":<incarnation>` for an '@' revision; SET of passed-since to 0 (above).
+          written, with `"g":<incarnation>` for an '@' revision; SET of passed-since to 0 (KEYS[3]).
 
   One script per chunk of names instead of one HSETNX command each: 100,000 commands cost the
   client a command object and a promise apiece.
@@ -45,8 +46,8 @@ local count = tonumber(ARGV[2])
 if not count or #ARGV ~= 2 + 2 * count then
   return redis.error_reply('ERR ' .. SCRIPT .. ': ARGV[2] must be the number of names, followed by as many names and revisions')
 end
--- Nothing ran yet, so nothing was passed over unrecorded (passed-clip.lua's rule).
-if redis.call('HLEN', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then redis.call('SET', KEYS[3], '0') end
+-- Nothing ran yet, so nothing was passed over unrecorded (passed-clip.lua's rule): set below once a sighting is written.
+local sinceUnset = redis.call('HLEN', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0
 
 local written = {}
 for i = 1, count do
@@ -74,5 +75,9 @@ for i = 1, count do
     end
   end
   written[i] = wrote
+  if sinceUnset and wrote == 1 then
+    redis.call('SET', KEYS[3], '0')
+    sinceUnset = false
+  end
 end
 return written
