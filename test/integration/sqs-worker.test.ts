@@ -307,47 +307,55 @@ suite(
       const lock = { ...FAST_LOCK, ttl: '60s' };
       const cfg = deployment(name, { [tick]: { task: 'tsbeat_test.record', schedule: EVERY, catchUp: 'all' } }, { lock });
       const beat = fleet.spawn({ config: cfg });
-      await waitUntil(
-        'two slots',
-        () => (beat.events('beat.fire').length >= 2 ? true : undefined),
-        20_000,
-        () => beat.tail(),
-      );
-      // The server keeps nothing across a restart (SQS itself would): a message sent and not yet
-      // received and deleted by the worker when it is killed is lost by the server, not by tsbeat.
-      // So the leader is frozen until the queue is empty, and the server killed then. Killing it
-      // right after the worker ran the latest slot was not enough: on a loaded CI machine the worker
-      // ran slots ~2 s late, and the next slot was already waiting in the server (lost: CI failed).
-      beat.signal('SIGSTOP');
-      await waitUntil(
-        'the worker to take every message sent',
-        async () => {
-          const { waiting, inFlight } = await sqs.held('celery');
-          return waiting + inFlight === 0 ? true : undefined;
-        },
-        30_000,
-        () => worker.output().slice(-2000),
-      );
-      const stoppedAt = Date.now();
-      await sqs.stop();
-      beat.signal('SIGCONT');
-      await beat.waitForLog('a failed send while the server is down', (l) => l.event === 'beat.publish.retry', 15_000);
-      await sleep(1500);
-      await sqs.start();
-      const back = beat.logs.length;
-      await waitUntil(
-        'three slots after the restart',
-        () => (beat.events('beat.fire', back).length >= 3 ? true : undefined),
-        30_000,
-        () => beat.tail(),
-      );
-      await stop(beat);
-      const state = await stateOf(name, tick);
-      const runs = await executedOf([tick], state?.runCount ?? 0);
-      const report = checkSlots(tick, runs, EVERY * 1000, name);
-      expect(report, beat.tail(30)).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
-      expect(report.count).toBe(state?.runCount);
-      expect(runs.filter((r) => r.slotMs > stoppedAt && r.slotMs < stoppedAt + 1500).length).toBeGreaterThanOrEqual(1);
+      try {
+        await waitUntil(
+          'two slots',
+          () => (beat.events('beat.fire').length >= 2 ? true : undefined),
+          20_000,
+          () => beat.tail(),
+        );
+        // The server keeps nothing across a restart (SQS itself would): a message sent and not yet
+        // received and deleted by the worker when it is killed is lost by the server, not by tsbeat.
+        // So the leader is frozen until the queue is empty, and the server killed then. Killing it
+        // right after the worker ran the latest slot was not enough: on a loaded CI machine the worker
+        // ran slots ~2 s late, and the next slot was already waiting in the server (lost: CI failed).
+        beat.signal('SIGSTOP');
+        // Twice empty, 200 ms apart: a send read by the server after the first look is seen by the second.
+        await waitUntil(
+          'the worker to take every message sent',
+          async () => {
+            const first = await sqs.held('celery');
+            await sleep(200);
+            return first + (await sqs.held('celery')) === 0 ? true : undefined;
+          },
+          30_000,
+          () => worker.output().slice(-2000),
+        );
+        const stoppedAt = Date.now();
+        await sqs.stop();
+        beat.signal('SIGCONT');
+        await beat.waitForLog('a failed send while the server is down', (l) => l.event === 'beat.publish.retry', 15_000);
+        await sleep(1500);
+        await sqs.start();
+        const back = beat.logs.length;
+        await waitUntil(
+          'three slots after the restart',
+          () => (beat.events('beat.fire', back).length >= 3 ? true : undefined),
+          30_000,
+          () => beat.tail(),
+        );
+        await stop(beat);
+        const state = await stateOf(name, tick);
+        const runs = await executedOf([tick], state?.runCount ?? 0);
+        const report = checkSlots(tick, runs, EVERY * 1000, name);
+        expect(report, beat.tail(30)).toMatchObject({ duplicateSlots: [], duplicateIds: [], missingSlots: [], offGrid: [], wrongIds: [] });
+        expect(report.count).toBe(state?.runCount);
+        expect(runs.filter((r) => r.slotMs > stoppedAt && r.slotMs < stoppedAt + 1500).length).toBeGreaterThanOrEqual(1);
+      } finally {
+        // A try that failed must not leave its beat sending, or the server down, for the retry.
+        beat.signal('SIGKILL');
+        if (!sqs.running) await sqs.start();
+      }
     }, 120_000);
 
     it('retries a task that fails twice: three attempts of its slot, each claimed, sent and committed, with its id and headers, SUCCESS at the end', async () => {

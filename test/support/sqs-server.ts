@@ -72,22 +72,32 @@ export class LocalSqs {
     }));
   }
 
+  /** Started and not stopped since. */
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
   /**
-   * The messages a queue holds: waiting to be received, and received but not yet deleted (in
-   * flight). Both are lost when the server is stopped.
+   * How many messages a queue holds, all lost when the server is stopped: waiting to be received
+   * or received and not yet deleted (local-aws-sqs counts both in ApproximateNumberOfMessages), and
+   * just sent (delayed until a timer of 0 ms has fired, counted apart).
    */
-  async held(queue: string): Promise<{ waiting: number; inFlight: number }> {
+  async held(queue: string): Promise<number> {
     const reply = await fetch(`http://127.0.0.1:${this.port}/`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.GetQueueAttributes' },
       body: JSON.stringify({
         QueueUrl: this.queueUrl(queue),
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
       }),
     });
     if (!reply.ok) throw new Error(`GetQueueAttributes of ${queue} failed: ${reply.status} ${await reply.text()}`);
     const { Attributes: a } = (await reply.json()) as { Attributes: Record<string, string> };
-    return { waiting: Number(a['ApproximateNumberOfMessages']), inFlight: Number(a['ApproximateNumberOfMessagesNotVisible']) };
+    const counts = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].map(
+      (name) => Number(a[name]),
+    );
+    if (counts.some((n) => !Number.isInteger(n))) throw new Error(`GetQueueAttributes of ${queue}: ${JSON.stringify(a)}`);
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
   /** The next SendMessage(Batch) is carried out but its reply waits `ms`; resolves when it is being held. */
