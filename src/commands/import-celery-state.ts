@@ -44,7 +44,7 @@ export async function adoptCeleryLastRuns(
         ...(parsed.ok ? { entry: parsed.entry } : {}),
       });
     }
-    const written = await seedStates(control.redis, schedulerKeys(config.state.prefix, config.name).state, seeds, entryScopeOf(config));
+    const written = await seedStates(control.redis, schedulerKeys(config.state.prefix, config.name), seeds, entryScopeOf(config));
     const kept = seeds.length - written;
     io.err(
       `beat import celery: celery beat's last runs of ${written} entr${written === 1 ? 'y' : 'ies'} taken from ${scheduleFile} into deployment ${config.name}: each runs first when celery beat would have run it next${kept === 0 ? '' : `; ${kept} kept tsbeat's own newer runs`}`,

@@ -9,6 +9,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import type { SchedulerEvents } from '../ports/events.js';
 import type { EntryState } from '../ports/state.js';
 import { createRedisClient } from '../redis/connect.js';
+import type { SchedulerKeys } from '../redis/keys.js';
 import type { RedisClient } from '../redis/connect.js';
 import { readEntryState } from '../redis/entry-state-codec.js';
 import { seedStates } from '../redis/seed-states.js';
@@ -34,8 +35,8 @@ export interface RedBeatWiring {
   readonly config: ResolvedConfig;
   readonly state: RedisClient;
   readonly stateUrl: string;
-  /** tsbeat's state hash, where entries RedBeat ran adopt its meta's last run (redis/seed-states.ts). */
-  readonly stateKey: string;
+  /** tsbeat's state hash, where entries RedBeat ran adopt its meta's last run (redis/seed-states.ts), and its passed-since. */
+  readonly stateKeys: Pick<SchedulerKeys, 'state' | 'passedSince'>;
   readonly instanceId: string;
   readonly logger: Logger;
 }
@@ -81,21 +82,21 @@ export function openRedBeatSource(options: {
 }
 
 export function createRedBeat(wiring: RedBeatWiring): RedBeatParts | undefined {
-  const { config, state, stateUrl, stateKey, instanceId, logger } = wiring;
+  const { config, state, stateUrl, stateKeys, instanceId, logger } = wiring;
   const opened = openRedBeatSource({
     config,
     state,
     stateUrl,
     logger,
     seed: async (seeds) => {
-      await seedStates(state, stateKey, seeds, entryScopeOf(config));
+      await seedStates(state, stateKeys, seeds, entryScopeOf(config));
     },
   });
   if (opened === undefined) return undefined;
   const { source, client: own, reader: client, keys } = opened;
   // The write-back reports tsbeat's stored state of each entry (absolute values: a retry counts nothing twice).
   const readStates = async (names: readonly string[]): Promise<Map<string, EntryState>> => {
-    const values = await state.hmget(stateKey, ...names);
+    const values = await state.hmget(stateKeys.state, ...names);
     const out = new Map<string, EntryState>();
     names.forEach((name, i) => {
       const decoded = readEntryState(values[i]);

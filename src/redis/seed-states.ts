@@ -26,6 +26,7 @@
  * most the one decided on, so that a run tsbeat published meanwhile is never taken back.
  */
 import type { RedisClient } from './connect.js';
+import type { SchedulerKeys } from './keys.js';
 import { resolveSchedule } from '../config/entry-schedule.js';
 import type { EntryScope } from '../config/resolve.js';
 import { nextFires } from '../core/schedule.js';
@@ -89,12 +90,24 @@ export function seedDecision(seed: SeedState, stored: EntryState | undefined, sc
   return { write: 'replace', slotMs };
 }
 
-/** Writes the seeds tsbeat's stored states do not outrank (see above); returns how many were written. */
-export async function seedStates(client: RedisClient, stateKey: string, seeds: readonly SeedState[], scope: EntryScope): Promise<number> {
+/**
+ * Writes the seeds tsbeat's stored states do not outrank (see above); returns how many were written.
+ * Into an empty state, the seeds with a slot go first: a chunk of anchors alone starts the record
+ * of passed-over slots at 0 (seed-state.lua), which must not happen before another scheduler's
+ * last runs of the same call are in.
+ */
+export async function seedStates(
+  client: RedisClient,
+  keys: Pick<SchedulerKeys, 'state' | 'passedSince'>,
+  seeds: readonly SeedState[],
+  scope: EntryScope,
+): Promise<number> {
   const scripts = withScripts(client);
+  const stateKey = keys.state;
+  const ordered = [...seeds.filter((seed) => seed.anchor !== true), ...seeds.filter((seed) => seed.anchor === true)];
   let written = 0;
-  for (let i = 0; i < seeds.length; i += CHUNK) {
-    const chunk = seeds.slice(i, i + CHUNK);
+  for (let i = 0; i < ordered.length; i += CHUNK) {
+    const chunk = ordered.slice(i, i + CHUNK);
     const stored = await client.hmget(stateKey, ...chunk.map((s) => s.name));
     const args: string[] = [];
     chunk.forEach((seed, j) => {
@@ -112,7 +125,7 @@ export async function seedStates(client: RedisClient, stateKey: string, seeds: r
       args.push(name, state, incarnation ?? '', decision.write === 'replace' ? String(decision.slotMs) : '');
     });
     if (args.length === 0) continue;
-    const replies = await scripts.seedState(1, stateKey, String(args.length / 4), ...args);
+    const replies = await scripts.seedState(2, stateKey, keys.passedSince, String(args.length / 4), ...args);
     written += replies.filter((r) => r === 1).length;
   }
   return written;

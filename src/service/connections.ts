@@ -55,7 +55,7 @@ export function makeConnections(options: {
   });
   // Cut-over adoption of DatabaseScheduler's last runs into the state hash (redis/seed-states.ts).
   const djangoSeed = async (seeds: readonly SeedState[]): Promise<void> => {
-    await seedStates(state, keys.state, seeds, entryScopeOf(config));
+    await seedStates(state, keys, seeds, entryScopeOf(config));
   };
   const django = djangoSettings === undefined ? undefined : openDjangoEntries(djangoSettings, log, options.now, djangoSeed);
   const subscriber = createStateClient(stateUrl, config.broker.transportOptions, 'subscriber', log);
@@ -64,7 +64,7 @@ export function makeConnections(options: {
     config.lock.urls.length === 0
       ? [state]
       : config.lock.urls.map((url, i) => createStateClient(url, {}, `lock ${i + 1}`, log, { deploymentKey: keys.lock }));
-  const redbeat = createRedBeat({ config, state, stateUrl, stateKey: keys.state, instanceId, logger: log });
+  const redbeat = createRedBeat({ config, state, stateUrl, stateKeys: keys, instanceId, logger: log });
   const allClients = [state, subscriber, ...lockClients.filter((c) => c !== state), ...(redbeat?.client ? [redbeat.client] : [])];
   return {
     state,

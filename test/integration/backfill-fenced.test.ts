@@ -19,6 +19,7 @@ import type { TaskMessage } from '../../src/celery/message.js';
 import { publishConfirmedBackfill } from '../../src/publish/confirmed-backfill.js';
 import { RedisPassedSlots } from '../../src/redis/passed-slots-store.js';
 import { RedisStateStore } from '../../src/redis/state-store.js';
+import { seedStates } from '../../src/redis/seed-states.js';
 import { withScripts } from '../../src/redis/scripts.js';
 import { ENV, config, entry } from '../support/messages.js';
 import { startPrivateRedis } from '../support/ops.js';
@@ -324,6 +325,41 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     await new RedisStateStore(redis, keys).load(['gone'], T, new Map([['gone', '5']]));
     expect(await redis.hlen(keys.state)).toBe(0);
     expect(await redis.get(keys.passedSince)).toBeNull();
+  });
+
+  it("a new django deployment whose never-run rows were read before the first leader began: their anchors start passed-since at 0, another scheduler's last run leaves it to the leader", async () => {
+    await redis.del(keys.passedSince);
+    const scope = { zone: 'UTC', deployment: 'bf' };
+    const session = new RedisPassedSlots(redis, keys, createLogger({ level: 'silent' }), () => TOKEN, 1000);
+    // Every replica's django source reads the rows at its start: a never-run row's date_changed is its anchor (its first sighting).
+    const anchors = ['e', 'f'].map((name) => ({ name, lastRunMs: T - 10 * M, runCount: 0, anchor: true }));
+    expect(await seedStates(redis, keys, anchors, scope)).toBe(2);
+    expect(await redis.get(keys.passedSince)).toBe('0');
+    // The first leader begins after them: the record starts at 0 all the same (it was set after the anchors, 3.3 s, in the flaky dashboard test).
+    await session.begin(T - 5 * M);
+    expect(await redis.get(keys.passedSince)).toBe('0');
+    // Slots before the anchor: no scheduler ever ran the row, and the record says so: published.
+    expect(await step([T - 12 * M, T - 11 * M], { entry: 'e', last: false })).toEqual([1, 1, 1]);
+    expect(await queued()).toEqual([`e@${T - 12 * M}`, `e@${T - 11 * M}`]);
+
+    // Another scheduler's last run among them (a cut-over, chunks of 1,000 apart): the record is left unset, whatever the order given,
+    // and the first leader starts it after them, so that the slots before a run celery beat made are unrecorded (it may have skipped them).
+    await redis.del(keys.state, keys.passedSince);
+    const many = Array.from({ length: 1001 }, (_, i) => ({ name: `a${i}`, lastRunMs: T - 10 * M, runCount: 0, anchor: true }));
+    expect(await seedStates(redis, keys, [...many, { name: 'ran', lastRunMs: T - 3 * M, runCount: 4 }], scope)).toBe(1002);
+    expect(await redis.get(keys.passedSince)).toBeNull();
+    await session.begin(T);
+    expect(Number(await redis.get(keys.passedSince))).toBeGreaterThan(T);
+    // Anchors into a state already holding something: unset, as the first leader's passed-clip would judge it.
+    await redis.del(keys.state, keys.passedSince);
+    await state('old', { slot: T - 20 * M });
+    expect(await seedStates(redis, keys, anchors, scope)).toBe(2);
+    expect(await redis.get(keys.passedSince)).toBeNull();
+    // A passed-since already set is kept.
+    await redis.del(keys.state);
+    await redis.set(keys.passedSince, String(T));
+    expect(await seedStates(redis, keys, anchors, scope)).toBe(2);
+    expect(await redis.get(keys.passedSince)).toBe(String(T));
   });
 
   it('record-passed writes nothing for an entry changed or deleted since it was read', async () => {

@@ -42,8 +42,9 @@ describe('seed-state.lua', () => {
     await redis.hset(keys.state, 'newer', JSON.stringify({ slot: S - 99_000, g: 'd9', n: 9 }));
     await redis.hset(keys.state, 'ran', JSON.stringify({ slot: S - 99_000, g: 'd5', n: 9 }));
     const reply = await withScripts(redis).seedState(
-      1,
+      2,
       keys.state,
+      keys.passedSince,
       '4',
       ...['none', seedText(S, 2, 'd5'), 'd5', ''],
       ...['older', seedText(S, 2, 'd5'), 'd5', ''],
@@ -64,8 +65,9 @@ describe('seed-state.lua', () => {
     await redis.hset(keys.state, 'untagged', JSON.stringify({ slot: S - 60_000, n: 4 }));
     await redis.hset(keys.state, 'later', JSON.stringify({ slot: S + 1000, g: 'd5', n: 4 }));
     const reply = await withScripts(redis).seedState(
-      1,
+      2,
       keys.state,
+      keys.passedSince,
       '5',
       ...['seen', seedText(S, 3, 'd5'), 'd5', ''],
       ...['same', seedText(S, 3, 'd5'), 'd5', String(S - 60_000)],
@@ -88,8 +90,9 @@ describe('seed-state.lua', () => {
     await redis.hset(keys.state, 'ran', JSON.stringify({ slot: S - 60_000, g: 'd5', n: 4 }));
     await redis.hset(keys.state, 'older', JSON.stringify({ slot: S - 60_000, g: 'd3', n: 4 }));
     const reply = await withScripts(redis).seedState(
-      1,
+      2,
       keys.state,
+      keys.passedSince,
       '4',
       ...['none', anchorText, 'd5', ''],
       ...['seen', anchorText, 'd5', ''],
@@ -105,14 +108,23 @@ describe('seed-state.lua', () => {
 
   it('refuses a malformed call before writing anything', async () => {
     const scripts = withScripts(redis);
-    await expect(scripts.seedState(1, keys.state, '2', 'a', seedText(S, 1, 'd1'), 'd1', '')).rejects.toThrow(/quadruples/);
-    await expect(scripts.seedState(1, keys.state, '2', 'a', seedText(S, 1, 'd1'), 'd1', '', 'b', '{"n":-1}', 'd1', '')).rejects.toThrow(
-      /entry 2 is not a readable state/,
+    await expect(scripts.seedState(2, keys.state, keys.passedSince, '2', 'a', seedText(S, 1, 'd1'), 'd1', '')).rejects.toThrow(
+      /quadruples/,
     );
-    await expect(scripts.seedState(1, keys.state, '1', 'a', seedText(S, 1, 'd1'), 'd1', 'soon')).rejects.toThrow(/not a number/);
+    await expect(
+      scripts.seedState(2, keys.state, keys.passedSince, '2', 'a', seedText(S, 1, 'd1'), 'd1', '', 'b', '{"n":-1}', 'd1', ''),
+    ).rejects.toThrow(/entry 2 is not a readable state/);
+    await expect(scripts.seedState(2, keys.state, keys.passedSince, '1', 'a', seedText(S, 1, 'd1'), 'd1', 'soon')).rejects.toThrow(
+      /not a number/,
+    );
     expect(await redis.hlen(keys.state)).toBe(0);
     await redis.set('wrong', 'x');
-    await expect(scripts.seedState(1, 'wrong', '1', 'a', seedText(S, 1, 'd1'), 'd1', '')).rejects.toThrow(/WRONGTYPE/);
+    await expect(scripts.seedState(2, 'wrong', keys.passedSince, '1', 'a', seedText(S, 1, 'd1'), 'd1', '')).rejects.toThrow(/WRONGTYPE/);
+    await redis.hset('wrong-since', 'a', '1');
+    await expect(scripts.seedState(2, keys.state, 'wrong-since', '1', 'a', seedText(S, 1, 'd1'), 'd1', '')).rejects.toThrow(
+      /WRONGTYPE seed-state: wrong-since holds a hash/,
+    );
+    expect(await redis.hlen(keys.state)).toBe(0);
   });
 });
 
@@ -129,7 +141,7 @@ describe('seedStates: whichever last run is newer by slot wins', () => {
     const entry = every10s();
     const written = await seedStates(
       redis,
-      keys.state,
+      keys,
       [
         { name: 'same', lastRunMs: S, runCount: 9, incarnation: 'r1', entry },
         // What tsbeat's write-back wrote of its own run: its publish time.

@@ -6,6 +6,14 @@
   stored state is still what the decision read, so that a run published meanwhile is never undone.
 
   KEYS[1]      state hash (field = entry name; includes/entry-state.lua)
+  KEYS[2]      passed-since (string; includes/passed-ranges.lua): set to 0 when it is unset, the
+               state hash was empty and every seed written is an anchor. Sources are read by every
+               replica from its start, so their anchors reached an empty state before the first
+               leader's passed-clip, which then found the hash not empty and started the record
+               after them: a backfill skipped every slot before them as unrecorded, though no
+               scheduler had ever run the rows. A seed with a slot leaves it unset: the slots before
+               another scheduler's last run are unrecorded (it may have skipped them unseen), as the
+               first leader's passed-clip then makes them.
 
   ARGV[1]      N, the number of entries; then N quadruples: entry name, the state to write (a
                readable state whose `g` is the incarnation), the incarnation (as in
@@ -14,7 +22,7 @@
                is at most it and before the seed's
 
   Reply   per entry in order: 1 = written; 0 = kept what was there
-  Errors  WRONGTYPE naming the key when the state key holds another type; ERR when N does not match,
+  Errors  WRONGTYPE naming the key when the state or passed-since key holds another type; ERR when N does not match,
           a state to write is not readable or a `replace` is not a number. All before anything is
           written.
   Writes  HSET of the seed where there is no state of the incarnation: none, an unreadable one, one
@@ -26,14 +34,14 @@
           and before the seed's: the seed's slot, publish time and incarnation, the stored `seen`
           and manual-run count `t` kept, the count the seed's plus `t` (the other scheduler's count is
           of scheduled runs, and a re-enabled django row's starts again). A state of a newer incarnation, or
-          one that moved past `replace`, is kept.
+          one that moved past `replace`, is kept. SET of passed-since to 0 (KEYS[2], above).
 ]]
 --- @include "key-type"
 --- @include "entry-state"
 --- @include "entry-fence"
 
 local SCRIPT = 'seed-state'
-local refused = wrongType(SCRIPT, KEYS[1], 'hash')
+local refused = wrongType(SCRIPT, KEYS[1], 'hash') or wrongType(SCRIPT, KEYS[2], 'string')
 if refused then return refused end
 local count = tonumber(ARGV[1])
 if not count or #ARGV ~= 1 + 4 * count then
@@ -58,6 +66,10 @@ local function merged(seed, mine)
   return encodeState({ slot = seed.slot, seen = mine.seen, at = seed.at, g = seed.g, n = seed.n + (mine.t or 0), t = mine.t })
 end
 
+-- Nothing ran yet (passed-clip.lua's rule for 0): kept only if no seed written carries a slot.
+local sinceUnset = redis.call('HLEN', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0
+local anchorsOnly, anyWritten = true, false
+
 local written = {}
 for i = 1, count do
   local seed = seeds[i]
@@ -77,5 +89,10 @@ for i = 1, count do
       written[i] = 1
     end
   end
+  if written[i] == 1 then
+    anyWritten = true
+    if seed.state.slot ~= nil then anchorsOnly = false end
+  end
 end
+if sinceUnset and anyWritten and anchorsOnly then redis.call('SET', KEYS[2], '0') end
 return written
