@@ -338,7 +338,9 @@ describe('the record of passed-over slots and backfill-fenced.lua', () => {
     // The first leader begins after them: the record starts at 0 all the same (it was set after the anchors, 3.3 s, in the flaky dashboard test).
     await session.begin(T - 5 * M);
     expect(await redis.get(keys.passedSince)).toBe('0');
-    // Slots before the anchor: no scheduler ever ran the row, and the record says so: published.
+    // The row runs (its first slots published by the leader); slots before the anchor: no scheduler
+    // ever ran them, and the record says so: published (with passed-since after the anchor, unrecorded: 5).
+    await state('e', { slot: T - 2 * M, seen: T - 10 * M });
     expect(await step([T - 12 * M, T - 11 * M], { entry: 'e', last: false })).toEqual([1, 1, 1]);
     expect(await queued()).toEqual([`e@${T - 12 * M}`, `e@${T - 11 * M}`]);
 

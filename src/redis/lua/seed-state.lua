@@ -7,13 +7,15 @@
 
   KEYS[1]      state hash (field = entry name; includes/entry-state.lua)
   KEYS[2]      passed-since (string; includes/passed-ranges.lua): set to 0 when it is unset, the
-               state hash was empty and every seed written is an anchor. Sources are read by every
-               replica from its start, so their anchors reached an empty state before the first
-               leader's passed-clip, which then found the hash not empty and started the record
-               after them: a backfill skipped every slot before them as unrecorded, though no
-               scheduler had ever run the rows. A seed with a slot leaves it unset: the slots before
-               another scheduler's last run are unrecorded (it may have skipped them unseen), as the
-               first leader's passed-clip then makes them.
+               state hash was empty, and this call wrote at least one seed and only anchors. Sources
+               are read by every replica from its start, so their anchors reached an empty state
+               before the first leader's passed-clip, which then found the hash not empty and
+               started the record after them: a backfill skipped every slot before them as
+               unrecorded, though no scheduler had ever run the rows. A call that writes a seed with
+               a slot leaves it unset: the slots before another scheduler's last run are unrecorded
+               (it may have skipped them unseen), as the first leader's passed-clip then makes them.
+               A later call's slotted seeds find it 0 (another django schema's, RedBeat's read after
+               django's): their earlier slots count as published to a backfill, an under-fill.
 
   ARGV[1]      N, the number of entries; then N quadruples: entry name, the state to write (a
                readable state whose `g` is the incarnation), the incarnation (as in
