@@ -30,9 +30,9 @@ export const SOURCE_DEFAULTS = {
    */
   pauseNoticedMs: 250,
   /**
-   * How often the leader's pause watch beats (only while it leads): well under pauseNoticedMs, so
-   * that every pause longer than that is seen wherever it falls; as often as the event-loop lag
-   * metrics sample.
+   * How often the leader's pause watch beats (only while it leads, from readFirstMaxMs before its
+   * next publish on): well under pauseNoticedMs, so that every pause longer than that is seen
+   * wherever it falls; as often as the event-loop lag metrics sample.
    */
   pauseSampleMs: 100,
   /**

@@ -5,6 +5,14 @@
  * pause that ended before it fires, and one that fires just after the pause ends says only how
  * late it is, not how long the pause was; a beat this frequent sees every pause longer than
  * `pauseMs`, whenever it falls.
+ *
+ * A pause matters only to a publish that follows it closely (Runner: read before you publish),
+ * so the watch beats only from the instant its user names on (`watchFrom`, a little before the
+ * next publish) and rests before it: an idle leader whose next run is a minute away is not woken
+ * ten times a second. The timer that ends a rest is a beat due at that instant, so a pause that
+ * spans the window's start is seen by its lateness; one that ended before the window
+ * began is not, and needs not be: its user opens the window early enough for what the pause held
+ * up to have been read by then.
  */
 
 /** A pause noticed: when it ended, and the time between the beats around it (the pause and up to one beat's period), in monotonic ms. */
@@ -23,35 +31,69 @@ export interface PauseWatchOptions {
 }
 
 export class PauseWatch {
+  private started = false;
+  /** The pending beat's timer, and when it is due (monotonic ms): a beat is late by the time past it. */
   private timer: NodeJS.Timeout | undefined;
-  private lastBeatMs = 0;
+  private dueMs = 0;
+  /** From when it beats (monotonic ms); undefined: not until told. */
+  private fromMs: number | undefined = Number.NEGATIVE_INFINITY;
   private lastPause: Pause | undefined;
 
   constructor(private readonly options: PauseWatchOptions) {}
 
   start(): void {
-    this.lastBeatMs = this.now();
-    this.timer = setInterval(() => this.beat(), this.options.everyMs);
-    // It only watches: it never keeps the process alive.
-    this.timer.unref();
+    this.started = true;
+    this.armFrom(this.now());
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.started = false;
+    this.disarm();
+  }
+
+  /** Beats from `fromMs` (monotonic ms) on, resting until then; undefined rests until told again. */
+  watchFrom(fromMs: number | undefined): void {
+    this.fromMs = fromMs;
+    if (!this.started) return;
+    const now = this.now();
+    // A beat due and not run yet (held up by the pause it would tell of) has its turn first.
+    if (this.timer !== undefined && this.dueMs <= now) this.beat(now);
+    else if (fromMs === undefined) this.disarm();
+    // Sooner than the pending beat, by more than a period: a later one is left to re-arm itself.
+    else if (this.timer === undefined || fromMs < this.dueMs - this.options.everyMs) this.arm(Math.max(fromMs, now));
   }
 
   /** The last pause noticed, one that is ending now included (its timer may not have run yet); undefined before any. */
   last(): Pause | undefined {
-    if (this.timer !== undefined) this.beat();
+    const now = this.now();
+    if (this.timer !== undefined && this.dueMs <= now) this.beat(now);
     return this.lastPause;
   }
 
-  private beat(): void {
-    const now = this.now();
-    const gapMs = now - this.lastBeatMs;
+  /** The pending beat, at `now`: late by more than `pauseMs` less its period, it ends a pause. */
+  private beat(now: number): void {
+    const gapMs = now - this.dueMs + this.options.everyMs;
     if (gapMs > this.options.pauseMs) this.lastPause = { endMs: now, lengthMs: gapMs };
-    this.lastBeatMs = now;
+    this.armFrom(now);
+  }
+
+  /** The next beat a period after `now`, or where the watch begins if that is later. */
+  private armFrom(now: number): void {
+    if (this.fromMs === undefined) this.disarm();
+    else this.arm(Math.max(now + this.options.everyMs, this.fromMs));
+  }
+
+  private arm(dueMs: number): void {
+    clearTimeout(this.timer);
+    this.dueMs = dueMs;
+    this.timer = setTimeout(() => this.beat(this.now()), Math.max(0, dueMs - this.now()));
+    // It only watches: it never keeps the process alive.
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private now(): number {

@@ -1,6 +1,6 @@
 /**
- * A task run every `intervalMs` and at once when poked, never two at a time: a poke during a run
- * makes one more run right after it. The control loop, the catalog of runtime entries and the alert
+ * A task run every `intervalMs` (on the interval's grid of the monotonic clock) and at once when
+ * poked, never two at a time: a poke during a run makes one more run right after it. The control loop, the catalog of runtime entries and the alert
  * sender all look at Redis this way (on a schedule, and sooner when told something changed).
  */
 export interface PokedLoopOptions {
@@ -60,7 +60,11 @@ export class PokedLoop {
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => this.poke(), this.options.intervalMs);
+    // The next mark of the interval's grid on the monotonic clock, rather than an interval after
+    // this run ended: loops of one interval (the control loop, the catalog's look and the alert
+    // sender, each a second) wake the idle process together, once, instead of each on its own.
+    const { intervalMs } = this.options;
+    this.timer = setTimeout(() => this.poke(), intervalMs > 0 ? intervalMs - (performance.now() % intervalMs) : 0);
     if (this.options.unref === true) this.timer.unref();
   }
 }

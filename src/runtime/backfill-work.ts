@@ -35,9 +35,17 @@ const BACKFILL_MAX_AGE_MS = 15 * 60_000;
 
 export type { BackfillWorkOptions };
 
-/** Works through the pending requests; 'fenced' when this instance stopped leading meanwhile. */
-export async function workBackfills(o: BackfillWorkOptions): Promise<'fenced' | undefined> {
-  for (const { text, request } of await o.source.pendingBackfills(BACKFILLS_PER_WAKE)) {
+/** The pending requests a look works through, oldest first. */
+export function pendingBackfills(source: BackfillWorkOptions['source']): ReturnType<BackfillWorkOptions['source']['pendingBackfills']> {
+  return source.pendingBackfills(BACKFILLS_PER_WAKE);
+}
+
+/**
+ * Works through the pending requests (`pending`, read as the look began); 'fenced' when this
+ * instance stopped leading meanwhile.
+ */
+export async function workBackfills(o: BackfillWorkOptions, pending = pendingBackfills(o.source)): Promise<'fenced' | undefined> {
+  for (const { text, request } of await pending) {
     if (o.lease() === undefined) return 'fenced';
     if (request === undefined) {
       await refuse(o, text, undefined, 'not a backfill request (unreadable JSON): discarded');

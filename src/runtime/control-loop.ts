@@ -23,7 +23,7 @@ import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { TriggerResult } from '../ports/control-source.js';
 import type { BackfillSource, ControlSource, TriggerPublisher, TriggerRequest } from '../ports/control-source.js';
-import { workBackfills } from './backfill-work.js';
+import { pendingBackfills, workBackfills } from './backfill-work.js';
 import type { BackfillWorkOptions } from './backfill-work.js';
 import { checkedEntry } from './before-publish.js';
 import type { BeforePublish } from './before-publish.js';
@@ -126,12 +126,13 @@ export class ControlLoop {
   private async check(): Promise<void> {
     const { source, logger } = this.options;
     this.waiting.clear();
+    const first = firstReads(source, this.options.now());
     try {
-      const paused = await source.paused();
+      const paused = await first.paused;
       this.paused = paused;
       this.options.onPaused(paused);
-      if (source.deploymentStop !== undefined) {
-        const stop = await source.deploymentStop();
+      if (first.stop !== undefined) {
+        const stop = await first.stop;
         this.options.onDeploymentStop?.(stop);
         // Stopped: manual runs and backfills wait in their lists (the scripts would refuse them too).
         if (stop !== undefined) {
@@ -139,10 +140,10 @@ export class ControlLoop {
           return;
         }
       }
-      if ((await this.publishTriggers(source)) === 'not leading') return;
-      if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source))) === 'fenced') return;
+      if ((await this.publishTriggers(source, first.triggers)) === 'not leading') return;
+      if (hasBackfills(source) && (await workBackfills(this.backfillOptions(source), first.backfills)) === 'fenced') return;
       // Last: a retries key something else wrote fails this read alone, not the backfills before it.
-      if ((await this.publishRetries(source, paused)) === 'not leading') return;
+      if ((await this.publishRetries(source, paused, first.retries)) === 'not leading') return;
       if ((await this.releaseWaiting()) === 'not leading') return;
       this.lastError = undefined;
     } catch (error) {
@@ -154,10 +155,9 @@ export class ControlLoop {
   }
 
   /** The pending manual runs, each published once or discarded; 'not leading' once the lease is gone or fenced. */
-  private async publishTriggers(source: ControlSource): Promise<'not leading' | undefined> {
+  private async publishTriggers(source: ControlSource, pending: FirstReads['triggers']): Promise<'not leading' | undefined> {
     const { logger } = this.options;
-    const pending = await source.pendingTriggers(TRIGGERS_PER_WAKE);
-    for (const { text, request } of pending) {
+    for (const { text, request } of await pending) {
       const token = this.options.lease();
       if (token === undefined) return 'not leading';
       const found = request && this.entryNamed(request.entry);
@@ -223,12 +223,16 @@ export class ControlLoop {
    * re-created since its slot's run. One of a `paused` entry stays pending, read past, until a look
    * after its resume publishes it.
    */
-  private async publishRetries(source: ControlSource, paused: ReadonlySet<string>): Promise<'not leading' | undefined> {
-    if (source.dueRetries === undefined || this.options.publisher.publishRetry === undefined) return undefined;
-    const now = this.options.now();
+  private async publishRetries(
+    source: ControlSource,
+    paused: ReadonlySet<string>,
+    firstPage: FirstReads['retries'],
+  ): Promise<'not leading' | undefined> {
+    if (source.dueRetries === undefined || firstPage === undefined || this.options.publisher.publishRetry === undefined) return undefined;
+    const now = firstPage.nowMs;
     // At most TRIGGERS_PER_WAKE published a look, past up to HELD_PAGES_PER_WAKE pages of held ones.
     for (let skip = 0, page = 0, done = 0; page < HELD_PAGES_PER_WAKE && done < TRIGGERS_PER_WAKE; page++) {
-      const due = await source.dueRetries(now, TRIGGERS_PER_WAKE, skip);
+      const due = await (page === 0 ? firstPage.due : source.dueRetries(now, TRIGGERS_PER_WAKE, skip));
       let held = 0;
       for (const item of due) {
         const done = await this.publishRetry(source, paused, item);
@@ -387,6 +391,30 @@ export class ControlLoop {
       beforePublish,
     };
   }
+}
+
+/**
+ * A look's first reads, sent together as it begins, so that a look with nothing to do is one round
+ * trip to Redis rather than one per read (an idle leader looks every second). Each is awaited
+ * where the look needs it, in the order the look has always read them: one that failed fails the
+ * look there, as it did when it was read there, and not before (its failure is held, not thrown
+ * unhandled, until then). `retries` is the first page of the attempts due at its `nowMs`.
+ */
+function firstReads(source: ControlSource, nowMs: number) {
+  return {
+    paused: held(source.paused()),
+    stop: source.deploymentStop === undefined ? undefined : held(source.deploymentStop()),
+    triggers: held(source.pendingTriggers(TRIGGERS_PER_WAKE)),
+    backfills: hasBackfills(source) ? held(pendingBackfills(source)) : undefined,
+    retries: source.dueRetries === undefined ? undefined : { nowMs, due: held(source.dueRetries(nowMs, TRIGGERS_PER_WAKE, 0)) },
+  };
+}
+type FirstReads = ReturnType<typeof firstReads>;
+
+/** `read`, its failure left for whoever awaits it (a look that ended before it never does). */
+function held<T>(read: Promise<T>): Promise<T> {
+  read.catch(() => undefined);
+  return read;
 }
 
 function hasBackfills(source: ControlSource): source is ControlSource & BackfillSource {

@@ -124,8 +124,11 @@ export interface RunnerReadFirst {
    * publish. It must resolve in bounded time (ReadFirst).
    */
   readonly read: () => Promise<void>;
-  /** The last pause of the process noticed (base/pause-watch.ts). */
-  readonly pauses: { last(): Pause | undefined };
+  /**
+   * The last pause of the process noticed (base/pause-watch.ts), watched from shortly before each
+   * publish (`watchFrom`, monotonic ms; undefined when nothing is due).
+   */
+  readonly pauses: { last(): Pause | undefined; watchFrom(fromMs: number | undefined): void };
 }
 
 export class Runner {
@@ -500,8 +503,15 @@ export class Runner {
     const now = this.options.clock.now();
     const dueMs = instantMs ?? now + Math.max(0, delayMs);
     const sleepMs = Math.max(0, dueMs - now);
-    this.plannedWakeMs = performance.now() + sleepMs;
+    const monotonicNow = performance.now();
+    this.plannedWakeMs = monotonicNow + sleepMs;
     const nextDueMs = this.book.nextDueMs();
+    // Pauses matter to a publish that follows them closely: one that ended longer than a read
+    // before the runtime entries may take (readFirstMaxMs) before it left the reads it held up
+    // time to end. Before that the watch rests, so that an idle leader is not woken for it.
+    this.options.readFirst?.pauses.watchFrom(
+      nextDueMs === undefined ? undefined : monotonicNow + (nextDueMs - now) - DEFAULTS.readFirstMaxMs,
+    );
     if (nextDueMs !== undefined && nextDueMs <= dueMs) {
       // A clock that does not get there (stepped back) is looked at again from timers, never
       // later than maxInterval, so that a further step is seen.

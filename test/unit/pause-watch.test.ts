@@ -23,8 +23,14 @@ async function run(ms: number): Promise<void> {
   }
 }
 
+/** A pause of `ms`: the clock moves, and the timers due meanwhile run only as it ends. */
+async function pause(ms: number): Promise<void> {
+  monotonic += ms;
+  await vi.advanceTimersByTimeAsync(ms);
+}
+
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
   monotonic = 1000;
 });
 
@@ -60,5 +66,54 @@ describe('PauseWatch', () => {
     monotonic += 300;
     await run(100);
     expect(w.last()?.lengthMs).toBe(400);
+  });
+
+  describe('watching from an instant (a little before the next publish)', () => {
+    it('rests until then: a pause over before the window opens is not one (no beat was due in it); one after is', async () => {
+      const w = watch();
+      w.watchFrom(monotonic + 1000);
+      await run(500);
+      await pause(400);
+      expect(w.last()).toBeUndefined();
+      await run(200);
+      expect(w.last()).toBeUndefined();
+      await pause(300);
+      expect(w.last()?.lengthMs).toBe(300);
+    });
+
+    it("sees a pause that spans the window's start by the lateness of the timer that opens it", async () => {
+      const w = watch();
+      w.watchFrom(monotonic + 1000);
+      await run(900);
+      // Frozen from 100 ms before the window until 900 ms into it; the rest's timer has not run yet.
+      monotonic += 1000;
+      expect(w.last()).toEqual({ endMs: 2900, lengthMs: 1000 });
+      await run(200);
+      expect(w.last()).toEqual({ endMs: 2900, lengthMs: 1000 });
+    });
+
+    it('sees it when it is told to watch from another instant before the late timer has run', async () => {
+      const w = watch();
+      w.watchFrom(monotonic + 1000);
+      await run(900);
+      monotonic += 1000;
+      // A change handled before the late timer (the next publish moved): the pause is still seen.
+      w.watchFrom(monotonic + 60_000);
+      expect(w.last()).toEqual({ endMs: 2900, lengthMs: 1000 });
+    });
+
+    it('rests with no timer at all while nothing is due, and beats at once when told an instant past', async () => {
+      const w = watch();
+      w.watchFrom(undefined);
+      expect(vi.getTimerCount()).toBe(0);
+      monotonic += 5000;
+      expect(w.last()).toBeUndefined();
+      w.watchFrom(monotonic - 1);
+      expect(vi.getTimerCount()).toBe(1);
+      await run(100);
+      monotonic += 300;
+      await run(100);
+      expect(w.last()?.lengthMs).toBe(400);
+    });
   });
 });

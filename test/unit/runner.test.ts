@@ -102,7 +102,7 @@ interface Setup {
   readonly onPublishFailed?: (error: unknown) => void;
   readonly logger?: ReturnType<typeof captureLogs>['logger'];
   readonly beforeCatchUp?: () => Promise<void>;
-  readonly pauses?: { last(): Pause | undefined };
+  readonly pauses?: { last(): Pause | undefined; watchFrom?(fromMs: number | undefined): void };
   readonly onSuperseded?: (names: readonly string[]) => void;
   readonly events?: SchedulerEvents;
   readonly clock?: Clock;
@@ -122,7 +122,7 @@ async function startRunner(setup: Setup): Promise<Runner> {
     ...(setup.onPublishFailed === undefined ? {} : { onPublishFailed: setup.onPublishFailed }),
     ...(setup.beforeCatchUp === undefined
       ? {}
-      : { readFirst: { read: setup.beforeCatchUp, pauses: setup.pauses ?? { last: () => undefined } } }),
+      : { readFirst: { read: setup.beforeCatchUp, pauses: { last: () => undefined, watchFrom: () => undefined, ...setup.pauses } } }),
     ...(setup.onSuperseded === undefined ? {} : { onSuperseded: setup.onSuperseded }),
     ...(setup.events === undefined ? {} : { events: setup.events }),
   });
@@ -225,6 +225,27 @@ describe('Runner', () => {
     await advance(S);
     expect(reads).toEqual([1, 3]);
     expect(published).toHaveLength(4);
+  });
+
+  it('has the pause watch beat from readFirstMaxMs before each publish on, and rest before that', async () => {
+    const { dispatcher, published } = fakeDispatcher();
+    // Where the watch is asked to begin, as ms from when it is asked.
+    const asked: (number | undefined)[] = [];
+    await startRunner({
+      config: configOf({ e: { task: 't.e', schedule: 60 } }),
+      dispatcher,
+      beforeCatchUp: async () => undefined,
+      pauses: { last: () => undefined, watchFrom: (fromMs) => asked.push(fromMs === undefined ? undefined : fromMs - performance.now()) },
+    });
+    await advance(60 * S + 100);
+    expect(published).toHaveLength(1);
+    // After the publish, the next is a minute away: the watch rests until 5 s before it.
+    const last = asked.at(-1);
+    expect(last).toBeGreaterThan(60 * S - DEFAULTS.readFirstMaxMs - 300);
+    expect(last).toBeLessThanOrEqual(60 * S - DEFAULTS.readFirstMaxMs);
+    // Within those 5 s it is asked to beat (an instant already past).
+    await advance(57 * S);
+    expect(asked.at(-1)).toBeLessThanOrEqual(0);
   });
 
   it('a run refused as superseded (its entry changed since it was read) is said, kept from its cursor and tried again after SUPERSEDED_RETRY_MS', async () => {
