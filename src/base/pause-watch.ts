@@ -8,14 +8,19 @@
  *
  * A pause matters only to a publish that follows it closely (Runner: read before you publish),
  * so the watch beats only from the instant its user names on (`watchFrom`, a little before the
- * next publish) and rests before it: an idle leader whose next run is a minute away is not woken
- * ten times a second. The timer that ends a rest is a beat due at that instant, so a pause that
- * spans the window's start is seen by its lateness; one that ended before the window
- * began is not, and needs not be: its user opens the window early enough for what the pause held
- * up to have been read by then.
+ * next publish it plans) and rests before it: an idle leader whose next run is a minute away is
+ * not woken ten times a second. The timer that ends a rest is a beat due at that instant, so a
+ * pause that spans the window's start is seen by its lateness (its length counted from the
+ * window's start); one that ended before the window opened is not, and needs not be: its user
+ * opens the window early enough for what the pause held up to have been read by then. A publish
+ * not planned that early (a window opened at once, by watchFrom, after a rest) gets no such
+ * look back at the rest: what guards it is what guards every publish (Runner).
  */
 
-/** A pause noticed: when it ended, and the time between the beats around it (the pause and up to one beat's period), in monotonic ms. */
+/**
+ * A pause noticed: when it ended, and the time between the beats around it (the pause and up to
+ * one beat's period; of one that spans the window's start, the part after it), in monotonic ms.
+ */
 export interface Pause {
   readonly endMs: number;
   readonly lengthMs: number;
@@ -60,7 +65,7 @@ export class PauseWatch {
     if (this.timer !== undefined && this.dueMs <= now) this.beat(now);
     else if (fromMs === undefined) this.disarm();
     // Sooner than the pending beat, by more than a period: a later one is left to re-arm itself.
-    else if (this.timer === undefined || fromMs < this.dueMs - this.options.everyMs) this.arm(Math.max(fromMs, now));
+    else if (this.timer === undefined || Math.max(fromMs, now) < this.dueMs - this.options.everyMs) this.arm(Math.max(fromMs, now));
   }
 
   /** The last pause noticed, one that is ending now included (its timer may not have run yet); undefined before any. */

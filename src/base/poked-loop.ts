@@ -1,6 +1,7 @@
 /**
- * A task run every `intervalMs` (on the interval's grid of the monotonic clock) and at once when
- * poked, never two at a time: a poke during a run makes one more run right after it. The control loop, the catalog of runtime entries and the alert
+ * A task run every `intervalMs` and at once when poked, never two at a time: a poke during a run
+ * makes one more run right after it. After its first run it runs on the interval's grid of the
+ * monotonic clock (see `schedule`). The control loop, the catalog of runtime entries and the alert
  * sender all look at Redis this way (on a schedule, and sooner when told something changed).
  */
 export interface PokedLoopOptions {
@@ -24,7 +25,7 @@ export class PokedLoop {
   start(): void {
     this.running = true;
     if (this.options.runAtStart) this.poke();
-    else this.schedule();
+    else this.arm(this.options.intervalMs);
   }
 
   /** Runs now, or as soon as the run in progress ends. */
@@ -59,12 +60,21 @@ export class PokedLoop {
     await this.busy;
   }
 
+  /**
+   * The next mark of the interval's grid on the monotonic clock, rather than an interval after this
+   * run ended: loops of one interval (the control loop, the catalog's look and the alert sender,
+   * each a second) wake the idle process together, once, instead of each on its own. A mark nearer
+   * than a tenth of the interval is skipped for the one after: a timer may fire a little before its
+   * mark, and a run that ends before it must not run again at once.
+   */
   private schedule(): void {
-    // The next mark of the interval's grid on the monotonic clock, rather than an interval after
-    // this run ended: loops of one interval (the control loop, the catalog's look and the alert
-    // sender, each a second) wake the idle process together, once, instead of each on its own.
     const { intervalMs } = this.options;
-    this.timer = setTimeout(() => this.poke(), intervalMs > 0 ? intervalMs - (performance.now() % intervalMs) : 0);
+    const toMarkMs = intervalMs > 0 ? intervalMs - (performance.now() % intervalMs) : 0;
+    this.arm(toMarkMs < intervalMs / 10 ? toMarkMs + intervalMs : toMarkMs);
+  }
+
+  private arm(delayMs: number): void {
+    this.timer = setTimeout(() => this.poke(), delayMs);
     if (this.options.unref === true) this.timer.unref();
   }
 }

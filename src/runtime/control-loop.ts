@@ -126,8 +126,8 @@ export class ControlLoop {
   private async check(): Promise<void> {
     const { source, logger } = this.options;
     this.waiting.clear();
-    const first = firstReads(source, this.options.now());
     try {
+      const first = this.firstReads(source);
       const paused = await first.paused;
       this.paused = paused;
       this.options.onPaused(paused);
@@ -154,8 +154,30 @@ export class ControlLoop {
     }
   }
 
+  /**
+   * A look's first reads, sent together as it begins, so that a look with nothing to do is one
+   * round trip to Redis rather than one per read (an idle leader looks every second). Each is
+   * awaited where the look needs it, in the order the look has always read them: one that failed
+   * fails the look there, as it did when it was read there, and not before (its failure is held,
+   * not thrown unhandled, until then). `retries` is the first page of the attempts due at its
+   * `nowMs`, read only by a loop that publishes them.
+   */
+  private firstReads(source: ControlSource) {
+    const nowMs = this.options.now();
+    return {
+      paused: held(source.paused()),
+      stop: source.deploymentStop === undefined ? undefined : held(source.deploymentStop()),
+      triggers: held(source.pendingTriggers(TRIGGERS_PER_WAKE)),
+      backfills: hasBackfills(source) ? held(pendingBackfills(source)) : undefined,
+      retries:
+        source.dueRetries === undefined || this.options.publisher.publishRetry === undefined
+          ? undefined
+          : { nowMs, due: held(source.dueRetries(nowMs, TRIGGERS_PER_WAKE, 0)) },
+    };
+  }
+
   /** The pending manual runs, each published once or discarded; 'not leading' once the lease is gone or fenced. */
-  private async publishTriggers(source: ControlSource, pending: FirstReads['triggers']): Promise<'not leading' | undefined> {
+  private async publishTriggers(source: ControlSource, pending: ControlLoopReads['triggers']): Promise<'not leading' | undefined> {
     const { logger } = this.options;
     for (const { text, request } of await pending) {
       const token = this.options.lease();
@@ -226,7 +248,7 @@ export class ControlLoop {
   private async publishRetries(
     source: ControlSource,
     paused: ReadonlySet<string>,
-    firstPage: FirstReads['retries'],
+    firstPage: ControlLoopReads['retries'],
   ): Promise<'not leading' | undefined> {
     if (source.dueRetries === undefined || firstPage === undefined || this.options.publisher.publishRetry === undefined) return undefined;
     const now = firstPage.nowMs;
@@ -393,23 +415,7 @@ export class ControlLoop {
   }
 }
 
-/**
- * A look's first reads, sent together as it begins, so that a look with nothing to do is one round
- * trip to Redis rather than one per read (an idle leader looks every second). Each is awaited
- * where the look needs it, in the order the look has always read them: one that failed fails the
- * look there, as it did when it was read there, and not before (its failure is held, not thrown
- * unhandled, until then). `retries` is the first page of the attempts due at its `nowMs`.
- */
-function firstReads(source: ControlSource, nowMs: number) {
-  return {
-    paused: held(source.paused()),
-    stop: source.deploymentStop === undefined ? undefined : held(source.deploymentStop()),
-    triggers: held(source.pendingTriggers(TRIGGERS_PER_WAKE)),
-    backfills: hasBackfills(source) ? held(pendingBackfills(source)) : undefined,
-    retries: source.dueRetries === undefined ? undefined : { nowMs, due: held(source.dueRetries(nowMs, TRIGGERS_PER_WAKE, 0)) },
-  };
-}
-type FirstReads = ReturnType<typeof firstReads>;
+type ControlLoopReads = ReturnType<ControlLoop['firstReads']>;
 
 /** `read`, its failure left for whoever awaits it (a look that ended before it never does). */
 function held<T>(read: Promise<T>): Promise<T> {

@@ -507,8 +507,12 @@ export class Runner {
     this.plannedWakeMs = monotonicNow + sleepMs;
     const nextDueMs = this.book.nextDueMs();
     // Pauses matter to a publish that follows them closely: one that ended longer than a read
-    // before the runtime entries may take (readFirstMaxMs) before it left the reads it held up
-    // time to end. Before that the watch rests, so that an idle leader is not woken for it.
+    // of the runtime entries may take (readFirstMaxMs) before it left the reads it held up time
+    // to end. Before that the watch rests, so that an idle leader is not woken for it. A publish
+    // this did not foresee (a released buffered run, a resumed or changed entry due at once)
+    // after a pause in the rest is not read for: the script still refuses a store entry's run
+    // that was edited or deleted meanwhile (superseded: read, then tried again), and RedBeat's
+    // and django's entries are checked before each publish of them (beforePublish).
     this.options.readFirst?.pauses.watchFrom(
       nextDueMs === undefined ? undefined : monotonicNow + (nextDueMs - now) - DEFAULTS.readFirstMaxMs,
     );

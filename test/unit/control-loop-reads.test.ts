@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { BackfillRequest, ControlSource, DeploymentStop, TriggerPublisher, TriggerRequest } from '../../src/ports/control-source.js';
 import { TriggerResult } from '../../src/ports/control-source.js';
 import type { PendingAttempt } from '../../src/ports/outcomes.js';
+import { RetryPublishResult } from '../../src/ports/outcomes.js';
 import { ControlLoop } from '../../src/runtime/control-loop.js';
 
 const NOW = Date.parse('2026-11-28T00:00:00.000Z');
@@ -51,6 +52,7 @@ class HeldReads implements ControlSource, TriggerPublisher {
     });
   discardTrigger = (): Promise<void> => Promise.resolve();
   publishTrigger = (): Promise<TriggerResult> => Promise.resolve(TriggerResult.Published);
+  publishRetry = (): Promise<RetryPublishResult> => Promise.resolve(RetryPublishResult.Published);
 }
 
 function loopOver(source: HeldReads, onStop: (stop: DeploymentStop | undefined) => void = () => undefined): ControlLoop {
