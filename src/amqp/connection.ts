@@ -45,6 +45,15 @@ export function reconnectDelayMs(attempt: number, random: number): number {
   return Math.round(base * (0.8 + 0.4 * random));
 }
 
+/** ownConfirmChannel()'s channel, with what the broker said when it closed it. */
+export interface OwnConfirmChannel {
+  readonly channel: ConfirmChannel;
+  /** The broker's reason for closing the channel (e.g. 404 NOT_FOUND - no exchange), once it did. */
+  readonly closedBy: () => string | undefined;
+  readonly isClosed: () => boolean;
+  readonly close: () => void;
+}
+
 export class AmqpConnection {
   private state: AmqpStatus = 'idle';
   private model: ChannelModel | undefined;
@@ -240,6 +249,39 @@ export class AmqpConnection {
     // A broker-closed side channel is expected (404 on a passive declare): its caller reads the rejection.
     channel.on('error', () => undefined);
     return channel;
+  }
+
+  /**
+   * A confirm channel of the caller's own on the current connection, that no other publish shares:
+   * a close of it by the broker is about what the caller sent on it. `closedBy()` is the broker's
+   * reason once it closed the channel; the caller closes it when done. Throws as confirmChannel() does
+   * while there is no connection.
+   */
+  async ownConfirmChannel(): Promise<OwnConfirmChannel> {
+    const model = this.model;
+    if (model === undefined || this.state === 'closed') {
+      throw (
+        this.refusal ?? new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state})`)
+      );
+    }
+    const channel = await model.createConfirmChannel();
+    let reason: string | undefined;
+    let closed = false;
+    channel.on('error', (error: Error) => {
+      reason = error.message;
+    });
+    channel.on('close', () => {
+      closed = true;
+    });
+    channel.on('return', (message: Message) => this.options.onReturn(message));
+    return {
+      channel,
+      closedBy: () => reason,
+      isClosed: () => closed,
+      close: () => {
+        if (!closed) channel.close().catch(() => undefined);
+      },
+    };
   }
 
   /** Stops using `channel`: the broker closed it (a refused declaration), maybe before amqplib said so. */

@@ -17,7 +17,7 @@ import { BeatError, ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { AmqpConnection } from './connection.js';
-import type { AmqpStatus } from './connection.js';
+import type { AmqpStatus, OwnConfirmChannel } from './connection.js';
 import { amqpQueueConfigProblems } from '../config/amqp-queues.js';
 import { planAmqpPublish, queueArgumentsTable } from './message.js';
 import type { AmqpQueueConfig } from '../config/amqp-queues.js';
@@ -242,30 +242,35 @@ export class AmqpTransport {
 
   /**
    * A channel closed by the broker fails every confirm outstanding on it, most of them for messages
-   * that did nothing wrong. Those are sent again one at a time, each on the channel as reopened: one
-   * that the broker closes the channel on again, alone, is refused for itself; the others go.
+   * that did nothing wrong. Those are sent again one at a time on a channel of their own, which no
+   * other batch shares (one in flight beside this one may close the publishing channel meanwhile):
+   * one that the broker closes that channel on, alone, is refused for itself; the others go.
    */
   private async isolate(plan: AmqpPublishPlan, settled: AmqpSendResult[]): Promise<void> {
-    for (let i = 0; i < settled.length; i += 1) {
-      const result = settled[i];
-      const m = plan.messages[i];
-      if (result?.status !== 'failed' || !(result.error instanceof ChannelClosedError) || m === undefined) continue;
-      let channel: ConfirmChannel;
-      try {
-        channel = await this.connection.confirmChannel();
-      } catch {
-        return; // The connection went: the rest stay failed, for the runner's retry.
+    let own: OwnConfirmChannel | undefined;
+    try {
+      for (let i = 0; i < settled.length; i += 1) {
+        const result = settled[i];
+        const m = plan.messages[i];
+        if (result?.status !== 'failed' || !(result.error instanceof ChannelClosedError) || m === undefined) continue;
+        if (own === undefined || own.isClosed()) {
+          try {
+            own = await this.connection.ownConfirmChannel();
+          } catch {
+            return; // The connection went: the rest stay failed, for the runner's retry.
+          }
+        }
+        const alone = await within(this.publishOne(own.channel, m).result, this.confirmTimeoutMs, () =>
+          failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)),
+        );
+        const why = own.closedBy();
+        settled[i] =
+          alone.status === 'failed' && alone.error instanceof ChannelClosedError && why !== undefined
+            ? { status: 'refused', reason: `the broker closed the channel on this message: ${why}` }
+            : alone;
       }
-      this.connection.lastChannelError = undefined;
-      const alone = await within(this.publishOne(channel, m).result, this.confirmTimeoutMs, () =>
-        failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)),
-      );
-      // Set by the channel's 'error' during the await (TS's narrowing cannot see that).
-      const why = this.connection.lastChannelError as string | undefined;
-      settled[i] =
-        alone.status === 'failed' && alone.error instanceof ChannelClosedError && why !== undefined
-          ? { status: 'refused', reason: `the broker closed the channel on this message: ${why}` }
-          : alone;
+    } finally {
+      own?.close();
     }
   }
 

@@ -476,6 +476,23 @@ suite(
       recorded(await run(render({})));
     });
 
+    it('blames the missing exchange on its own message when two batches are in flight at once: the other batch, sent again alone, goes', async () => {
+      // The runner keeps several batches in flight on one channel (dispatch-window.ts): the poisoned
+      // message of one closes the channel under the other's messages, and again while they are sent
+      // alone. Each round publishes the two batches together.
+      const poisonedRoute = { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing-2`, exchangeType: 'topic', routingKey: 'a' } } };
+      for (let round = 0; round < 3; round += 1) {
+        const healthy = Array.from({ length: 30 }, (_, i) => render({ args: [round, i] }).message);
+        const poisoned = [render({ args: [round] }).message, render({}, poisonedRoute).message];
+        const [a, b] = await Promise.all([transport.send(await transport.plan(healthy)), transport.send(await transport.plan(poisoned))]);
+        expect(a.map((r) => r.status)).toEqual(healthy.map(() => 'confirmed'));
+        expect(b.map((r) => r.status)).toEqual(['confirmed', 'refused']);
+        expect(b[1]?.status === 'refused' && b[1].reason).toMatch(
+          /^the broker closed the channel on this message: .*NOT_FOUND - no exchange/,
+        );
+      }
+    });
+
     it('refuses (406) to declare a queue that exists with another x-max-priority, says how to fix it, and publishes the rest', async () => {
       const q = queue('mismatch');
       await (await admin.channel()).assertQueue(q, { durable: true, arguments: { 'x-max-priority': 5 } });
