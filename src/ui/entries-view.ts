@@ -296,8 +296,7 @@ function pageMoves(summary: HTMLElement, pager: HTMLElement, page: PageWire, ref
  * With a selector: the actions on every entry it selects, each after a confirmation that names the
  * count; the server refuses (409) when the selection is no longer that count.
  */
-function bulkBar(bar: HTMLElement, matched: number, refresh: Refresh): void {
-  const selector = state.selector;
+function bulkBar(bar: HTMLElement, selector: string, matched: number, refresh: Refresh): void {
   if (selector === '' || matched === 0) {
     bar.hidden = true;
     bar.replaceChildren();
@@ -344,18 +343,24 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const refused = h('p', { class: 'notice error', role: 'alert', hidden: true });
   const bulk = h('div', { class: 'bulk', hidden: true });
   const refresh = async (): Promise<void> => {
+    const asked = query();
+    const selector = state.selector;
     let page: PageWire;
     try {
-      page = await get<PageWire>(`/ui/api/entries?${query()}`);
+      page = await get<PageWire>(`/ui/api/entries?${asked}`);
     } catch (error) {
+      if (asked !== query()) return;
       // A selector that does not parse: the server's message names the position and the rule.
       if (!(error instanceof ApiError) || error.body.code !== 'bad_selector') throw error;
       refused.textContent = error.body.error;
       refused.hidden = false;
       return;
     }
+    // An answer to filters changed since (a refresh still in flight as the selector was typed) is
+    // not drawn: the refresh of the new ones draws, and the bar never pairs one's count with another's selector.
+    if (asked !== query()) return;
     refused.hidden = true;
-    bulkBar(bulk, page.matched, refresh);
+    bulkBar(bulk, selector, page.matched, refresh);
     table.replaceChildren(header(COLUMNS, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));
     pastDayStrips(table, page.rows);
     pageMoves(summary, pager, page, refresh);

@@ -87,6 +87,27 @@ describe.skipIf(!existsSync(CHROMIUM))('labels and bulk actions in the dashboard
     await page.close();
   });
 
+  it('draws no answer to filters changed since: a list asked before the selector was typed, answered after, neither shows nor counts', async () => {
+    const page = await open();
+    // The answers to lists asked without a selector come late (as on a slow link), the others at once.
+    let held = 0;
+    await page.route('**/ui/api/entries?*', async (route) => {
+      if (!new URL(route.request().url()).searchParams.has('selector')) {
+        held += 1;
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+      await route.continue().catch(() => undefined);
+    });
+    await page.locator('th button.sort').first().click(); // a sort: a list asked at once, without a selector
+    await page.fill('input[name="selector"]', 'tier=batch');
+    await page.locator('div.bulk:not([hidden])').waitFor({ timeout: 5_000 });
+    await waitUntil('the late answer to arrive', async () => (held > 0 ? true : undefined), 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await page.locator('div.bulk').innerText()).toContain('2 selected by tier=batch');
+    expect((await shownRows(page)).sort()).toEqual(['cleanup', 'ledger']);
+    await page.close();
+  });
+
   it('pauses the selected entries after a confirmation that names the count: one audit event, the others untouched', async () => {
     const page = await open();
     await page.fill('input[name="token"]', TOKEN);
