@@ -1,6 +1,6 @@
 /**
  * `beat run` replicas whose wall clock is stepped while they run (libfaketime, see
- * test/support/faketime.ts), against a PRIVATE redis-server on 17310 whose clock (TIME) stays
+ * test/support/faketime.ts), against a PRIVATE redis-server on a free port whose clock (TIME) stays
  * right. The hazards: a step back that held the loop, a lease timed on the wall clock, a clock far
  * ahead that published (or recorded) slots in the future and so silenced the right replicas, a
  * skewed replica allowed to lead.
@@ -13,11 +13,11 @@ import type { BeatProcess } from '../support/beat-process.js';
 import { readQueue } from '../support/beat-queue.js';
 import { FAKETIME_HINT, SteppableClock, libfaketime } from '../support/faketime.js';
 import { httpPortOf, httpRequest } from '../support/ops.js';
-import { PrivateRedis } from '../support/redis-server.js';
+import { PrivateRedis, freePort } from '../support/redis-server.js';
 
 const fleet = new BeatFleet();
 const dir = new TempDir();
-const redis = new PrivateRedis(17310);
+const redis = new PrivateRedis(await freePort());
 let admin: Redis;
 
 function configFile(name: string, beatSchedule: Record<string, unknown>, lock: Record<string, unknown> = {}): string {

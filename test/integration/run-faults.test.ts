@@ -1,7 +1,8 @@
 /**
- * `beat run` under faults, against PRIVATE redis-servers (ports 6391-6393, nothing on disk, a
- * password) that the tests kill, freeze and reconfigure, plus a TCP listener on 6394 that only
- * counts connections (for what must not touch Redis at all). The shared Redis is not used.
+ * `beat run` under faults, against PRIVATE redis-servers (nothing on disk, a password) that the
+ * tests kill, freeze and reconfigure, plus a TCP listener that only counts connections (for what
+ * must not touch Redis at all). The shared Redis is not used. Their ports are free ones, picked as
+ * the file starts: a fixed one may be taken (a developer's redis-server failed this file on 6391).
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { ClockGuard } from '../../src/redis/clock-guard.js';
 import { BeatFleet, FAST_LOCK, TempDir, logTimeMs, sleep, waitUntil } from '../support/beat-process.js';
 import type { BeatProcess, LogLine } from '../support/beat-process.js';
 import { byEntry, checkSlots, duplicates, readQueue } from '../support/beat-queue.js';
-import { ConnectionCounter, PrivateRedis } from '../support/redis-server.js';
+import { ConnectionCounter, PrivateRedis, freePort } from '../support/redis-server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const PASSWORD = 'pw-s3cret-4-tests';
@@ -22,6 +23,21 @@ const S = 1000;
 const fleet = new BeatFleet();
 const dir = new TempDir();
 const servers: PrivateRedis[] = [];
+
+/** Distinct free ports, one per private server and listener of this file. */
+async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+const [DOWN_PORT, LATE_PORT, LRU_PORT, COUNTER_PORT, PROXY_PORT, BEHIND_PROXY_PORT] = (await freePorts(6)) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 function server(port: number, args: readonly string[] = []): PrivateRedis {
   const s = new PrivateRedis(port, { password: PASSWORD, args });
@@ -58,7 +74,7 @@ afterAll(async () => {
 });
 
 describe('Redis lost while running', () => {
-  const redis = server(6391, ['--enable-debug-command', 'local']);
+  const redis = server(DOWN_PORT, ['--enable-debug-command', 'local']);
   let admin: Redis;
 
   beforeAll(async () => {
@@ -100,7 +116,7 @@ describe('Redis lost while running', () => {
     await sleep(1500);
     await sigterm(p);
 
-    expectMasked(p, 6391);
+    expectMasked(p, DOWN_PORT);
     // The outage as an operator reads it: one line when Redis went away, naming what waits for it
     // and the retry, one when it is back with its length, and no library's own words in between
     // (ioredis's offline queue, redlock's quorum) at warning level or above.
@@ -228,7 +244,7 @@ describe('Redis lost while running', () => {
     try {
       // Once a command has waited the socket timeout (5 s) for it.
       const down = await p.waitForEvent(EVENTS.redisDown, 15_000, mark);
-      expect(down).toMatchObject({ reason: 'not answering', url: `redis://:***@127.0.0.1:6391/0` });
+      expect(down).toMatchObject({ reason: 'not answering', url: `redis://:***@127.0.0.1:${DOWN_PORT}/0` });
     } finally {
       redis.resume();
     }
@@ -245,8 +261,8 @@ describe('Redis lost while running', () => {
 });
 
 describe('a black-holed connection', () => {
-  const redis = server(6397);
-  const proxy = new TcpProxy(6396, 6397);
+  const redis = server(BEHIND_PROXY_PORT);
+  const proxy = new TcpProxy(PROXY_PORT, BEHIND_PROXY_PORT);
 
   beforeAll(async () => {
     await redis.start();
@@ -258,7 +274,7 @@ describe('a black-holed connection', () => {
   });
 
   it('gives up a lock connection that stops answering without closing (partition, dropped NAT flow) and leads again over a new one', async () => {
-    const lockUrl = `redis://:${PASSWORD}@127.0.0.1:6396/0`;
+    const lockUrl = `redis://:${PASSWORD}@127.0.0.1:${PROXY_PORT}/0`;
     const p = fleet.spawn({
       config: configFile(
         'fault-blackhole',
@@ -291,15 +307,17 @@ describe('a black-holed connection', () => {
 
 describe('Redis at start', () => {
   it('keeps retrying while Redis is unreachable at start, with a clear line naming the URL (password masked), and starts when it appears', async () => {
-    const redis = server(6392);
+    const redis = server(LATE_PORT);
     const p = fleet.spawn({ config: configFile('fault-late', redis.url(), { late: { task: 't.late', schedule: 1 } }) });
     const error = await p.waitForEvent('beat.redis.down', 10_000);
     expect(error).toMatchObject({
       level: 'warn',
-      url: 'redis://:***@127.0.0.1:6392/0',
+      url: `redis://:***@127.0.0.1:${LATE_PORT}/0`,
       reason: 'connection refused',
       msg: expect.stringMatching(
-        /^Redis redis:\/\/:\*\*\*@127\.0\.0\.1:6392\/0 is unreachable \(connection refused\): .* wait for it; reconnecting every 5 s at most/,
+        new RegExp(
+          `^Redis redis://:\\*\\*\\*@127\\.0\\.0\\.1:${LATE_PORT}/0 is unreachable \\(connection refused\\): .* wait for it; reconnecting every 5 s at most`,
+        ),
       ),
     });
     await sleep(2500);
@@ -311,11 +329,11 @@ describe('Redis at start', () => {
     await p.waitForEvent('beat.lock.acquired', 10_000);
     await p.waitForEvent('beat.fire', 5000);
     await sigterm(p);
-    expectMasked(p, 6392);
+    expectMasked(p, LATE_PORT);
   });
 
   it('warns (beat.redis.warning) when maxmemory-policy may evict keys, and (beat.clock.skew) when the local clock is off by more than a second', async () => {
-    const redis = server(6393, ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    const redis = server(LRU_PORT, ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
     await redis.start();
     const p = fleet.spawn({ config: configFile('fault-lru', redis.url(), { lru: { task: 't.lru', schedule: 1 } }) });
     const warning = await p.waitForEvent('beat.redis.warning', 10_000);
@@ -348,8 +366,8 @@ describe('Redis at start', () => {
 });
 
 describe('without Redis', () => {
-  const counter = new ConnectionCounter(6394);
-  const url = `redis://:${PASSWORD}@127.0.0.1:6394/0`;
+  const counter = new ConnectionCounter(COUNTER_PORT);
+  const url = `redis://:${PASSWORD}@127.0.0.1:${COUNTER_PORT}/0`;
 
   beforeAll(async () => {
     await counter.start();
@@ -397,10 +415,10 @@ describe('without Redis', () => {
 
     // A state Redis apart from the broker's is refused with the config, as beat check refuses it, before any connection.
     const split = fleet.spawn({
-      config: configFile('split', url, { ok: { task: 't.ok', schedule: 1 } }, { state: { url: 'redis://127.0.0.1:6394/1' } }),
+      config: configFile('split', url, { ok: { task: 't.ok', schedule: 1 } }, { state: { url: `redis://127.0.0.1:${COUNTER_PORT}/1` } }),
     });
     expect(await split.waitForExit(15_000)).toEqual({ code: 2, signal: null });
-    expect(split.text.join('\n')).toMatch(/state\.url: redis:\/\/127\.0\.0\.1:6394\/1 differs from the broker/);
+    expect(split.text.join('\n')).toMatch(new RegExp(`state\\.url: redis://127\\.0\\.0\\.1:${COUNTER_PORT}/1 differs from the broker`));
     expect(split.allOutput()).not.toContain(PASSWORD);
     await sleep(200);
     expect(counter.count - before).toBe(0);
