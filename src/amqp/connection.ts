@@ -1,5 +1,6 @@
 /**
- * One AMQP connection with one confirm channel, kept open: connects in the background, and when the
+ * One AMQP connection with one confirm channel, kept open (and short-lived channels of a caller's
+ * own, see ownConfirmChannel): connects in the background, and when the
  * connection is lost (broker restart, network, heartbeat timeout) reconnects with exponential
  * backoff and jitter, rotating through the failover URLs. Never throws from a timer or an event.
  *
@@ -45,11 +46,9 @@ export function reconnectDelayMs(attempt: number, random: number): number {
   return Math.round(base * (0.8 + 0.4 * random));
 }
 
-/** ownConfirmChannel()'s channel, with what the broker said when it closed it. */
+/** ownConfirmChannel()'s channel (the broker's reason for closing it: AmqpConnection.closedBy). */
 export interface OwnConfirmChannel {
   readonly channel: ConfirmChannel;
-  /** The broker's reason for closing the channel (e.g. 404 NOT_FOUND - no exchange), once it did. */
-  readonly closedBy: () => string | undefined;
   readonly isClosed: () => boolean;
   readonly close: () => void;
 }
@@ -69,8 +68,8 @@ export class AmqpConnection {
    * login): what a publish fails with until a connection opens, so that the leader hands over.
    */
   refusal: BeatError | undefined;
-  /** Why the broker last closed a channel (a 404 on publish, a 406 on declare), for the failures it caused. */
-  lastChannelError: string | undefined;
+  /** Why the broker closed a channel (a 404 on publish, a 406 on declare), for the failures it caused on that channel. */
+  private readonly closeReasons = new WeakMap<ConfirmChannel, string>();
 
   /** Per endpoint; built once, so that an unreadable TLS file fails at start-up, not on every retry. */
   private readonly connectOptions: readonly AmqpConnectOptions[];
@@ -197,7 +196,7 @@ export class AmqpConnection {
   private async openChannel(model: ChannelModel): Promise<ConfirmChannel> {
     const channel = await model.createConfirmChannel();
     channel.on('error', (error: Error) => {
-      this.lastChannelError = error.message;
+      this.closeReasons.set(channel, error.message);
       this.options.logger.warn({ event: EVENTS.brokerError, err: error }, 'the broker closed the channel');
     });
     channel.on('close', () => {
@@ -253,22 +252,25 @@ export class AmqpConnection {
 
   /**
    * A confirm channel of the caller's own on the current connection, that no other publish shares:
-   * a close of it by the broker is about what the caller sent on it. `closedBy()` is the broker's
-   * reason once it closed the channel; the caller closes it when done. Throws as confirmChannel() does
-   * while there is no connection.
+   * a close of it by the broker is about what the caller sent on it (its reason: `closedBy`). The
+   * caller closes it when done. Throws as confirmChannel() does while there is no connection, and
+   * when the broker opens no channel within `openWithinMs` (the connection is dropped then).
    */
-  async ownConfirmChannel(): Promise<OwnConfirmChannel> {
+  async ownConfirmChannel(openWithinMs: number): Promise<OwnConfirmChannel> {
     const model = this.model;
     if (model === undefined || this.state === 'closed') {
       throw (
         this.refusal ?? new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state})`)
       );
     }
-    const channel = await model.createConfirmChannel();
-    let reason: string | undefined;
+    const channel = await within(model.createConfirmChannel(), openWithinMs, () => {
+      // No answer on this connection: drop it (as overdue confirms do) rather than wait on it.
+      this.reset(`no channel opened within ${openWithinMs} ms`);
+      throw new BeatError(ErrorCode.BrokerPublish, `the broker ${this.options.spec.display} opened no channel within ${openWithinMs} ms`);
+    });
     let closed = false;
     channel.on('error', (error: Error) => {
-      reason = error.message;
+      this.closeReasons.set(channel, error.message);
     });
     channel.on('close', () => {
       closed = true;
@@ -276,12 +278,16 @@ export class AmqpConnection {
     channel.on('return', (message: Message) => this.options.onReturn(message));
     return {
       channel,
-      closedBy: () => reason,
       isClosed: () => closed,
       close: () => {
         if (!closed) channel.close().catch(() => undefined);
       },
     };
+  }
+
+  /** The broker's reason for closing `channel` (e.g. 404 NOT_FOUND - no exchange), once it did. */
+  closedBy(channel: ConfirmChannel): string | undefined {
+    return this.closeReasons.get(channel);
   }
 
   /** Stops using `channel`: the broker closed it (a refused declaration), maybe before amqplib said so. */

@@ -247,23 +247,34 @@ export class AmqpTransport {
    * one that the broker closes that channel on, alone, is refused for itself; the others go.
    */
   private async isolate(plan: AmqpPublishPlan, settled: AmqpSendResult[]): Promise<void> {
+    const closedOn = settled.flatMap((r, i) => (r.status === 'failed' && r.error instanceof ChannelClosedError ? [i] : []));
+    if (closedOn.length === 0) return;
+    this.logger.debug({ event: EVENTS.brokerIsolate, messages: closedOn.length }, 'sending again alone what a closed channel failed');
     let own: OwnConfirmChannel | undefined;
     try {
-      for (let i = 0; i < settled.length; i += 1) {
-        const result = settled[i];
+      for (const i of closedOn) {
         const m = plan.messages[i];
-        if (result?.status !== 'failed' || !(result.error instanceof ChannelClosedError) || m === undefined) continue;
+        if (m === undefined) continue;
         if (own === undefined || own.isClosed()) {
           try {
-            own = await this.connection.ownConfirmChannel();
+            own = await this.connection.ownConfirmChannel(this.confirmTimeoutMs);
           } catch {
             return; // The connection went: the rest stay failed, for the runner's retry.
           }
         }
-        const alone = await within(this.publishOne(own.channel, m).result, this.confirmTimeoutMs, () =>
-          failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`)),
-        );
-        const why = own.closedBy();
+        let overdue = false;
+        const alone = await within(this.publishOne(own.channel, m).result, this.confirmTimeoutMs, () => {
+          overdue = true;
+          return failed(new Error(`no publisher confirm within ${this.confirmTimeoutMs} ms`));
+        });
+        if (overdue) {
+          // Its fate on the connection is unknown, and a close of the channel now could be about it
+          // or the next one: the rest stay failed, and the connection is dropped, as send() does.
+          settled[i] = alone;
+          this.connection.reset(`publisher confirms overdue after ${this.confirmTimeoutMs} ms`);
+          return;
+        }
+        const why = this.connection.closedBy(own.channel);
         settled[i] =
           alone.status === 'failed' && alone.error instanceof ChannelClosedError && why !== undefined
             ? { status: 'refused', reason: `the broker closed the channel on this message: ${why}` }
@@ -292,26 +303,26 @@ export class AmqpTransport {
       try {
         writable = channel.publish(m.exchange, m.routingKey, m.content, m.properties, (error: unknown) => {
           release();
-          if (error !== null && error !== undefined) resolve(this.publishError(error));
+          if (error !== null && error !== undefined) resolve(this.publishError(error, channel));
           else if (entry.returned !== undefined) resolve({ status: 'returned', reason: entry.returned });
           else resolve({ status: 'confirmed' });
         });
       } catch (error) {
         // A closed channel, or a header table too large for amqplib's encoder.
         release();
-        resolve(this.publishError(error));
+        resolve(this.publishError(error, channel));
       }
     });
     return { result, writable };
   }
 
   /** A nack or a lost channel, with the broker's reason when it gave one (e.g. 404: no such exchange). */
-  private publishError(error: unknown): AmqpSendResult {
+  private publishError(error: unknown, channel: ConfirmChannel): AmqpSendResult {
     const message = errorMessage(error);
     // A nack is about this message (a queue at its length limit with reject-publish, say).
     if (message === 'message nacked') return { status: 'refused', reason: 'the broker nacked the message (it could not take it)' };
     if (/channel closed/i.test(message)) {
-      const why = this.connection.lastChannelError;
+      const why = this.connection.closedBy(channel);
       return failed(new ChannelClosedError(why !== undefined ? `channel closed before the confirm: ${why}` : message));
     }
     // amqplib could not encode it (a header table too large): this message alone.

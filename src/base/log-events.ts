@@ -31,6 +31,8 @@ export const EVENTS = {
   brokerError: 'beat.broker.error',
   /** One batch handed to the broker (debug): message, delivery and drop counts. */
   brokerPublish: 'beat.broker.publish',
+  /** Messages failed by a channel the broker closed, sent again one at a time to find the one it closed it on (debug). */
+  brokerIsolate: 'beat.broker.isolate',
   /** Queue bindings declared on a new connection (kombu's maybe_declare). */
   brokerDeclare: 'beat.broker.declare',
   /** Something about the broker connection an operator should fix, e.g. TLS without verification. */

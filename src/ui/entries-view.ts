@@ -342,23 +342,27 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
   const pager = h('div', { class: 'pager' });
   const refused = h('p', { class: 'notice error', role: 'alert', hidden: true });
   const bulk = h('div', { class: 'bulk', hidden: true });
+  // An answer to a list asked before the newest (filters, sort or page changed since, as a selector
+  // is typed, or a periodic refresh overtaken) is not drawn: the newest draws, and the bulk bar never
+  // pairs one list's count with another's selector.
+  let newest = 0;
   const refresh = async (): Promise<void> => {
-    const asked = query();
+    const asked = (newest += 1);
     const selector = state.selector;
     let page: PageWire;
     try {
-      page = await get<PageWire>(`/ui/api/entries?${asked}`);
+      page = await get<PageWire>(`/ui/api/entries?${query()}`);
     } catch (error) {
-      if (asked !== query()) return;
+      if (asked !== newest) return;
       // A selector that does not parse: the server's message names the position and the rule.
       if (!(error instanceof ApiError) || error.body.code !== 'bad_selector') throw error;
       refused.textContent = error.body.error;
       refused.hidden = false;
+      // The bar of the last selector that parsed would act on a selector no longer in the field.
+      bulkBar(bulk, '', 0, refresh);
       return;
     }
-    // An answer to filters changed since (a refresh still in flight as the selector was typed) is
-    // not drawn: the refresh of the new ones draws, and the bar never pairs one's count with another's selector.
-    if (asked !== query()) return;
+    if (asked !== newest) return;
     refused.hidden = true;
     bulkBar(bulk, selector, page.matched, refresh);
     table.replaceChildren(header(COLUMNS, refresh), h('tbody', {}, ...page.rows.map((r) => rowView(r, page.nowMs))));

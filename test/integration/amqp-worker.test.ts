@@ -464,7 +464,7 @@ suite(
       );
     });
 
-    it("refuses a publish to a missing exchange with the broker's reason, and only it: the others of its batch, sent on the channel reopened, go", async () => {
+    it("refuses a publish to a missing exchange with the broker's reason, and only it: the others of its batch, sent again alone on a channel of their own, go", async () => {
       const due = render({}, { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing`, exchangeType: 'topic', routingKey: 'a' } } });
       const others = [render({ args: [1] }), render({ args: [2] })];
       const outcome = await publisher.dispatch([others[0] as DueRun, due, others[1] as DueRun]);
@@ -480,6 +480,7 @@ suite(
       // The runner keeps several batches in flight on one channel (dispatch-window.ts): the poisoned
       // message of one closes the channel under the other's messages, and again while they are sent
       // alone. Each round publishes the two batches together.
+      const mark = logLines.length;
       const poisonedRoute = { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing-2`, exchangeType: 'topic', routingKey: 'a' } } };
       for (let round = 0; round < 3; round += 1) {
         const healthy = Array.from({ length: 30 }, (_, i) => render({ args: [round, i] }).message);
@@ -491,6 +492,13 @@ suite(
           /^the broker closed the channel on this message: .*NOT_FOUND - no exchange/,
         );
       }
+      // The case at stake happened: healthy messages of the other batch (more than the poisoned batch's
+      // two) failed by the close and sent again alone, in at least one round.
+      const isolated = logLines
+        .slice(mark)
+        .map((l) => JSON.parse(l) as { event?: string; messages?: number })
+        .filter((l) => l.event === EVENTS.brokerIsolate);
+      expect(isolated.some((l) => (l.messages ?? 0) > 2)).toBe(true);
     });
 
     it('refuses (406) to declare a queue that exists with another x-max-priority, says how to fix it, and publishes the rest', async () => {
