@@ -238,12 +238,7 @@ export class AmqpConnection {
    * there is no connection.
    */
   async sideChannel(): Promise<Channel> {
-    const model = this.model;
-    if (model === undefined || this.state === 'closed') {
-      throw (
-        this.refusal ?? new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state})`)
-      );
-    }
+    const model = this.connectedModel();
     const channel = await model.createChannel();
     // A broker-closed side channel is expected (404 on a passive declare): its caller reads the rejection.
     channel.on('error', () => undefined);
@@ -257,12 +252,7 @@ export class AmqpConnection {
    * when the broker opens no channel within `openWithinMs` (the connection is dropped then).
    */
   async ownConfirmChannel(openWithinMs: number): Promise<OwnConfirmChannel> {
-    const model = this.model;
-    if (model === undefined || this.state === 'closed') {
-      throw (
-        this.refusal ?? new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state})`)
-      );
-    }
+    const model = this.connectedModel();
     const channel = await within(model.createConfirmChannel(), openWithinMs, () => {
       // No answer on this connection: drop it (as overdue confirms do) rather than wait on it.
       this.reset(`no channel opened within ${openWithinMs} ms`);
@@ -283,6 +273,17 @@ export class AmqpConnection {
         if (!closed) channel.close().catch(() => undefined);
       },
     };
+  }
+
+  /** The current connection, for a channel of a caller's own; throws while there is none. */
+  private connectedModel(): ChannelModel {
+    const model = this.model;
+    if (model === undefined || this.state === 'closed') {
+      throw (
+        this.refusal ?? new BeatError(ErrorCode.BrokerPublish, `not connected to the broker ${this.options.spec.display} (${this.state})`)
+      );
+    }
+    return model;
   }
 
   /** The broker's reason for closing `channel` (e.g. 404 NOT_FOUND - no exchange), once it did. */

@@ -30,14 +30,7 @@ async function freePorts(count: number): Promise<number[]> {
   while (ports.size < count) ports.add(await freePort());
   return [...ports];
 }
-const [DOWN_PORT, LATE_PORT, LRU_PORT, COUNTER_PORT, PROXY_PORT, BEHIND_PROXY_PORT] = (await freePorts(6)) as [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
+const [DOWN_PORT = 0, LATE_PORT = 0, LRU_PORT = 0, COUNTER_PORT = 0, PROXY_PORT = 0, BEHIND_PROXY_PORT = 0] = await freePorts(6);
 
 function server(port: number, args: readonly string[] = []): PrivateRedis {
   const s = new PrivateRedis(port, { password: PASSWORD, args });
