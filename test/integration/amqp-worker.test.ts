@@ -481,7 +481,9 @@ suite(
       // message of one closes the channel under the other's messages, and again while they are sent
       // alone. Each round publishes the two batches together.
       const mark = logLines.length;
-      const poisonedRoute = { taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing-2`, exchangeType: 'topic', routingKey: 'a' } } };
+      const poisonedRoute = {
+        taskRoutes: { 'tsbeat_test.*': { exchange: `${P}missing-2`, exchangeType: 'topic' as const, routingKey: 'a' } },
+      };
       for (let round = 0; round < 3; round += 1) {
         const healthy = Array.from({ length: 30 }, (_, i) => render({ args: [round, i] }).message);
         const poisoned = [render({ args: [round] }).message, render({}, poisonedRoute).message];

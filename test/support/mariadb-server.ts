@@ -79,9 +79,11 @@ export class PrivateMariaDb {
         if (child.exitCode !== null) throw new Error(`mariadbd on ${this.port} exited: ${this.output}`);
         try {
           const c = await this.connection();
-          await c.query('SELECT 1');
+          // Another server may hold the port while ours fails to bind it: only ours (its data directory) counts.
+          const [rows] = await c.query('SELECT @@datadir AS datadir');
           await c.end();
-          return true;
+          const datadir = (rows as { datadir?: string }[])[0]?.datadir;
+          return datadir?.replace(/\/$/, '') === data ? true : undefined;
         } catch {
           return undefined;
         }

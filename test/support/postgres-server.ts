@@ -89,8 +89,9 @@ export class PrivatePostgres {
         const c = this.client();
         try {
           await c.connect();
-          await c.query('SELECT 1');
-          return true;
+          // Another server may hold the port while ours fails to bind it: only ours (its data directory) counts.
+          const answered = await c.query<{ data_directory: string }>('SHOW data_directory');
+          return answered.rows[0]?.data_directory === data ? true : undefined;
         } catch {
           return undefined;
         } finally {

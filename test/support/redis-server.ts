@@ -44,6 +44,12 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The pid of the server that answered INFO SERVER (Redis and Valkey both report process_id). */
+function servedBy(info: string): number | undefined {
+  const pid = /^process_id:(\d+)/m.exec(info)?.[1];
+  return pid === undefined ? undefined : Number(pid);
+}
+
 export class PrivateRedis {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -77,7 +83,7 @@ export class PrivateRedis {
     return this.child !== undefined;
   }
 
-  /** Starts it (refusing a port someone else uses) and waits until it answers PING. */
+  /** Starts it (refusing a port someone else uses) and waits until it answers, itself and not another server on the port. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`redis-server on ${this.port} is already running`);
     if (await portOpen(this.port)) throw new Error(`port ${this.port} is in use: not starting a private redis-server there`);
@@ -105,13 +111,15 @@ export class PrivateRedis {
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     await waitUntil(
-      `redis-server on port ${this.port} to answer PING`,
+      `redis-server on port ${this.port} (pid ${child.pid}) to answer`,
       async () => {
         if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited: ${this.output}`);
         const c = this.client();
         try {
           await c.connect();
-          return (await c.ping()) === 'PONG' ? true : undefined;
+          // Another file's server may hold the port while ours fails to bind it (both saw it free):
+          // only our own process answering counts, else ours exits and start() fails.
+          return servedBy(await c.info('server')) === child.pid ? true : undefined;
         } catch {
           return undefined;
         } finally {
