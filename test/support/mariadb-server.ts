@@ -76,7 +76,7 @@ export class PrivateMariaDb {
     await waitUntil(
       `mariadbd on port ${this.port} to answer`,
       async () => {
-        if (child.exitCode !== null) throw new Error(`mariadbd on ${this.port} exited: ${this.output}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mariadbd on ${this.port} exited: ${this.output}`);
         try {
           const c = await this.connection();
           // Another server may hold the port while ours fails to bind it: only ours (its data directory) counts.

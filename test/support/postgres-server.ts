@@ -85,7 +85,7 @@ export class PrivatePostgres {
     await waitUntil(
       `postgres on port ${this.port} to answer`,
       async () => {
-        if (child.exitCode !== null) throw new Error(`postgres on ${this.port} exited: ${this.output}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres on ${this.port} exited: ${this.output}`);
         const c = this.client();
         try {
           await c.connect();

@@ -12,7 +12,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { waitUntil } from './beat-process.js';
 
-/** The server binary: Redis, or another that speaks its protocol (CI's Valkey leg sets TSBEAT_TEST_REDIS_SERVER). */
+/**
+ * The server binary: Redis, or another that speaks its protocol and reports its own `process_id`
+ * in INFO SERVER (CI's Valkey leg sets TSBEAT_TEST_REDIS_SERVER), run as itself: start() waits for
+ * the answer of the very process it spawned.
+ */
 export const REDIS_SERVER = process.env['TSBEAT_TEST_REDIS_SERVER'] ?? '/usr/bin/redis-server';
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
@@ -60,7 +64,12 @@ export class PrivateRedis {
 
   constructor(
     readonly port: number,
-    private readonly options: { password?: string; args?: readonly string[] } = {},
+    private readonly options: {
+      password?: string;
+      args?: readonly string[];
+      /** A command that execs the server (keeping its pid) with the arguments appended: a test's way to start it late. */
+      launcher?: readonly string[];
+    } = {},
   ) {
     process.once('exit', () => this.child?.kill('SIGKILL'));
   }
@@ -105,21 +114,27 @@ export class PrivateRedis {
     ];
     if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
     args.push(...(this.options.args ?? []));
-    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = this.options.launcher ?? [REDIS_SERVER];
+    const launched = this.options.launcher === undefined ? args : [...prefix, REDIS_SERVER, ...args];
+    const child = spawn(command as string, launched, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let answeredBy: number | undefined;
     await waitUntil(
       `redis-server on port ${this.port} (pid ${child.pid}) to answer`,
       async () => {
-        if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited: ${this.output}`);
-        const c = this.client();
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on ${this.port} exited: ${this.output}`);
+        // Bounded: a frozen server on the port (accepting, never answering) must not hold the wait past its deadline.
+        const c = new Redis(this.url(), { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, commandTimeout: 1000 });
+        c.on('error', () => undefined);
         try {
           await c.connect();
           // Another file's server may hold the port while ours fails to bind it (both saw it free):
           // only our own process answering counts, else ours exits and start() fails.
-          return servedBy(await c.info('server')) === child.pid ? true : undefined;
+          answeredBy = servedBy(await c.info('server'));
+          return child.pid !== undefined && answeredBy === child.pid ? true : undefined;
         } catch {
           return undefined;
         } finally {
@@ -127,7 +142,7 @@ export class PrivateRedis {
         }
       },
       10_000,
-      () => this.output,
+      () => `${answeredBy === undefined ? '' : `answered by pid ${answeredBy}; `}${this.output}`,
     );
   }
 
