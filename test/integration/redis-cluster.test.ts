@@ -167,11 +167,16 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
       expect(held).toEqual(expect.arrayContaining([keys.state, keys.lock, keys.fence, keys.entries, keys.entriesVersion]));
       for (const key of held) expect(await cluster.keySlot(key), key).toBe(slot);
 
-      // 1. The leader SIGKILLed: the standby takes over.
+      // 1. The leader SIGKILLed, halfway between two slots: the standby takes over. (Over AMQP a
+      // leader killed between a broker's confirm and the record of it leaves a run the next leader
+      // sends again, with the same task id: at least once, docs/brokers.md. CI's Valkey leg hit that
+      // window once; the cluster's hazards, not that documented one, are what this test is about.)
       const leader = await waitUntil('a leader', () => beats.find((b) => b.events(EVENTS.lockAcquired).length > 0 && b.alive), 10_000);
       const standby = beats.find((b) => b !== leader);
       if (standby === undefined) throw new Error('no standby');
+      await sleep(quietDelay(fleet.all.flatMap((p) => p.events(EVENTS.fire).map((l) => parseIsoInstant(String(l['slot'])) ?? 0))));
       const mark = standby.logs.length;
+      const leaderKilledAt = new Date().toISOString();
       leader.child.kill('SIGKILL');
       await standby.waitForEvent(EVENTS.lockAcquired, 15_000, mark);
       const third = fleet.spawn({ config: file, label: 'beat-c', args: ['--http', '127.0.0.1:0'] });
@@ -194,6 +199,7 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
         }
       })();
       const killedAt = Date.now();
+      const masterKilledAt = new Date(killedAt).toISOString();
       await cluster.node(master.port).kill();
       await waitUntil(
         'a replica promoted for the slot',
@@ -259,7 +265,19 @@ amqpSuite('a deployment on a Redis Cluster (3 masters, 3 replicas), RabbitMQ as 
         const runs = arrived.filter((r) => r.entry === entry);
         const report = checkSlots(entry, runs, S, name);
         expect(report.count, entry).toBeGreaterThan(3);
-        expect(report.duplicateSlots, `${entry}: duplicates`).toEqual([]);
+        // Who published a doubled slot, and when: a leader killed or deposed, or the master's last writes lost.
+        const firedBy = (slotMs: number): string[] =>
+          fleet.all.flatMap((p) =>
+            p
+              .events(EVENTS.fire)
+              .filter((l) => l['entry'] === entry && parseIsoInstant(String(l['slot'])) === slotMs)
+              .map((l) => `${p.label} at ${String(l['time'])}`),
+          );
+        const doubled = report.duplicateSlots.map((slotMs) => `${new Date(slotMs).toISOString()} by ${firedBy(slotMs).join(', ')}`);
+        expect(
+          report.duplicateSlots,
+          `${entry}: duplicates ${doubled.join('; ')} (leader killed at ${leaderKilledAt}, master at ${masterKilledAt})\n${fleet.dump()}`,
+        ).toEqual([]);
         expect(report.duplicateIds, `${entry}: duplicate ids`).toEqual([]);
         expect(report.missingSlots, `${entry}: lost`).toEqual([]);
         expect(report.wrongIds).toEqual([]);
