@@ -4,9 +4,12 @@ export const EVENTS = {
   publishError: 'beat.publish.error',
   /**
    * A scheduler wake-up's publish failed, in full or in part (`err`): the runs it did not publish
-   * stay due and are tried again after DEFAULTS.publishRetryMs.
+   * stay due and are tried again after DEFAULTS.publishRetryMs, or as soon as Redis is back
+   * (`beat.publish.resume`), whichever comes first.
    */
   publishRetry: 'beat.publish.retry',
+  /** A connection to Redis (the state's, a Redis broker's) is back while the leader backed off after a failed publish: it tries again now. */
+  publishResume: 'beat.publish.resume',
   /**
    * An entry's runs were refused because of the entry alone (`reason`: its queue key holds another
    * Redis type, its exchange does not exist…), or its schedule cannot be computed (`code`

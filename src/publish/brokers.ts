@@ -60,6 +60,7 @@ export const BROKERS: { readonly [Kind in BrokerName]: BrokerWiring } = {
         consumers: redisConsumerProbe(broker, config.broker.url, config.broker.transportOptions, CONTROL_EXCHANGE),
         connect: () => broker.client.connect().catch(() => undefined),
         ready: () => broker.client.status === 'ready',
+        onReady: (listener) => void broker.client.on('ready', listener),
         // A refused Redis connection fails connectWithRetry on the state client, on the same URL.
         refusal: () => undefined,
         get status() {

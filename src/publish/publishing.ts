@@ -41,6 +41,8 @@ export interface Publishing extends Fenced {
   connect(): Promise<void>;
   /** Connected and able to publish. */
   ready(): boolean;
+  /** Calls `listener` whenever the connection is (again) able to publish; absent where nothing tells (AMQP, SQS). */
+  onReady?(listener: () => void): void;
   /** The broker refused the last connection attempt itself (AMQP: a vhost that does not exist, a refused login). */
   refusal(): BeatError | undefined;
   /** A short word for /readyz when not ready. */
@@ -68,6 +70,7 @@ export function withChordRuns(publishing: Publishing, config: ResolvedConfig, lo
     ...(publishing.consumers === undefined ? {} : { consumers: publishing.consumers }),
     connect: () => publishing.connect(),
     ready: () => publishing.ready(),
+    ...(publishing.onReady === undefined ? {} : { onReady: publishing.onReady.bind(publishing) }),
     refusal: () => publishing.refusal(),
     get status() {
       return publishing.status;

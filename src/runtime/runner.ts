@@ -156,6 +156,8 @@ export class Runner {
   private plannedWakeMs = 0;
   /** The last publish failed (Redis or the broker gone, say): read the runtime entries before the next. */
   private publishFailed = false;
+  /** The armed wake-up is the backoff after a failed publish (publishRetryMs): a reconnect cuts it short. */
+  private backingOff = false;
   /** When the last pause read for ended (`readFirst.pauses`): each pause is read for once. */
   private pauseReadEndMs: number | undefined;
   /**
@@ -467,6 +469,18 @@ export class Runner {
    * waiting longer is safe: if that publish does reach Redis later, the fence and the per-slot check
    * in the script still decide, as for any deposed leader.
    */
+  /**
+   * Redis is back (its client reconnected): a wake-up backing off after a failed publish tries
+   * again now, not up to publishRetryMs later. Once per reconnect, so a flapping connection
+   * costs a wake-up per reconnect, never a loop; otherwise nothing.
+   */
+  reconnected(): void {
+    if (!this.backingOff) return;
+    this.backingOff = false;
+    this.options.logger.info({ event: EVENTS.publishResume }, 'Redis is back: publishing what is due now');
+    this.wake(0);
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     this.stopHearingFinished?.();
@@ -578,6 +592,7 @@ export class Runner {
   /** One wake-up: publishes what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
   private async tick(): Promise<NextWake> {
     this.lastWakeMs = performance.now();
+    this.backingOff = false;
     const { clock, config, logger } = this.options;
     // Stopped: nothing is taken off the book, so every cursor stays where the last publish left it.
     if (this.stopped) return { delayMs: config.maxIntervalMs };
@@ -616,6 +631,7 @@ export class Runner {
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
       this.publishFailed = true;
+      this.backingOff = true;
       // The runs it left due sit first in the book with a key of "now": letting them shorten the
       // sleep would retry at once, in a hot loop, for as long as Redis is down. The backoff wins,
       // and it is not capped by maxInterval either.

@@ -101,6 +101,11 @@ export function makeLeadership(options: {
     recordDefinition: (current, configHash) => recordLeaderDefinition(state, keys, current, configHash, log, clock),
     beforeSession: options.beforeSession,
   });
+  // A leader backing off after a failed publish (Redis gone) tries again as soon as Redis is back:
+  // the state's connection, and a Redis broker's own.
+  const reconnected = (): void => supervisor.runner?.reconnected();
+  state.on('ready', reconnected);
+  publishing.onReady?.(reconnected);
   const watch = deploymentWatch({ config, keys, logger: log, lockClients, control, supervisor });
   return { control, leadership, supervisor, watch };
 }

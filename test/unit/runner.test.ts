@@ -195,6 +195,33 @@ describe('Runner', () => {
     expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3, 4].map((k) => T0 + k * S));
   });
 
+  it('backing off after a failed publish, tries again as soon as Redis is back (reconnected), not publishRetryMs later', async () => {
+    let failing = true;
+    const { dispatcher, published, calls } = fakeDispatcher(() => (failing ? new Error('Redis went away') : undefined));
+    const runner = await startRunner({ config: configOf({ e: { task: 't.e', schedule: 1, catchUp: 'all' } }), dispatcher });
+    await advance(S + 100);
+    expect(calls.map((c) => c.atMs)).toEqual([T0 + S]);
+    // Still down: a reconnect that fails again backs off again, once per reconnect (no loop).
+    runner.reconnected();
+    await advance(10);
+    expect(calls.map((c) => c.atMs)).toEqual([T0 + S, T0 + S + 100]);
+    await advance(100);
+    expect(calls).toHaveLength(2);
+    failing = false;
+    runner.reconnected();
+    await advance(10);
+    expect(calls.map((c) => c.atMs)).toEqual([T0 + S, T0 + S + 100, T0 + S + 210]);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + S]);
+    // Not backing off: a reconnect wakes nothing.
+    runner.reconnected();
+    runner.reconnected();
+    await advance(10);
+    expect(calls).toHaveLength(3);
+    await advance(S);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + S, T0 + 2 * S]);
+    expect(calls).toHaveLength(4);
+  });
+
   it('reads the runtime entries before it publishes after a pause its own timer barely saw, once per pause', async () => {
     const { dispatcher, published, calls } = fakeDispatcher();
     const { lines, logger } = captureLogs();
