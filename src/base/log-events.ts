@@ -8,7 +8,7 @@ export const EVENTS = {
    * (`beat.publish.resume`), whichever comes first.
    */
   publishRetry: 'beat.publish.retry',
-  /** A connection to Redis (the state's, a Redis broker's) is back while the leader backed off after a failed publish: it tries again now. */
+  /** A connection to Redis (the state's, a Redis broker's) came back while the leader backed off after a failed publish: it tries again now, once per failure. */
   publishResume: 'beat.publish.resume',
   /**
    * An entry's runs were refused because of the entry alone (`reason`: its queue key holds another

@@ -158,6 +158,8 @@ export class Runner {
   private publishFailed = false;
   /** The armed wake-up is the backoff after a failed publish (publishRetryMs): a reconnect cuts it short. */
   private backingOff = false;
+  /** The next wake-up is the early try a reconnect asked for (reconnected): if it fails, no other is. */
+  private resuming = false;
   /** When the last pause read for ended (`readFirst.pauses`): each pause is read for once. */
   private pauseReadEndMs: number | undefined;
   /**
@@ -463,26 +465,29 @@ export class Runner {
   }
 
   /**
+   * Redis is back (its client reconnected): a wake-up backing off after a failed publish tries
+   * again now, not up to publishRetryMs later. One such early try per failure: if it fails too, the
+   * loop sleeps the whole backoff whatever reconnects meanwhile, so that a connection that comes
+   * back and drops again at once costs at most one extra wake-up a backoff, never a loop.
+   */
+  reconnected(): void {
+    if (!this.backingOff || !this.running) return;
+    this.backingOff = false;
+    this.resuming = true;
+    this.options.logger.info({ event: EVENTS.publishResume }, 'Redis is back: publishing what is due now');
+    this.wake(0);
+  }
+
+  /**
    * Stops the loop after the dispatch in flight (if any) has finished, waiting for it at most
    * STOP_PUBLISH_WAIT_MS: a dispatch on a connection that went silent (black-holed, not
    * closed) may never settle, and every later leadership change and SIGTERM wait for this stop. Not
    * waiting longer is safe: if that publish does reach Redis later, the fence and the per-slot check
    * in the script still decide, as for any deposed leader.
    */
-  /**
-   * Redis is back (its client reconnected): a wake-up backing off after a failed publish tries
-   * again now, not up to publishRetryMs later. Once per reconnect, so a flapping connection
-   * costs a wake-up per reconnect, never a loop; otherwise nothing.
-   */
-  reconnected(): void {
-    if (!this.backingOff) return;
-    this.backingOff = false;
-    this.options.logger.info({ event: EVENTS.publishResume }, 'Redis is back: publishing what is due now');
-    this.wake(0);
-  }
-
   async stop(): Promise<void> {
     this.running = false;
+    this.backingOff = false;
     this.stopHearingFinished?.();
     this.stopHearingFinished = undefined;
     this.disarm();
@@ -592,6 +597,8 @@ export class Runner {
   /** One wake-up: publishes what is due; returns how long to sleep (until the next due instant, at most maxInterval). */
   private async tick(): Promise<NextWake> {
     this.lastWakeMs = performance.now();
+    const resumed = this.resuming;
+    this.resuming = false;
     this.backingOff = false;
     const { clock, config, logger } = this.options;
     // Stopped: nothing is taken off the book, so every cursor stays where the last publish left it.
@@ -631,7 +638,7 @@ export class Runner {
     } catch (error) {
       logger.error({ event: EVENTS.publishRetry, err: error }, 'publishing failed; retrying');
       this.publishFailed = true;
-      this.backingOff = true;
+      this.backingOff = !resumed;
       // The runs it left due sit first in the book with a key of "now": letting them shorten the
       // sleep would retry at once, in a hot loop, for as long as Redis is down. The backoff wins,
       // and it is not capped by maxInterval either.

@@ -195,31 +195,39 @@ describe('Runner', () => {
     expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3, 4].map((k) => T0 + k * S));
   });
 
-  it('backing off after a failed publish, tries again as soon as Redis is back (reconnected), not publishRetryMs later', async () => {
+  it('backing off after a failed publish, tries again as soon as Redis is back (reconnected), once per failure', async () => {
     let failing = true;
     const { dispatcher, published, calls } = fakeDispatcher(() => (failing ? new Error('Redis went away') : undefined));
     const runner = await startRunner({ config: configOf({ e: { task: 't.e', schedule: 1, catchUp: 'all' } }), dispatcher });
     await advance(S + 100);
     expect(calls.map((c) => c.atMs)).toEqual([T0 + S]);
-    // Still down: a reconnect that fails again backs off again, once per reconnect (no loop).
+    // Back, and gone again at once: the early try fails, and then the whole backoff is slept, whatever
+    // reconnects meanwhile (a connection that keeps coming back and dropping makes no loop).
     runner.reconnected();
     await advance(10);
     expect(calls.map((c) => c.atMs)).toEqual([T0 + S, T0 + S + 100]);
-    await advance(100);
+    failing = false;
+    runner.reconnected();
+    runner.reconnected();
+    await advance(500);
     expect(calls).toHaveLength(2);
+    await advance(DEFAULTS.publishRetryMs - 500 + 10);
+    expect(calls).toHaveLength(3);
+    expect((calls[2]?.atMs ?? 0) - (calls[1]?.atMs ?? 0)).toBeGreaterThanOrEqual(DEFAULTS.publishRetryMs);
+    expect(published.map((p) => p.slotMs)).toEqual([T0 + S, T0 + 2 * S]);
+    // A new failure gets its own early try.
+    failing = true;
+    await advance(S);
+    expect(calls).toHaveLength(4);
     failing = false;
     runner.reconnected();
     await advance(10);
-    expect(calls.map((c) => c.atMs)).toEqual([T0 + S, T0 + S + 100, T0 + S + 210]);
-    expect(published.map((p) => p.slotMs)).toEqual([T0 + S]);
+    expect(calls).toHaveLength(5);
+    expect(published.map((p) => p.slotMs)).toEqual([1, 2, 3].map((k) => T0 + k * S));
     // Not backing off: a reconnect wakes nothing.
     runner.reconnected();
-    runner.reconnected();
     await advance(10);
-    expect(calls).toHaveLength(3);
-    await advance(S);
-    expect(published.map((p) => p.slotMs)).toEqual([T0 + S, T0 + 2 * S]);
-    expect(calls).toHaveLength(4);
+    expect(calls).toHaveLength(5);
   });
 
   it('reads the runtime entries before it publishes after a pause its own timer barely saw, once per pause', async () => {
