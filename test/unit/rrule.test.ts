@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rruleSchema } from '../../src/config/rrule-schema.js';
 import { parseConfig } from '../../src/config/load.js';
-import { nextRRuleFires, rruleWallTimes } from '../../src/core/rrule.js';
+import { RRule, Weekday } from 'rrule';
+import { dayTest, nextRRuleFires, rruleWallTimes } from '../../src/core/rrule.js';
 import type { RRuleSpec } from '../../src/core/rrule.js';
 import { formatInstant } from '../../src/time/zone.js';
 import { int, pick, prng } from '../support/prng.js';
@@ -110,6 +111,60 @@ describe('rrule recurrence against dateutil.rrule', () => {
     expect(problems.slice(0, 5)).toEqual([]);
     // Most generated rules are valid: the comparison is not vacuous.
     expect(compared).toBeGreaterThan(300);
+  });
+});
+
+describe("an hourly, minutely or secondly rule's days, tested one by one", () => {
+  it("accepts exactly the days the package's daily rule gives, for 60 random day filters over random spans of up to two years (the package takes ~0.1 s a span)", () => {
+    const r = prng(0xda7);
+    const problems: string[] = [];
+    let accepted = 0;
+    for (let i = 0; i < 60; i++) {
+      const filters: { -readonly [K in keyof RRuleSpec]?: RRuleSpec[K] } = {};
+      // Filters that some day meets: the package searches one that none does until the year 9999 (seconds).
+      if (r() < 0.5) filters.bymonth = some(r, 1, 12, 4);
+      if (r() < 0.5) filters.bymonthday = some(r, 1, filters.bymonth === undefined ? 31 : 28, 3, true);
+      else if (filters.bymonth === undefined && r() < 0.6) filters.byyearday = some(r, 1, 365, 3, true);
+      // An nth weekday counts as its weekday in a daily rule, as dateutil's does (freq > MONTHLY).
+      if (r() < 0.5) filters.byweekday = some(r, 0, 6, 3).map((weekday) => (r() < 0.3 ? { weekday, n: pick(r, [1, -1, 2]) } : { weekday }));
+      if (Object.keys(filters).length === 0) filters.bymonthday = [int(r, -31, -1)];
+      const year = int(r, 1970, 2100);
+      const from = new Date(0);
+      from.setUTCFullYear(year, int(r, 0, 11), int(r, 1, 28));
+      const to = Math.min(from.getTime() + int(r, 30, 2 * 366) * 86_400_000, Date.UTC(9999, 11, 31));
+      const accepts = dayTest({ freq: 'hourly', interval: 1, dtstartWall: from.getTime(), ...filters });
+      if (accepts === undefined) {
+        problems.push(`${JSON.stringify(filters)}: no day test`);
+        continue;
+      }
+      const ours: string[] = [];
+      for (let day = from.getTime(); day <= to; day += 86_400_000) if (accepts(day)) ours.push(new Date(day).toISOString().slice(0, 10));
+      const theirs = new RRule(
+        {
+          freq: RRule.DAILY,
+          dtstart: from,
+          until: new Date(to),
+          ...(filters.bymonth === undefined ? {} : { bymonth: filters.bymonth as number[] }),
+          ...(filters.bymonthday === undefined ? {} : { bymonthday: filters.bymonthday as number[] }),
+          ...(filters.byyearday === undefined ? {} : { byyearday: filters.byyearday as number[] }),
+          ...(filters.byweekday === undefined ? {} : { byweekday: filters.byweekday.map((d) => new Weekday(d.weekday, d.n)) }),
+        },
+        true,
+      )
+        .all()
+        .map((d) => d.toISOString().slice(0, 10));
+      accepted += ours.length;
+      if (JSON.stringify(ours) !== JSON.stringify(theirs))
+        problems.push(
+          `${JSON.stringify(filters)} from ${from.toISOString()}: ours ${ours.slice(0, 6).join(' ')} | package ${theirs.slice(0, 6).join(' ')}`,
+        );
+    }
+    expect(problems.slice(0, 5)).toEqual([]);
+    expect(accepted).toBeGreaterThan(200);
+  });
+
+  it('leaves a week-number filter to the package', () => {
+    expect(dayTest({ freq: 'hourly', interval: 1, dtstartWall: 0, byweekno: [1] })).toBeUndefined();
   });
 });
 
