@@ -287,16 +287,10 @@ export function dayTest(spec: RRuleSpec): ((day: number) => boolean) | undefined
   const yearDays = spec.byyearday === undefined ? undefined : new Set(spec.byyearday);
   const weekdays = spec.byweekday === undefined ? undefined : new Set(spec.byweekday.map((d) => d.weekday));
   return (day) => {
-    const date = new Date(day);
-    const year = date.getUTCFullYear();
-    const month = date.getUTCMonth() + 1;
+    const { year, month, day: monthDay, weekday } = partsOf(day);
     if (months !== undefined && !months.has(month)) return false;
-    // JS: 0 = Sunday; dateutil: 0 = Monday.
-    if (weekdays !== undefined && !weekdays.has((date.getUTCDay() + 6) % 7)) return false;
-    if (monthDays !== undefined) {
-      const monthDay = date.getUTCDate();
-      if (!monthDays.has(monthDay) && !monthDays.has(monthDay - daysInMonth(year, month) - 1)) return false;
-    }
+    if (weekdays !== undefined && !weekdays.has(weekday)) return false;
+    if (monthDays !== undefined && !monthDays.has(monthDay) && !monthDays.has(monthDay - daysInMonth(year, month) - 1)) return false;
     if (yearDays !== undefined) {
       const newYear = new Date(0);
       newYear.setUTCFullYear(year, 0, 1);
