@@ -276,6 +276,7 @@ function acceptedByPackage(spec: RRuleSpec, from: number, windowEnd: number, lim
  * from its end), day of the year (or from its end) and weekday, all of them at once, as dateutil's
  * iteration tests a day of a daily rule (whose weekdays ignore an nth: rrule.__init__ for
  * freq > MONTHLY). Undefined with byweekno, whose weeks start at wkst: the package answers that.
+ * wkst and bysetpos do not choose days (bysetpos picks among a period's times, later).
  * Tens of nanoseconds a day where the package's search costs milliseconds a window (its set-up
  * and a date object per day): a leader computes the next runs of such rules on its event loop,
  * and a rule whose days are rare held its slots up by 20–130 ms each time.
@@ -286,15 +287,22 @@ export function dayTest(spec: RRuleSpec): ((day: number) => boolean) | undefined
   const monthDays = spec.bymonthday === undefined ? undefined : new Set(spec.bymonthday);
   const yearDays = spec.byyearday === undefined ? undefined : new Set(spec.byyearday);
   const weekdays = spec.byweekday === undefined ? undefined : new Set(spec.byweekday.map((d) => d.weekday));
+  // The first day of the year last asked: days come in order, so it is computed once a year.
+  let newYearOf = Number.NaN;
+  let newYearMs = 0;
   return (day) => {
     const { year, month, day: monthDay, weekday } = partsOf(day);
     if (months !== undefined && !months.has(month)) return false;
     if (weekdays !== undefined && !weekdays.has(weekday)) return false;
     if (monthDays !== undefined && !monthDays.has(monthDay) && !monthDays.has(monthDay - daysInMonth(year, month) - 1)) return false;
     if (yearDays !== undefined) {
-      const newYear = new Date(0);
-      newYear.setUTCFullYear(year, 0, 1);
-      const yearDay = Math.round((day - newYear.getTime()) / DAY_MS) + 1;
+      if (year !== newYearOf) {
+        const newYear = new Date(0);
+        newYear.setUTCFullYear(year, 0, 1);
+        newYearOf = year;
+        newYearMs = newYear.getTime();
+      }
+      const yearDay = Math.round((day - newYearMs) / DAY_MS) + 1;
       if (!yearDays.has(yearDay) && !yearDays.has(yearDay - (isLeapYear(year) ? 366 : 365) - 1)) return false;
     }
     return true;

@@ -114,53 +114,80 @@ describe('rrule recurrence against dateutil.rrule', () => {
   });
 });
 
+type DayFilters = { -readonly [K in keyof RRuleSpec]?: RRuleSpec[K] };
+
+/** The days from `from` through `to` that dayTest accepts, and those the package's daily rule gives, as ISO dates (undefined: no day test). */
+function daysBoth(filters: DayFilters, from: Date, to: number): { ours: string[]; theirs: string[] } | undefined {
+  const accepts = dayTest({ freq: 'hourly', interval: 1, dtstartWall: from.getTime(), ...filters });
+  if (accepts === undefined) return undefined;
+  const ours: string[] = [];
+  for (let day = from.getTime(); day <= to; day += 86_400_000) if (accepts(day)) ours.push(new Date(day).toISOString().slice(0, 10));
+  const theirs = new RRule(
+    {
+      freq: RRule.DAILY,
+      dtstart: from,
+      until: new Date(to),
+      ...(filters.bymonth === undefined ? {} : { bymonth: filters.bymonth as number[] }),
+      ...(filters.bymonthday === undefined ? {} : { bymonthday: filters.bymonthday as number[] }),
+      ...(filters.byyearday === undefined ? {} : { byyearday: filters.byyearday as number[] }),
+      ...(filters.byweekday === undefined ? {} : { byweekday: filters.byweekday.map((d) => new Weekday(d.weekday, d.n)) }),
+    },
+    true,
+  )
+    .all()
+    .map((d) => d.toISOString().slice(0, 10));
+  return { ours, theirs };
+}
+
 describe("an hourly, minutely or secondly rule's days, tested one by one", () => {
   it("accepts exactly the days the package's daily rule gives, for 60 random day filters over random spans of up to two years (the package takes ~0.1 s a span)", () => {
     const r = prng(0xda7);
     const problems: string[] = [];
     let accepted = 0;
     for (let i = 0; i < 60; i++) {
-      const filters: { -readonly [K in keyof RRuleSpec]?: RRuleSpec[K] } = {};
-      // Filters that some day meets: the package searches one that none does until the year 9999 (seconds).
+      const filters: DayFilters = {};
+      // Filters that some day meets: the package searches one that none does until the year 9999
+      // (seconds). So a day of the month is at most 28 when the months are chosen, and a day of the
+      // year goes without months.
       if (r() < 0.5) filters.bymonth = some(r, 1, 12, 4);
       if (r() < 0.5) filters.bymonthday = some(r, 1, filters.bymonth === undefined ? 31 : 28, 3, true);
       else if (filters.bymonth === undefined && r() < 0.6) filters.byyearday = some(r, 1, 365, 3, true);
       // An nth weekday counts as its weekday in a daily rule, as dateutil's does (freq > MONTHLY).
       if (r() < 0.5) filters.byweekday = some(r, 0, 6, 3).map((weekday) => (r() < 0.3 ? { weekday, n: pick(r, [1, -1, 2]) } : { weekday }));
       if (Object.keys(filters).length === 0) filters.bymonthday = [int(r, -31, -1)];
-      const year = int(r, 1970, 2100);
       const from = new Date(0);
-      from.setUTCFullYear(year, int(r, 0, 11), int(r, 1, 28));
+      from.setUTCFullYear(int(r, 1970, 2100), int(r, 0, 11), int(r, 1, 28));
       const to = Math.min(from.getTime() + int(r, 30, 2 * 366) * 86_400_000, Date.UTC(9999, 11, 31));
-      const accepts = dayTest({ freq: 'hourly', interval: 1, dtstartWall: from.getTime(), ...filters });
-      if (accepts === undefined) {
+      const both = daysBoth(filters, from, to);
+      if (both === undefined) {
         problems.push(`${JSON.stringify(filters)}: no day test`);
         continue;
       }
-      const ours: string[] = [];
-      for (let day = from.getTime(); day <= to; day += 86_400_000) if (accepts(day)) ours.push(new Date(day).toISOString().slice(0, 10));
-      const theirs = new RRule(
-        {
-          freq: RRule.DAILY,
-          dtstart: from,
-          until: new Date(to),
-          ...(filters.bymonth === undefined ? {} : { bymonth: filters.bymonth as number[] }),
-          ...(filters.bymonthday === undefined ? {} : { bymonthday: filters.bymonthday as number[] }),
-          ...(filters.byyearday === undefined ? {} : { byyearday: filters.byyearday as number[] }),
-          ...(filters.byweekday === undefined ? {} : { byweekday: filters.byweekday.map((d) => new Weekday(d.weekday, d.n)) }),
-        },
-        true,
-      )
-        .all()
-        .map((d) => d.toISOString().slice(0, 10));
-      accepted += ours.length;
-      if (JSON.stringify(ours) !== JSON.stringify(theirs))
+      accepted += both.ours.length;
+      if (JSON.stringify(both.ours) !== JSON.stringify(both.theirs))
         problems.push(
-          `${JSON.stringify(filters)} from ${from.toISOString()}: ours ${ours.slice(0, 6).join(' ')} | package ${theirs.slice(0, 6).join(' ')}`,
+          `${JSON.stringify(filters)} from ${from.toISOString()}: ours ${both.ours.slice(0, 6).join(' ')} | package ${both.theirs.slice(0, 6).join(' ')}`,
         );
     }
     expect(problems.slice(0, 5)).toEqual([]);
     expect(accepted).toBeGreaterThan(200);
+  });
+
+  // The edges a random draw rarely meets: the first and last days of leap and common years (2000 is
+  // a leap year, 1900 and 2100 are not), the days of February from its end, a span before 1970
+  // (negative times) and one that ends on the last day the schedules reach.
+  it.each([
+    ['the first and last days of the year, around 2000', { byyearday: [1, -1, 366, -366] }, '1999-06-01', '2001-07-01'],
+    ['the first and last days of the year, around 2100', { byyearday: [1, -1, 366, -366] }, '2099-06-01', '2101-07-01'],
+    ['February from both ends, 1900 (common)', { bymonth: [2], bymonthday: [28, 29, -1, -28, -29] }, '1899-12-01', '1900-04-01'],
+    ['February from both ends, 2000 (leap)', { bymonth: [2], bymonthday: [28, 29, -1, -28, -29] }, '1999-12-01', '2000-04-01'],
+    ['February from both ends, 2100 (common)', { bymonth: [2], bymonthday: [28, 29, -1, -28, -29] }, '2099-12-01', '2100-04-01'],
+    ['Mondays on the 13th, before 1970', { bymonthday: [13], byweekday: [{ weekday: 0 }] }, '1960-01-01', '1969-12-31'],
+    ['the last day of each month, to the end of 9999', { bymonthday: [-1] }, '9998-01-01', '9999-12-31'],
+  ] as const)("accepts the package's days: %s", (_label, filters, fromDate, toDate) => {
+    const both = daysBoth(filters, new Date(`${fromDate}T00:00:00Z`), Date.parse(`${toDate}T00:00:00Z`));
+    expect(both?.ours.length).toBeGreaterThan(0);
+    expect(both?.ours).toEqual(both?.theirs);
   });
 
   it('leaves a week-number filter to the package', () => {
