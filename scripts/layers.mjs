@@ -43,7 +43,8 @@ export const LAYERS = {
   client: ['operations', 'redis', 'control', 'ports', 'core', 'config', 'base'],
   alerts: ['ports', 'config', 'core', 'time', 'base'],
   redbeat: ['redis', 'ports', 'config', 'core', 'time', 'base'],
-  dashboard: ['operations', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
+  // The dashboard's routes are routes of the one HTTP app (http/api-app.ts): its context, replies and refusals.
+  dashboard: ['http', 'operations', 'ports', 'control', 'celery', 'config', 'core', 'time', 'base'],
   // The page's browser code: it shares only the dashboard's wire types (wire.ts imports only the entry view's type, control/entry-view-schema.ts).
   ui: ['dashboard'],
   service: [

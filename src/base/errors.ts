@@ -115,6 +115,20 @@ export const ErrorCode = {
    * tokens still work.
    */
   IssuerUnreachable: 'ISSUER_UNREACHABLE',
+  /**
+   * The dashboard's: a read off loopback, or a write, without a session (401; the page shows its
+   * login on it); and single sign-on's (auth.oidc): not configured (404), a callback without the
+   * browser's sign-in or with another state (400), a person whose claim maps to no grant (403), a
+   * provider that refused (502) or cannot be reached (503), a client secret that cannot be read
+   * (500). Lower case, as the page and the sign-in's callers have always read them.
+   */
+  LoginRequired: 'login_required',
+  SsoOff: 'sso_off',
+  SignInState: 'bad_sign_in_state',
+  SignInNoGrants: 'no_grants',
+  SignInFailed: 'sign_in_failed',
+  SignInUnreachable: 'issuer_unreachable',
+  SsoSecret: 'sso_secret',
   /** tsbeat's own failure while answering (500): the answer's errorId is in the log line beat.http.error. */
   Internal: 'INTERNAL',
   /**
@@ -193,6 +207,13 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: { readonly exit: 1 | 2;
   API_HEADERS_TOO_LARGE: { exit: 1, http: 431 },
   API_FOREIGN_HOST: { exit: 1, http: 403 },
   ISSUER_UNREACHABLE: { exit: 1, http: 503 },
+  login_required: { exit: 1, http: 401 },
+  sso_off: { exit: 2, http: 404 },
+  bad_sign_in_state: { exit: 1, http: 400 },
+  no_grants: { exit: 1, http: 403 },
+  sign_in_failed: { exit: 2, http: 502 },
+  issuer_unreachable: { exit: 1, http: 503 },
+  sso_secret: { exit: 2, http: 500 },
   INTERNAL: { exit: 1, http: 500 },
   DJANGO_DATABASE: { exit: 2, http: 500 },
   LUA_SCRIPT_INVALID: { exit: 1, http: 500 },

@@ -2,7 +2,8 @@
 import { DEFAULTS } from '../base/defaults.js';
 import { SORT_KEYS } from './entry-rows.js';
 import type { RowQuery, SortKey } from './entry-rows.js';
-import { Refusal } from './replies.js';
+import { ErrorCode } from '../base/errors.js';
+import { ApiError } from '../http/failures.js';
 import type { EntryStateName } from './wire.js';
 import { parseSelector, selectorProblemText } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
@@ -12,7 +13,7 @@ export function selectorParam(params: URLSearchParams): LabelSelector | undefine
   const text = params.get('selector') ?? '';
   if (text.trim() === '') return undefined;
   const parsed = parseSelector(text);
-  if (!parsed.ok) throw new Refusal(400, 'bad_selector', `selector=${text}: ${selectorProblemText(parsed.problem)}`);
+  if (!parsed.ok) throw new ApiError(ErrorCode.ApiBadRequest, `selector=${text}: ${selectorProblemText(parsed.problem)}`);
   return parsed.selector;
 }
 
@@ -21,15 +22,15 @@ export function parseQuery(params: URLSearchParams): RowQuery {
     const text = params.get(name);
     const n = text === null ? fallback : Number(text);
     if (!Number.isInteger(n) || n < 0 || n > max)
-      throw new Refusal(400, 'bad_query', `${name}=${text}: expected a whole number from 0 to ${max}`);
+      throw new ApiError(ErrorCode.ApiBadRequest, `${name}=${text}: expected a whole number from 0 to ${max}`);
     return n;
   };
   const sort = params.get('sort') ?? 'name';
   if (!(SORT_KEYS as readonly string[]).includes(sort))
-    throw new Refusal(400, 'bad_query', `sort=${sort}: expected one of ${SORT_KEYS.join(', ')}`);
+    throw new ApiError(ErrorCode.ApiBadRequest, `sort=${sort}: expected one of ${SORT_KEYS.join(', ')}`);
   const state = params.get('state') ?? '';
   if (state !== '' && !['active', 'paused', 'disabled', 'invalid'].includes(state)) {
-    throw new Refusal(400, 'bad_query', `state=${state}: expected active, paused, disabled or invalid`);
+    throw new ApiError(ErrorCode.ApiBadRequest, `state=${state}: expected active, paused, disabled or invalid`);
   }
   return {
     q: params.get('q') ?? '',

@@ -21,7 +21,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type * as OpenId from 'openid-client';
-import { ConfigError, errorMessage, shown } from '../base/errors.js';
+import { ConfigError, ErrorCode, errorMessage, shown } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { ENV } from '../base/env.js';
@@ -29,7 +29,7 @@ import { grantsText } from '../core/grants.js';
 import type { Grant } from '../core/grants.js';
 import { grantsOfClaim } from '../config/oidc-schema.js';
 import type { OidcSettings } from '../config/oidc-schema.js';
-import { Refusal } from './replies.js';
+import { ApiError } from '../http/failures.js';
 import type { SessionHolder, Standing } from './sessions.js';
 
 /** How long a sign-in may take at the provider (typing a password, a second factor) before its state is forgotten. */
@@ -110,7 +110,7 @@ export class OidcSignIn {
       try {
         await signIn.configuration(settings);
       } catch (error) {
-        if (error instanceof Refusal) throw new ConfigError(options.source, [{ path: refusalPath(error), message: error.message }]);
+        if (error instanceof ApiError) throw new ConfigError(options.source, [{ path: refusalPath(error), message: error.message }]);
         throw error;
       }
     }
@@ -155,7 +155,7 @@ export class OidcSignIn {
   }
 
   /**
-   * `GET /ui/callback?code=…&state=…`: the person signed in, with their grants; a Refusal when the
+   * `GET /ui/callback?code=…&state=…`: the person signed in, with their grants; an ApiError when the
    * state is unknown or used, the provider refused or cannot be reached, or no value of the claim
    * maps to a grant.
    */
@@ -164,9 +164,8 @@ export class OidcSignIn {
     const state = query.get('state');
     const cookie = cookieValue(req, SIGN_IN_COOKIE);
     if (state === null || cookie === undefined || cookie !== state) {
-      throw new Refusal(
-        400,
-        'bad_sign_in_state',
+      throw new ApiError(
+        ErrorCode.SignInState,
         'this sign-in was not started by this browser (or its cookie expired): start again at /ui/sign-in',
       );
     }
@@ -174,9 +173,8 @@ export class OidcSignIn {
     // One use: a replayed callback URL finds nothing.
     this.pending.delete(state);
     if (pending === undefined || pending.expiresMs <= this.options.now()) {
-      throw new Refusal(
-        400,
-        'bad_sign_in_state',
+      throw new ApiError(
+        ErrorCode.SignInState,
         'this sign-in is unknown, used or too old (or this replica restarted): start again at /ui/sign-in',
       );
     }
@@ -198,7 +196,7 @@ export class OidcSignIn {
     }
     const claims = tokens.claims();
     if (claims === undefined)
-      throw new Refusal(502, 'sign_in_failed', 'the identity provider answered without an ID token: sign-in refused');
+      throw new ApiError(ErrorCode.SignInFailed, 'the identity provider answered without an ID token: sign-in refused');
     const subject = claims.sub;
     let email = typeof claims['email'] === 'string' ? claims['email'] : undefined;
     let values = claims[settings.claim];
@@ -219,9 +217,8 @@ export class OidcSignIn {
         { event: EVENTS.dashboardSignIn, ok: false, who, claim: settings.claim, values: mapped.values, client: req.socket.remoteAddress },
         `sign-in refused: ${who} holds no value of ${settings.claim} that auth.oidc.roles.map names`,
       );
-      throw new Refusal(
-        403,
-        'no_grants',
+      throw new ApiError(
+        ErrorCode.SignInNoGrants,
         `signed in as ${who}, but ${settings.claim} (${mapped.values.length === 0 ? 'none given' : mapped.values.join(', ')}) maps to no grant in auth.oidc.roles.map: ask whoever runs tsbeat to map one of them (they map ${[...settings.grantsOf.keys()].join(', ')})`,
       );
     }
@@ -283,7 +280,7 @@ export class OidcSignIn {
       return 'valid';
     } catch (error) {
       // The provider's configuration could not be had (discovery failed, logged there): nothing was asked.
-      if (error instanceof Refusal) return 'unreachable';
+      if (error instanceof ApiError) return 'unreachable';
       const status = this.statusOf(error);
       if (unreachable(error) || (status !== undefined && (status >= 500 || status === 429 || status === 408))) {
         this.unreachableLogged(settings, errorMessage(error), 'signed-in sessions may read but not write');
@@ -313,7 +310,7 @@ export class OidcSignIn {
   private required(): OidcSettings {
     const settings = this.options.settings();
     if (settings === undefined)
-      throw new Refusal(404, 'sso_off', 'single sign-on is not configured (auth.oidc in the config): log in with an API token');
+      throw new ApiError(ErrorCode.SsoOff, 'single sign-on is not configured (auth.oidc in the config): log in with an API token');
     return settings;
   }
 
@@ -354,9 +351,8 @@ export class OidcSignIn {
     // A signed-in session is asked after at its userinfo endpoint (standing): without one, every
     // sign-in would end at its first recheck. Refused here, so at start (exit 2), not at sign-in.
     if (configuration.serverMetadata().userinfo_endpoint === undefined)
-      throw new Refusal(
-        502,
-        'sign_in_failed',
+      throw new ApiError(
+        ErrorCode.SignInFailed,
         `auth.oidc.issuer ${shown(settings.issuer)} publishes no userinfo_endpoint in its configuration (${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration): tsbeat asks it every auth.oidc.recheckSeconds whether a sign-in still stands; enable the provider's UserInfo endpoint for this client`,
       );
     return configuration;
@@ -369,36 +365,33 @@ export class OidcSignIn {
     try {
       text = await readFile(settings.clientSecretFile, 'utf8');
     } catch (error) {
-      throw new Refusal(
-        500,
-        'sso_secret',
+      throw new ApiError(
+        ErrorCode.SsoSecret,
         `auth.oidc.clientSecretFile ${shown(settings.clientSecretFile)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): mount the client secret there, or set $${ENV.oidcClientSecret}`,
       );
     }
     const secret = text.trim();
     if (secret === '')
-      throw new Refusal(
-        500,
-        'sso_secret',
+      throw new ApiError(
+        ErrorCode.SsoSecret,
         `auth.oidc.clientSecretFile ${shown(settings.clientSecretFile)} is empty: put the client secret in it`,
       );
     return secret;
   }
 
   /** The refusal of a failed request to the provider: 503 when it cannot be reached (logged), else the provider's refusal. */
-  private failure(settings: OidcSettings, error: unknown, what: string): Refusal {
-    if (error instanceof Refusal) return error;
+  private failure(settings: OidcSettings, error: unknown, what: string): ApiError {
+    if (error instanceof ApiError) return error;
     // openid-client's messages name the provider's error and the check that failed; never the secret.
     const reason = errorMessage(error);
     if (unreachable(error)) {
       this.unreachableLogged(settings, reason, 'sign-ins are refused');
-      return new Refusal(
-        503,
-        'issuer_unreachable',
+      return new ApiError(
+        ErrorCode.SignInUnreachable,
         `auth.oidc.issuer ${shown(settings.issuer)} cannot be reached (${reason}): sign-in is refused until it answers (API tokens still work); check the URL and that the provider is up`,
       );
     }
-    return new Refusal(502, 'sign_in_failed', `auth.oidc.issuer ${shown(settings.issuer)}: ${what}: ${reason}`);
+    return new ApiError(ErrorCode.SignInFailed, `auth.oidc.issuer ${shown(settings.issuer)}: ${what}: ${reason}`);
   }
 
   private unreachableLogged(settings: OidcSettings, reason: string, meanwhile: string): void {
@@ -414,6 +407,6 @@ export class OidcSignIn {
 }
 
 /** The setting a refusal at start is about. */
-function refusalPath(refusal: Refusal): string {
-  return refusal.code === 'sso_secret' ? 'auth.oidc.clientSecretFile' : 'auth.oidc.issuer';
+function refusalPath(refusal: ApiError): string {
+  return refusal.code === ErrorCode.SsoSecret ? 'auth.oidc.clientSecretFile' : 'auth.oidc.issuer';
 }

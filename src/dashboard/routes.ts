@@ -7,32 +7,38 @@
  * sign-on: oidc-sign-in.ts), which /api takes as a credential, with the session's grants, once the
  * request sends the session's CSRF token back from this server's Origin.
  */
-import { readStop } from '../operations/control-verbs.js';
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
 import { DEFAULTS } from '../base/defaults.js';
-import { errorMessage } from '../base/errors.js';
+import { ErrorCode, errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import type { Logger } from '../base/log.js';
 import { uiAssetUrl } from '../base/package-files.js';
+import { retryPolicyOf } from '../config/retry-schema.js';
+import type { Grant } from '../core/grants.js';
+import { grantsText } from '../core/grants.js';
+import { plain, reply } from '../http/answers.js';
+import type { ApiEnv } from '../http/api-ports.js';
+import { isLoopback } from '../http/auth.js';
+import { ApiError } from '../http/failures.js';
+import { readJsonBody } from '../http/request-body.js';
+import { readStop } from '../operations/control-verbs.js';
 import { STORE_SOURCE, comingFires, definitionOf, messagePreview, timeline, writtenInFile } from './entry-detail.js';
 import { RUN_SORTS, buildIndex, pageOf, pageRow, readableIndex, stateOf } from './entry-rows.js';
 import type { EntrySet, ResultIndex, RowIndex, RowQuery, RunColumns } from './entry-rows.js';
 import { parseQuery } from './list-query.js';
-import { resultOf, slotWires } from './run-results.js';
-import { retryPolicyOf } from '../config/retry-schema.js';
-import { resultsOf, stripsOf } from './run-views.js';
-import type { PageWire } from './wire.js';
-import { PAGE_HTML } from './page.js';
-import { Refusal, readJson, sendBody, sendError, sendJson } from './replies.js';
-import { Sessions, sameOrigin, tokenDigest, tokensEqual } from './sessions.js';
-import type { FoundSession } from './sessions.js';
 import { OidcSignIn } from './oidc-sign-in.js';
 import type { SignedIn } from './oidc-sign-in.js';
-import type { Grant } from '../core/grants.js';
-import { VIEWER, grantsText } from '../core/grants.js';
-import type { DetailWire, OverviewWire, SessionWire } from './wire.js';
+import { PAGE_HTML } from './page.js';
+import { dashboardHeaders } from './replies.js';
+import { resultOf, slotWires } from './run-results.js';
+import { resultsOf, stripsOf } from './run-views.js';
+import { Sessions, sameOrigin, tokenDigest, tokensEqual } from './sessions.js';
+import type { FoundSession } from './sessions.js';
 import type { DashboardSources } from './sources.js';
+import type { DetailWire, OverviewWire, PageWire, SessionWire } from './wire.js';
 
 /** A dashboard login lasts this long after its last use (sliding), then the page asks for the token again. */
 const DASHBOARD_SESSION_TTL_MS = 8 * 3_600_000;
@@ -44,25 +50,38 @@ const DASHBOARD_MAX_SESSIONS = 1000;
  * The list's own rows are kept until the entries change.
  */
 const DASHBOARD_ALL_READS_CACHE_MS = 2000;
+/** Largest login body read: `{"token": TEXT}`. */
+const LOGIN_BODY_MAX_BYTES = 16 * 1024;
 /** Next fires an entry's page lists at first; its full list (`?fires=N`) holds at most DASHBOARD_FIRES_MAX. */
 const DASHBOARD_FIRES = 20;
 const DASHBOARD_FIRES_MAX = 1000;
 /** The list's sort by success rate reads every entry's kept history: offered up to this many entries. */
 const DASHBOARD_SUCCESS_SORT_MAX = 10_000;
 
+/** The page's assets, by path, and their types. */
 const ASSETS: Record<string, string> = {
   '/ui/app.js': 'text/javascript; charset=utf-8',
   '/ui/app.css': 'text/css; charset=utf-8',
 };
+/** The page's own paths: another method than GET there is 405. */
+const PAGES = new Set(['/', '/ui', '/ui/', '/ui/session', '/ui/sign-in', '/ui/callback', ...Object.keys(ASSETS)]);
+const ENTRY_PATH = '/ui/api/entries/';
 
 /** Served over TLS: the cookies get Secure. */
 function isSecure(req: IncomingMessage): boolean {
   return (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
-function isLoopback(req: IncomingMessage): boolean {
-  const a = req.socket.remoteAddress ?? '';
-  return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
+/** A request's query parameters, as the list and its filters read them. */
+function paramsOf(c: Context<ApiEnv>): URLSearchParams {
+  return new URL(c.req.url).searchParams;
+}
+
+/** A redirect (a sign-in's way out and back), with the cookies it sets. */
+function seeOther(location: string, ...cookies: string[]): Response {
+  const headers = new Headers({ location, 'cache-control': 'no-store' });
+  for (const cookie of cookies) headers.append('set-cookie', cookie);
+  return new Response(null, { status: 303, headers });
 }
 
 /** A read of every entry, kept for DASHBOARD_ALL_READS_CACHE_MS (one page load and its refresh read it once). */
@@ -76,7 +95,7 @@ export class Dashboard {
   /** The list's index, and the entry set it was made of: made again only when the service hands over another. */
   private indexed: { readonly set: EntrySet; readonly index: Promise<RowIndex> } | undefined;
   private readonly allReads = new Map<string, AllRead<unknown>>();
-  private readonly assets = new Map<string, Buffer>();
+  private readonly assets = new Map<string, string>();
 
   constructor(
     private readonly sources: DashboardSources,
@@ -161,115 +180,102 @@ export class Dashboard {
   }
 
   /**
-   * Answers the request if it is the dashboard's; false leaves it to the other routes. Its reads
-   * show only the entries `grants` (the caller's, as /api decides them) may read.
+   * The dashboard's routes, mounted on the HTTP server's one app (http/api-app.ts), which checked the
+   * request's target and held its reads that show entries to the read rule before they get here.
+   * What they show is narrowed to the caller's grants (`c.var.grants`: its token's, its session's,
+   * or a viewer of the whole deployment let in by the read rule).
    */
-  async handle(req: IncomingMessage, res: ServerResponse, grants: readonly Grant[] = VIEWER): Promise<boolean> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    if (path !== '/' && path !== '/ui' && !path.startsWith('/ui/')) return false;
-    try {
-      await this.route(req, res, path, url.searchParams, grants);
-    } catch (error) {
-      // Anything else is answered by the server as every route's failure is: 503 with Retry-After
-      // when Redis is away, else 500 with an error id in the log.
-      if (error instanceof Refusal) sendError(res, error.status, error.code, error.message);
-      else throw error;
-    }
-    return true;
-  }
+  routes(): Hono<ApiEnv> {
+    const ui = new Hono<ApiEnv>();
+    ui.use('/', dashboardHeaders);
+    ui.use('/ui/*', dashboardHeaders);
+    const page = () => plain(200, 'text/html; charset=utf-8', PAGE_HTML);
+    for (const path of ['/', '/ui', '/ui/']) ui.get(path, page);
+    for (const [path, type] of Object.entries(ASSETS)) ui.get(path, async () => plain(200, type, await this.asset(path)));
+    ui.get('/ui/session', (c) => reply(200, this.sessionWire(c.env.incoming)));
+    ui.get('/ui/sign-in', (c) => this.beginSignIn(c.env.incoming));
+    ui.get('/ui/callback', (c) => this.finishSignIn(c.env.incoming, paramsOf(c)));
+    ui.post('/ui/api/login', (c) => this.login(c.env.incoming));
+    ui.post('/ui/api/logout', (c) => reply(200, { ok: true }, { 'set-cookie': this.sessions.close(c.env.incoming) }));
 
-  private async route(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    params: URLSearchParams,
-    grants: readonly Grant[],
-  ): Promise<void> {
-    const method = req.method ?? 'GET';
-    const reading = method === 'GET' || method === 'HEAD';
-    if (path === '/' || path === '/ui' || path === '/ui/') {
-      if (!reading) throw new Refusal(405, 'method', 'use GET');
-      sendBody(res, 200, 'text/html; charset=utf-8', PAGE_HTML);
-      return;
-    }
-    const asset = ASSETS[path];
-    if (asset !== undefined) {
-      if (!reading) throw new Refusal(405, 'method', 'use GET');
-      sendBody(res, 200, asset, await this.asset(path));
-      return;
-    }
-    if (path === '/ui/session') {
-      if (!reading) throw new Refusal(405, 'method', 'use GET');
-      return sendJson(res, 200, this.sessionWire(req));
-    }
-    if (path === '/ui/sign-in' || path === '/ui/callback') {
-      if (!reading) throw new Refusal(405, 'method', 'use GET');
-      return path === '/ui/sign-in' ? this.beginSignIn(req, res) : this.finishSignIn(req, res, params);
-    }
-    if (!path.startsWith('/ui/api/')) throw new Refusal(404, 'not_found', `no such page: ${path}`);
-    const rest = path.slice('/ui/api/'.length);
-    if (rest === 'login' && method === 'POST') return this.login(req, res);
-    if (rest === 'logout' && method === 'POST') {
-      sendJson(res, 200, { ok: true }, { 'set-cookie': this.sessions.close(req) });
-      return;
-    }
-    if (reading) {
-      this.requireReader(req);
-      const index = async () => readableIndex(await this.index(), grants);
-      if (rest === 'overview') return sendJson(res, 200, await this.overview(req, await index(), await this.index()));
-      if (rest === 'entries') return sendJson(res, 200, await this.page(parseQuery(params), await index()));
-      if (rest === 'strips') {
-        const names = params.getAll('name');
-        if (names.length > DEFAULTS.dashboardPageMax)
-          throw new Refusal(
-            400,
-            'bad_query',
-            `${names.length} names: ask for at most ${DEFAULTS.dashboardPageMax} entries' strips at once`,
-          );
-        return sendJson(
-          res,
-          200,
-          await stripsOf(this.sources, (await index()).entries, names, params.get('span') === 'hour' ? 'hour' : 'day'),
+    ui.get('/ui/api/*', async (c, next) => {
+      this.requireReader(c.env.incoming);
+      await next();
+    });
+    const readable = async (c: Context<ApiEnv>) => readableIndex(await this.index(), c.var.grants);
+    ui.get('/ui/api/overview', async (c) => reply(200, await this.overview(c.env.incoming, await readable(c), await this.index())));
+    ui.get('/ui/api/entries', async (c) => reply(200, await this.page(parseQuery(paramsOf(c)), await readable(c))));
+    ui.get('/ui/api/strips', async (c) => {
+      const params = paramsOf(c);
+      const names = params.getAll('name');
+      if (names.length > DEFAULTS.dashboardPageMax)
+        throw new ApiError(
+          ErrorCode.ApiBadRequest,
+          `${names.length} names: ask for at most ${DEFAULTS.dashboardPageMax} entries' strips at once`,
         );
+      const span = params.get('span') === 'hour' ? 'hour' : 'day';
+      return reply(200, await stripsOf(this.sources, (await readable(c)).entries, names, span));
+    });
+    ui.get('/ui/api/timeline', async (c) => reply(200, await this.timeline(c.req.query('span') === 'day', await readable(c))));
+    ui.get(`${ENTRY_PATH}*`, async (c) => {
+      const fires = c.req.query('fires');
+      const count = fires === undefined ? DASHBOARD_FIRES : Number(fires);
+      if (!Number.isInteger(count) || count < 1 || count > DASHBOARD_FIRES_MAX)
+        throw new ApiError(ErrorCode.ApiBadRequest, `fires=${fires}: expected a whole number from 1 to ${DASHBOARD_FIRES_MAX}`);
+      // The name as sent, percent-decoded once (it may hold a slash).
+      const name = decodeURIComponent(new URL(c.req.url).pathname.slice(ENTRY_PATH.length));
+      return reply(200, await this.detail(name, count, await readable(c)));
+    });
+
+    ui.all('/', () => {
+      throw new ApiError(ErrorCode.ApiMethodNotAllowed, 'use GET', { allow: 'GET, HEAD' });
+    });
+    ui.all('/ui/*', (c) => {
+      const req = c.env.incoming;
+      const { path } = c.req;
+      const reading = req.method === 'GET' || req.method === 'HEAD';
+      if (!path.startsWith('/ui/api/')) {
+        if (!reading && PAGES.has(path)) throw new ApiError(ErrorCode.ApiMethodNotAllowed, 'use GET', { allow: 'GET, HEAD' });
+        throw new ApiError(ErrorCode.ApiNotFound, `no such page: ${path}`);
       }
-      if (rest === 'timeline') return sendJson(res, 200, await this.timeline(params.get('span') === 'day', await index()));
-      if (rest.startsWith('entries/')) {
-        const fires = params.get('fires');
-        const count = fires === null ? DASHBOARD_FIRES : Number(fires);
-        if (!Number.isInteger(count) || count < 1 || count > DASHBOARD_FIRES_MAX)
-          throw new Refusal(400, 'bad_query', `fires=${fires}: expected a whole number from 1 to ${DASHBOARD_FIRES_MAX}`);
-        return sendJson(res, 200, await this.detail(decodeURIComponent(rest.slice('entries/'.length)), count, await index()));
-      }
-      throw new Refusal(404, 'not_found', `no such API: ${path}`);
-    }
-    // Every change is /api's: the page calls it with its session. A write here is still refused as
-    // the dashboard's write routes refused it (actions off, another Origin, no session, no CSRF token),
-    // so that no caller learns more from the moved route than it did before; then 405.
-    this.requireWriter(req);
-    throw new Refusal(405, 'method', `${method} ${path}: the dashboard's API only reads; changes are /api's (/api/openapi.json)`);
+      if (reading) throw new ApiError(ErrorCode.ApiNotFound, `no such API: ${path}`);
+      // Every change is /api's: the page calls it with its session. A write here is still refused as
+      // the dashboard's write routes refused it (actions off, another Origin, no session, no CSRF
+      // token), so that no caller learns more from the moved route than it did before; then 405.
+      this.requireWriter(req);
+      throw new ApiError(
+        ErrorCode.ApiMethodNotAllowed,
+        `${req.method} ${path}: the dashboard's API only reads; changes are /api's (/api/openapi.json)`,
+        { allow: 'GET, HEAD' },
+      );
+    });
+    return ui;
   }
 
   /** A write's refusal as the session decides it (sessionOf): 401 without a session, 403 naming why it may not write. */
   private requireWriter(req: IncomingMessage): void {
     const session = this.sessionOf(req);
-    if (session === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) first');
-    if (session.writeRefusal !== undefined) throw new Refusal(403, 'write_refused', session.writeRefusal);
+    if (session === undefined) throw new ApiError(ErrorCode.LoginRequired, 'log in (or sign in) first');
+    if (session.writeRefusal !== undefined) throw new ApiError(ErrorCode.ApiForbidden, session.writeRefusal);
   }
 
   /** Off loopback, with a token or sign-on configured, reading needs a session too: the schedule is not for everyone who can reach the port. */
   private requireReader(req: IncomingMessage): void {
-    if (isLoopback(req) || !this.actionsOn()) return;
-    if (this.live(req) === undefined) throw new Refusal(401, 'login_required', 'log in (or sign in) to see this deployment');
+    if (isLoopback(req.socket.remoteAddress) || !this.actionsOn()) return;
+    if (this.live(req) === undefined) throw new ApiError(ErrorCode.LoginRequired, 'log in (or sign in) to see this deployment');
   }
 
-  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async login(req: IncomingMessage): Promise<Response> {
     const expected = this.sources.apiToken();
     if (expected === undefined) {
-      throw new Refusal(403, 'actions_off', 'no API token is configured: start beat run with --api-token-file PATH (or BEAT_API_TOKEN)');
+      throw new ApiError(
+        ErrorCode.ApiForbidden,
+        'no API token is configured: start beat run with --api-token-file PATH (or BEAT_API_TOKEN)',
+      );
     }
-    if (!sameOrigin(req)) throw new Refusal(403, 'bad_origin', `the request's Origin (${req.headers.origin}) is not this server`);
-    const body = await readJson(req);
+    if (!sameOrigin(req)) throw new ApiError(ErrorCode.ApiForbidden, `the request's Origin (${req.headers.origin}) is not this server`);
+    // Of any declared type: a fetch() of a JSON string, without a Content-Type, sends text/plain.
+    const body = await readJsonBody(req, LOGIN_BODY_MAX_BYTES, 2, undefined, { anyType: true });
     const token = typeof body === 'object' && body !== null ? (body as { token?: unknown }).token : undefined;
     const client = req.socket.remoteAddress;
     const name =
@@ -282,12 +288,12 @@ export class Dashboard {
             : undefined;
     if (name === undefined) {
       this.logger.warn({ event: EVENTS.dashboardLogin, ok: false, client }, 'dashboard login refused: wrong API token');
-      throw new Refusal(401, 'bad_token', 'wrong API token (or one that may only read)');
+      throw new ApiError(ErrorCode.ApiUnauthorized, 'wrong API token (or one that may only read)');
     }
     const secure = isSecure(req);
     const { cookie, csrf } = this.sessions.open(secure, { who: `dashboard:${name}`, tokenDigest: tokenDigest(token as string) });
     this.logger.info({ event: EVENTS.dashboardLogin, ok: true, client, who: `dashboard:${name}` }, 'dashboard login');
-    sendJson(res, 200, { csrf }, { 'set-cookie': cookie });
+    return reply(200, { csrf }, { 'set-cookie': cookie });
   }
 
   /** How this browser may get in (a token's login, a sign-in) and who it is in as (`GET /ui/session`, and the overview's). */
@@ -304,42 +310,32 @@ export class Dashboard {
   }
 
   /** `GET /ui/sign-in`: off to the identity provider (oidc-sign-in.ts). */
-  private async beginSignIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const signIn = this.signedInWith();
-    const { location, cookie } = await signIn.begin(isSecure(req));
-    res.writeHead(303, { location, 'set-cookie': cookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-    res.end();
+  private async beginSignIn(req: IncomingMessage): Promise<Response> {
+    const { location, cookie } = await this.signedInWith().begin(isSecure(req));
+    return seeOther(location, cookie);
   }
 
   /**
    * `GET /ui/callback`: back from the identity provider; a session for the person (their grants from
    * auth.oidc.roles), then the page. A refusal says why (and forgets the sign-in's state).
    */
-  private async finishSignIn(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
+  private async finishSignIn(req: IncomingMessage, params: URLSearchParams): Promise<Response> {
     const signIn = this.signedInWith();
     let signedIn: SignedIn;
     try {
       signedIn = await signIn.finish(req, params);
     } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      sendJson(res, error.status, { error: error.message, code: error.code }, { 'set-cookie': OidcSignIn.clearCookie() });
-      return;
+      if (!(error instanceof ApiError)) throw error;
+      throw new ApiError(error.code, error.message, { ...error.headers, 'set-cookie': OidcSignIn.clearCookie() });
     }
     const { cookie } = this.sessions.open(isSecure(req), signedIn.holder, signedIn.accessToken);
-    res.writeHead(303, {
-      location: '/ui/',
-      'set-cookie': [cookie, OidcSignIn.clearCookie()],
-      'cache-control': 'no-store',
-      'referrer-policy': 'no-referrer',
-    });
-    res.end();
+    return seeOther('/ui/', cookie, OidcSignIn.clearCookie());
   }
 
   private signedInWith(): OidcSignIn {
     if (this.signIn === undefined || !this.signIn.configured())
-      throw new Refusal(
-        404,
-        'sso_off',
+      throw new ApiError(
+        ErrorCode.SsoOff,
         'single sign-on is not configured (auth.oidc in the config, read at start): log in with an API token',
       );
     return this.signIn;
@@ -416,9 +412,8 @@ export class Dashboard {
       // Kept for every reader (readAll): read of the whole deployment's entries, whatever this reader's scope.
       const whole = await this.index();
       if (whole.entries.size > DASHBOARD_SUCCESS_SORT_MAX)
-        throw new Refusal(
-          400,
-          'too_many_to_sort',
+        throw new ApiError(
+          ErrorCode.ApiBadRequest,
           `sort=success reads every entry's kept history: at most ${DASHBOARD_SUCCESS_SORT_MAX} entries, this deployment has ${whole.entries.size}; sort by result or use the failing filter`,
         );
       const successRates = await this.readAll('successRates', async () => {
@@ -438,7 +433,7 @@ export class Dashboard {
 
   private async detail(name: string, fireCount: number, index: RowIndex): Promise<DetailWire> {
     const indexed = index.byName.get(name);
-    if (indexed === undefined) throw new Refusal(404, 'unknown_entry', `no entry "${name}" in this deployment`);
+    if (indexed === undefined) throw new ApiError(ErrorCode.UnknownEntry, `no entry "${name}" in this deployment`);
     const [paused, status] = await Promise.all([this.sources.paused(), this.sources.status([name])]);
     const row = pageRow(indexed, status.get(name), paused);
     const entry = index.entries.get(name);
@@ -519,13 +514,13 @@ export class Dashboard {
     return this.readAll('runs', () => this.sources.runColumns());
   }
 
-  private async asset(path: string): Promise<Buffer> {
+  private async asset(path: string): Promise<string> {
     let body = this.assets.get(path);
     if (body === undefined) {
       try {
-        body = await readFile(uiAssetUrl(path.slice('/ui/'.length)));
+        body = await readFile(uiAssetUrl(path.slice('/ui/'.length)), 'utf8');
       } catch (error) {
-        throw new Refusal(404, 'no_asset', `${path} is not built: run npm run build (${errorMessage(error)})`);
+        throw new ApiError(ErrorCode.ApiNotFound, `${path} is not built: run npm run build (${errorMessage(error)})`);
       }
       this.assets.set(path, body);
     }

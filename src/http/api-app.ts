@@ -6,10 +6,9 @@
  * methods is 405 with Allow, read from the routes themselves. What a route does is its handler's
  * (api-ports.ts, implemented by the service); this module only speaks HTTP.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { DEFAULTS } from '../base/defaults.js';
 import { BeatError, ErrorCode } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -22,28 +21,14 @@ import type { ScopedEntry } from '../core/grants.js';
 import { entrySeriesOnly } from '../observe/entry-series.js';
 import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, SELECTED_BODY, planHorizonMs } from './api-routes.js';
 import type { RouteAccess } from './api-routes.js';
-import type { ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
+import type { ApiEnv, ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
 import { authorizeMetrics, authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
 import type { Caller, HttpAccess } from './auth.js';
+import { plain, reply } from './answers.js';
 import { ApiError, failureAnswer } from './failures.js';
 import { readJsonBody } from './request-body.js';
 
-/** What @hono/node-server hands every request: Node's own request and response. */
-export type ApiEnv = { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse } };
 type Ctx = Context<ApiEnv>;
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-
-function reply(status: number, value: unknown, headers: Record<string, string> = {}, body = `${JSON.stringify(value)}\n`): Response {
-  return new Response(status === 204 ? null : body, {
-    status,
-    headers: { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...headers },
-  });
-}
-
-function plain(status: number, type: string, body: string): Response {
-  return new Response(body, { status, headers: { 'content-type': type, 'cache-control': 'no-store' } });
-}
 
 /** The one answer to a failure (logged when it is tsbeat's own or an outage): failures.ts's shape. */
 export function failureResponse(error: unknown, req: Pick<IncomingMessage, 'url' | 'method'>, logger: Logger): Response {
@@ -208,8 +193,7 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
       // what the caller's grants may read.
       if ((req.method === 'GET' || req.method === 'HEAD') && c.req.path.startsWith('/ui/api/'))
         refuse(req, authorizeRead(req, access, session(req)));
-      if (handlers.routes !== undefined && (await handlers.routes(req, c.env.outgoing, callerOf(req, access, sessionOnly(req)).grants)))
-        return RESPONSE_ALREADY_SENT;
+      c.set('grants', callerOf(req, access, sessionOnly(req)).grants);
       await next();
     } finally {
       // Whatever is left of a body no route read is read and dropped: closing on it would reset the
@@ -245,6 +229,7 @@ export function apiApp(handlers: HttpHandlers, logger: Logger): OpenAPIHono<ApiE
       await next();
     };
 
+  if (handlers.dashboard !== undefined) app.route('/', handlers.dashboard);
   const served = routeHandlers(handlers, access, logger);
   for (const { route, access: rule } of ROUTES) {
     const handle = served[`${route.method.toUpperCase()} ${route.path}`];

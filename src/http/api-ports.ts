@@ -4,6 +4,7 @@
  * src/operations/); src/http/ only speaks HTTP, so a route never reaches a store itself.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hono } from 'hono';
 import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import type { Grant, ScopedEntry } from '../core/grants.js';
@@ -175,10 +176,16 @@ export interface HttpHandlers {
    * for a scoped reader (without it, none is kept for one).
    */
   readonly readableQueues?: (grants: readonly Grant[]) => ReadonlySet<string>;
-  /**
-   * More routes (the dashboard), tried first: true when it answered the request. `grants` are the
-   * caller's (its token's, its session's, or a viewer of the whole deployment let in by the read
-   * rule): what the dashboard's reads are narrowed to.
-   */
-  readonly routes?: (req: IncomingMessage, res: ServerResponse, grants: readonly Grant[]) => Promise<boolean>;
+  /** More routes (the dashboard's), mounted before /api's. */
+  readonly dashboard?: Hono<ApiEnv>;
 }
+
+/**
+ * What every route of the server has (@hono/node-server's bindings): Node's own request and
+ * response, and the caller's grants (its token's, its session's, or a viewer of the whole
+ * deployment let in by the read rule), which narrow what a read shows.
+ */
+export type ApiEnv = {
+  Bindings: { incoming: IncomingMessage; outgoing: ServerResponse };
+  Variables: { grants: readonly Grant[] };
+};

@@ -56,11 +56,18 @@ function admitBody(req: IncomingMessage, res: ServerResponse, maxBytes: number):
 /**
  * `maxDepth`: levels of arrays and objects the body may nest (checked on the text, before it is
  * parsed). `res`, the request's answer, is given where `maxBytes` allows a large body: it holds
- * its place until the answer is sent.
+ * its place until the answer is sent. `anyType`: read as JSON whatever type it declares (the
+ * dashboard's login, which a fetch() of a JSON string without a Content-Type sends as text/plain).
  */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number, maxDepth: number, res?: ServerResponse): Promise<unknown> {
+export async function readJsonBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  maxDepth: number,
+  res?: ServerResponse,
+  { anyType = false }: { readonly anyType?: boolean } = {},
+): Promise<unknown> {
   const type = req.headers['content-type'];
-  if (type === undefined || !JSON_TYPE.test(type)) {
+  if (!anyType && (type === undefined || !JSON_TYPE.test(type))) {
     throw new ApiError(
       ErrorCode.ApiUnsupportedMediaType,
       `the body must be JSON, sent with "Content-Type: application/json" (got ${type === undefined ? 'no Content-Type' : JSON.stringify(type)})`,

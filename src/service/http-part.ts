@@ -128,7 +128,7 @@ export async function startHttp(
         now: () => options.clock.now(),
       }),
       access: options.access,
-      routes: dashboard.handle.bind(dashboard),
+      dashboard: dashboard.routes(),
       session: (req) => dashboard.sessionOf(req),
       recheckSession: (req) => dashboard.recheck(req),
       scopeOf,

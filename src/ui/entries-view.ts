@@ -354,8 +354,9 @@ export function entriesView(root: HTMLElement): { refresh(): Promise<void> } {
       page = await get<PageWire>(`/ui/api/entries?${query()}`);
     } catch (error) {
       if (asked !== newest) return;
-      // A selector that does not parse: the server's message names the position and the rule.
-      if (!(error instanceof ApiError) || error.body.code !== 'bad_selector') throw error;
+      // A query the server refuses (a selector that does not parse, a sort too costly for this
+      // deployment): its message names the parameter, the position and the rule.
+      if (!(error instanceof ApiError) || error.body.code !== 'API_BAD_REQUEST') throw error;
       refused.textContent = error.body.error;
       refused.hidden = false;
       // The bar of the last selector that parsed would act on a selector no longer in the field.

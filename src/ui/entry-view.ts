@@ -234,7 +234,7 @@ async function detailOf(name: string): Promise<DetailWire> {
     try {
       return await get<DetailWire>(entryPath(name));
     } catch (error) {
-      if (!(error instanceof ApiError && error.body.code === 'unknown_entry') || attempt >= UNKNOWN_ENTRY_ATTEMPTS) throw error;
+      if (!(error instanceof ApiError && error.body.code === 'UNKNOWN_ENTRY') || attempt >= UNKNOWN_ENTRY_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

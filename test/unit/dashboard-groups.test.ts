@@ -4,8 +4,6 @@
  * deployment, and to a caller scoped by its grants only for the groups whose entries it may all read
  * (a group's counts mix its entries' runs). Over the real routes and index; the sources in memory.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/base/log.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -16,6 +14,7 @@ import type { Grant } from '../../src/core/grants.js';
 import { Dashboard } from '../../src/dashboard/routes.js';
 import type { DashboardSources } from '../../src/dashboard/sources.js';
 import type { OverviewWire } from '../../src/dashboard/wire.js';
+import { serveDashboard } from '../support/dashboard-app.js';
 
 const group = (name: string, team: string) => ({
   task: `t.${name}`,
@@ -85,15 +84,13 @@ function sources(asked: (readonly string[])[]): DashboardSources {
 }
 
 async function overviewAs(grants: readonly Grant[], asked: (readonly string[])[]): Promise<OverviewWire> {
-  const dashboard = new Dashboard(sources(asked), silentLogger);
-  const server = createServer((req, res) => void dashboard.handle(req, res, grants));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = await serveDashboard(new Dashboard(sources(asked), silentLogger), grants);
   try {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ui/api/overview`);
+    const res = await fetch(`${server.url}/ui/api/overview`);
     expect(res.status).toBe(200);
     return (await res.json()) as OverviewWire;
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   }
 }
 

@@ -5,8 +5,6 @@
  * while the list's index is made (it yields) and while it is only read (it is kept). The dashboard runs over its real routes and index; the service's sources are replaced by an
  * in-memory set of entries whose status is computed by the real buildStatus.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/base/defaults.js';
 import { silentLogger } from '../../src/base/log.js';
@@ -17,6 +15,7 @@ import type { EntrySet } from '../../src/dashboard/entry-rows.js';
 import { Dashboard } from '../../src/dashboard/routes.js';
 import type { DashboardSources } from '../../src/dashboard/sources.js';
 import type { PageWire } from '../../src/dashboard/wire.js';
+import { serveDashboard } from '../support/dashboard-app.js';
 
 const NOW = Date.parse('2027-03-20T10:00:30Z');
 const config = parseConfig(
@@ -92,18 +91,6 @@ function sources(n: number, counted: Counted): DashboardSources {
   };
 }
 
-async function serve(dashboard: Dashboard): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer((req, res) => {
-    void dashboard.handle(req, res).catch((error: unknown) => {
-      res.statusCode = 500;
-      res.end(String(error));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
 /** Turns of the event loop while `work` runs: each turn reschedules the count with setImmediate. */
 async function turnsDuring<T>(work: () => Promise<T>): Promise<{ value: T; turns: number }> {
   let turns = 0;
@@ -131,7 +118,7 @@ interface Measured {
 
 async function measure(n: number): Promise<Measured> {
   const counted: Counted = { statusNames: [] };
-  const server = await serve(new Dashboard(sources(n, counted), silentLogger));
+  const server = await serveDashboard(new Dashboard(sources(n, counted), silentLogger));
   const get = async (query: string): Promise<PageWire> => {
     const res = await fetch(`${server.url}/ui/api/entries${query}`);
     expect(res.status).toBe(200);

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { buildIndex, pageRow, selectRows } from '../../src/dashboard/entry-rows.js';
 import { buildStatus } from '../../src/control/status.js';
 import { parseQuery } from '../../src/dashboard/list-query.js';
-import { Refusal } from '../../src/dashboard/replies.js';
+import { ApiError } from '../../src/http/failures.js';
 import { ENTRY_LABELS_MAX, metricLabelName } from '../../src/config/labels-schema.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
 import type { MetricsSource } from '../../src/observe/metrics.js';
@@ -171,8 +171,8 @@ describe("the dashboard's selector filter", () => {
     } catch (error) {
       refusal = error;
     }
-    expect(refusal).toBeInstanceOf(Refusal);
-    expect(refusal).toMatchObject({ status: 400, code: 'bad_selector' });
+    expect(refusal).toBeInstanceOf(ApiError);
+    expect(refusal).toMatchObject({ status: 400, code: 'API_BAD_REQUEST' });
     expect((refusal as Error).message).toBe('selector=team in billing: at character 9: found "billing", expected "(" and a list of values');
   });
 });
