@@ -208,11 +208,15 @@ suite(`the tutorial, run as written${celery.ok ? '' : ` (skipped: ${celery.probl
       ([, time, ms, id]) => ({ at: Date.parse(`${(time as string).replace(' ', 'T')}.${ms}Z`), v: (id as string)[14] }),
     );
     const versions = runs.map((r) => r.v).join('');
-    expect(versions, worker).toMatch(/^4+5+$/);
+    // A failure names the runs first (the worker's log opens with warnings that say nothing of them), then the log.
+    const told = `the worker's runs of proj.add (time, task id version): ${runs
+      .map((r) => `${new Date(r.at).toISOString().slice(11, 23)} v${r.v}`)
+      .join(', ')}\nthe worker's log:\n${worker}`;
+    expect(versions, told).toMatch(/^4+5+$/);
     for (let i = 1; i < runs.length; i++) {
       const gap = (runs[i]!.at - runs[i - 1]!.at) / 1000;
-      expect(gap, `run ${i} came ${gap} s after the one before:\n${worker}`).toBeGreaterThan(5);
-      expect(gap, `run ${i} came ${gap} s after the one before:\n${worker}`).toBeLessThan(15);
+      expect(gap, `run ${i} came ${gap} s after the one before; ${told}`).toBeGreaterThan(5);
+      expect(gap, `run ${i} came ${gap} s after the one before; ${told}`).toBeLessThan(15);
     }
   }, 240_000);
 });
