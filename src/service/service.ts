@@ -17,7 +17,6 @@ import { stateUrlFor } from '../config/broker-kinds.js';
 import { checkRedisServer } from '../redis/server-checks.js';
 import { makeConnections } from './connections.js';
 import { makeDeploymentRuntime } from './deployment-runtime.js';
-import { startHttp } from './http-part.js';
 import { auditSettingsOf, lateInForce } from './in-force-view.js';
 import { startObservability } from './observability-part.js';
 import { replicaHeartbeat } from './replica-heartbeat.js';
@@ -65,7 +64,9 @@ async function makeParts(options: ServiceOptions) {
   const publishStaticNames = (names: readonly string[]): Promise<void> => entryStore.publishStaticNames(names);
   const shared = { ...base, connections, publishStaticNames, observability, inForce, audit, catalog, clockGuard };
   const runtime = makeDeploymentRuntime(shared);
-  const http = await startHttp({
+  // The HTTP part (its server, the API's handlers, the dashboard and their packages) loads with --http only.
+  const httpPart = options.http === undefined ? undefined : await import('./http-part.js');
+  const http = await httpPart?.startHttp({
     ...shared,
     catalog,
     clockGuard,

@@ -373,8 +373,9 @@ describe('the built command line', () => {
     for (const [name, text] of files) {
       const imports = staticImports(text);
       // Static imports left in the bundle: Node's built-ins and the chunks only (jiti and amqplib are dynamic
-      // imports), and the HTTP API's packages in the API's own chunk, which only `beat run --http` imports.
-      const httpOnly = /^cli-api-app-/.test(name) ? /^(hono|@hono\/node-server|@hono\/zod-openapi)(\/|$)/ : /^$/;
+      // imports), and the HTTP packages in the chunks only `beat run --http` imports: the API's, and the
+      // service's HTTP part (the dashboard's routes).
+      const httpOnly = /^cli-(api-app|http-part)-/.test(name) ? /^(hono|@hono\/node-server|@hono\/zod-openapi)(\/|$)/ : /^$/;
       expect(
         imports.filter((s) => !(s.startsWith('node:') || builtinModules.includes(s) || /^\.\/cli-[\w-]+\.js$/.test(s) || httpOnly.test(s))),
         name,
