@@ -324,7 +324,13 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
       () => beat.tail(),
     );
     // Ready once the state connection is back; the outage ends when every connection to the server is.
-    await beat.waitForEvent(EVENTS.redisUp, 15_000);
+    await beat.waitForEvent(EVENTS.redisUp, 15_000).catch((error: unknown) => {
+      // The tail starts after the restart: the connections' own lines tell which of them did not come back.
+      const redisLines = beat.logs
+        .filter((l) => /^beat\.(redis|broker|lock|taskevents)\./.test(String(l.event)))
+        .map((l) => `${String(l['time'] ?? '')} ${String(l.event)} ${String(l['role'] ?? '')} ${String(l.msg ?? '')}`);
+      throw new Error(`${(error as Error).message}\nthe connections' lines:\n${redisLines.join('\n')}`);
+    });
     beat.signal('SIGTERM');
     expect(await beat.waitForExit(5_000)).toEqual({ code: 0, signal: null });
     // Closed everything it opened: nothing held the process open past the stop.
