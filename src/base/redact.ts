@@ -155,9 +155,16 @@ export function maskAlertUrlsInText(text: string): string {
   return text.includes('://') ? text.replace(URL_IN_TEXT, (url) => maskAlertUrl(url)) : text;
 }
 
+/**
+ * Parameters of a request's target that are secrets there, besides isSecretParam's: a sign-in's
+ * callback carries the provider's authorization `code` and the sign-in's `state`.
+ */
+const SECRET_TARGET_PARAMS = new Set(['code', 'state']);
+
 /** A request's target (`/path?query`) as a log may show it: the values of secret parameters masked. */
 export function maskTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
   const q = target.indexOf('?');
-  return q === -1 ? target : `${target.slice(0, q + 1)}${maskQuery(target.slice(q + 1), isSecretParam)}`;
+  const secret = (name: string): boolean => isSecretParam(name) || SECRET_TARGET_PARAMS.has(name.toLowerCase());
+  return q === -1 ? target : `${target.slice(0, q + 1)}${maskQuery(target.slice(q + 1), secret)}`;
 }

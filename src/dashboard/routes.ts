@@ -243,10 +243,11 @@ export class Dashboard {
       // the dashboard's write routes refused it (actions off, another Origin, no session, no CSRF
       // token), so that no caller learns more from the moved route than it did before; then 405.
       this.requireWriter(req);
+      const signs = path === '/ui/api/login' || path === '/ui/api/logout';
       throw new ApiError(
         ErrorCode.ApiMethodNotAllowed,
         `${req.method} ${path}: the dashboard's API only reads; changes are /api's (/api/openapi.json)`,
-        { allow: 'GET, HEAD' },
+        { allow: signs ? 'POST' : 'GET, HEAD' },
       );
     });
     return ui;

@@ -57,10 +57,14 @@ export function failureAnswer(error: unknown, req: { readonly url?: string; read
     const text = `${problems.length} problem${problems.length === 1 ? '' : 's'} in the entries sent`;
     return { status, body: { error: text, code: error.code, problems }, headers: {} };
   }
-  if (error instanceof BeatError && statusOf(error) !== 500) {
+  // A refusal made on purpose (ApiError) is answered in its own words, a 500 too (a server's setting
+  // it cannot read, named with its fix); any other BeatError of 500 is tsbeat's own failure, below.
+  if (error instanceof BeatError && (statusOf(error) !== 500 || error instanceof ApiError)) {
     const status = statusOf(error);
     if (status === 503)
       logger.warn({ event: EVENTS.httpError, path: maskTarget(req.url), status, err: error }, `HTTP ${status}: ${error.message}`);
+    else if (status >= 500)
+      logger.error({ event: EVENTS.httpError, path: maskTarget(req.url), status, err: error }, `HTTP ${status}: ${error.message}`);
     const headers = { ...(error instanceof ApiError ? error.headers : {}), ...(status === 503 ? retry : {}) };
     return { status, body: { error: redactText(error.message), code: error.code, problems: [] }, headers };
   }

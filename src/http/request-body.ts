@@ -56,8 +56,9 @@ function admitBody(req: IncomingMessage, res: ServerResponse, maxBytes: number):
 /**
  * `maxDepth`: levels of arrays and objects the body may nest (checked on the text, before it is
  * parsed). `res`, the request's answer, is given where `maxBytes` allows a large body: it holds
- * its place until the answer is sent. `anyType`: read as JSON whatever type it declares (the
- * dashboard's login, which a fetch() of a JSON string without a Content-Type sends as text/plain).
+ * its place until the answer is sent. `anyType`: read as JSON whatever type it declares, and empty
+ * as null (the dashboard's login, which a fetch() of a JSON string without a Content-Type sends as
+ * text/plain).
  */
 export async function readJsonBody(
   req: IncomingMessage,
@@ -74,7 +75,10 @@ export async function readJsonBody(
     );
   }
   const tooLarge = (): ApiError =>
-    new ApiError(ErrorCode.ApiBodyTooLarge, `the body is larger than ${maxBytes} bytes; send fewer entries per request`);
+    new ApiError(
+      ErrorCode.ApiBodyTooLarge,
+      `the body is larger than ${maxBytes} bytes${maxBytes >= LARGE_BODY_BYTES ? '; send fewer entries per request' : ''}`,
+    );
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   if (res !== undefined) admitBody(req, res, maxBytes);
@@ -91,13 +95,18 @@ export async function readJsonBody(
     req.once('error', reject);
   });
   const text = Buffer.concat(chunks).toString('utf8');
+  // A body of any type may be sent empty (a form's post without one): that is no value, not bad JSON.
+  if (anyType && text.trim() === '') return null;
   const large = text.length >= LARGE_BODY_BYTES;
   if (large) await yieldToLoop();
   const tooDeep = await drainSliced(jsonDepthScan(text, maxDepth, BODY_SCAN_SLICE_CHARS));
   if (tooDeep !== undefined) {
     throw new ApiError(
       ErrorCode.ApiBadRequest,
-      `the body nests more than ${maxDepth} levels of arrays and objects (at ${tooDeep}); an entry's args and kwargs may nest ${maxDepth - 4} (entryLimits.maxDepth)`,
+      `the body nests more than ${maxDepth} levels of arrays and objects (at ${tooDeep})${
+        // Only a body of entries nests this deep: the entry's own levels are 4.
+        maxDepth > 4 ? `; an entry's args and kwargs may nest ${maxDepth - 4} (entryLimits.maxDepth)` : ''
+      }`,
     );
   }
   if (large) await yieldToLoop();

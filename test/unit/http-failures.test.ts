@@ -59,6 +59,26 @@ describe('failure answers', () => {
     expect(lines).toEqual([]);
   });
 
+  it("answers a refusal of 500 in its own words, with its headers, logged; another BeatError of 500 as tsbeat's own failure", () => {
+    const { lines, logger } = capture();
+    const secret = new ApiError(ErrorCode.SsoSecret, 'auth.oidc.clientSecretFile "/s" is empty: put the client secret in it', {
+      'set-cookie': 'sign-in=; Max-Age=0',
+    });
+    expect(failureAnswer(secret, req(), logger)).toMatchObject({
+      status: 500,
+      body: { code: 'sso_secret', error: 'auth.oidc.clientSecretFile "/s" is empty: put the client secret in it' },
+      headers: { 'set-cookie': 'sign-in=; Max-Age=0' },
+    });
+    expect(failureAnswer(new BeatError(ErrorCode.ConfigInvalid, 'x'), req(), logger)).toMatchObject({
+      status: 500,
+      body: { code: 'INTERNAL' },
+    });
+    expect(lines.map((l) => [l['event'], l['level']])).toEqual([
+      ['beat.http.error', 'error'],
+      ['beat.http.error', 'error'],
+    ]);
+  });
+
   it('answers 503 with Retry-After only when Redis or the broker is away', () => {
     const { lines, logger } = capture();
     const refused = failureAnswer(new BeatError(ErrorCode.RedisUnavailable, 'Redis is unreachable'), req(), logger);

@@ -86,6 +86,10 @@ describe('redactText', () => {
     expect(maskTarget('/api/entries?token=abc&limit=1')).toBe('/api/entries?token=***&limit=1');
     expect(maskTarget('/healthz')).toBe('/healthz');
     expect(maskTarget(undefined)).toBeUndefined();
+    // A sign-in's callback: the provider's authorization code and the sign-in's state.
+    expect(maskTarget('/ui/callback?code=abc&state=xyz&iss=https%3A%2F%2Fidp')).toBe(
+      '/ui/callback?code=***&state=***&iss=https%3A%2F%2Fidp',
+    );
   });
 });
 
