@@ -50,15 +50,7 @@ export function maxOf(values: Iterable<number>, empty = Number.NEGATIVE_INFINITY
 /** A turn of the event loop: the timers, I/O and signals waiting are served before the caller goes on. */
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** What a scan in slices (a generator that yields between them) returns, run to its end in one go. */
-export function drain<T>(scan: Generator<void, T>): T {
-  for (;;) {
-    const step = scan.next();
-    if (step.done === true) return step.value;
-  }
-}
-
-/** What a scan in slices returns, with a turn of the event loop between its slices. */
+/** What a scan in slices (a generator that yields between them) returns, with a turn of the event loop between its slices. */
 export async function drainSliced<T>(scan: Generator<void, T>): Promise<T> {
   for (;;) {
     const step = scan.next();

@@ -6,7 +6,6 @@
  */
 import { maskTarget, redactText } from '../base/redact.js';
 import { randomBytes } from 'node:crypto';
-import { drain } from '../base/chunks.js';
 import { BeatError, ConfigError, ERROR_ANSWERS, ErrorCode, errorMessage } from '../base/errors.js';
 import type { ConfigProblem } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
@@ -100,12 +99,8 @@ export function failureAnswer(error: unknown, req: { readonly url?: string; read
 /**
  * Where a JSON text nests deeper than `maxDepth`, found by one pass over the text before it is
  * parsed (a 5,000-deep body is refused, never parsed or walked): its path (`$.a[0]`), or undefined.
+ * A scan that stops after every `sliceChars` characters (a yield): see jsonKeyScan.
  */
-export function jsonDepthProblem(text: string, maxDepth: number): string | undefined {
-  return drain(jsonDepthScan(text, maxDepth, Number.POSITIVE_INFINITY));
-}
-
-/** jsonDepthProblem as a scan that stops after every `sliceChars` characters (a yield): see jsonKeyScan. */
 export function* jsonDepthScan(text: string, maxDepth: number, sliceChars: number): Generator<void, string | undefined> {
   let pauseAt = sliceChars;
   // One frame per open container: its kind and the key or index it is at.

@@ -10,9 +10,13 @@ import { BeatError, ConfigError, ErrorCode } from '../../src/base/errors.js';
 import { createLogger } from '../../src/base/log.js';
 import { entryNameProblems, parseEntryDefinition } from '../../src/config/entry-definition.js';
 import { jsonLimitProblem } from '../../src/config/json-value.js';
-import { ApiError, failureAnswer, jsonDepthProblem } from '../../src/http/failures.js';
+import { drain } from '../support/scans.js';
+import { ApiError, failureAnswer, jsonDepthScan } from '../../src/http/failures.js';
 import { unreachableReason } from '../../src/base/outages.js';
 import { prng } from '../support/prng.js';
+
+/** The scan of the whole text at once. */
+const jsonDepthProblem = (text: string, maxDepth: number) => drain(jsonDepthScan(text, maxDepth, Number.POSITIVE_INFINITY));
 
 function randomJson(rand: () => number, depth: number): unknown {
   const r = rand();

@@ -8,11 +8,15 @@ import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonKeyProblem } from '../../src/base/json-keys.js';
+import { drain } from '../support/scans.js';
+import { jsonKeyScan } from '../../src/base/json-keys.js';
 import { silentLogger } from '../../src/base/log.js';
 import { readJsonBody } from '../../src/http/request-body.js';
 import { startHttpServer } from '../../src/http/server.js';
 import { BeatMetrics } from '../../src/observe/metrics.js';
+
+/** The scan of the whole text at once. */
+const jsonKeyProblem = (text: string) => drain(jsonKeyScan(text, Number.POSITIVE_INFINITY));
 
 describe('jsonKeyProblem', () => {
   it('finds a duplicate key at any depth, compared decoded, with its path', () => {
