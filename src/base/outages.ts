@@ -81,8 +81,10 @@ const WAITING: Readonly<Record<string, string>> = {
 
 interface Outage {
   readonly sinceMs: number;
-  /** The roles whose connection is down now; the outage ends when the last comes back. */
+  /** The connections (each its role, or `role#n` where a role has several) down now; the outage ends when the last comes back. */
   readonly down: Set<string>;
+  /** Some connection came back during it. */
+  back: boolean;
 }
 
 /**
@@ -114,17 +116,18 @@ export class Outages {
   }
 
   /**
-   * `role`'s connection to `endpoint` failed because of `reason`: the first of its server's
-   * connections to fail opens the outage with one warning; the others only join it.
+   * `role`'s connection to `endpoint` (`connection`, when the role has several) failed because of
+   * `reason`: the first of its server's connections to fail opens the outage with one warning; the
+   * others only join it.
    */
-  lost(endpoint: string, role: string, reason: string, retryMs: number, logger: Logger): void {
+  lost(endpoint: string, role: string, reason: string, retryMs: number, logger: Logger, connection = role): void {
     this.register(endpoint, role);
     const outage = this.open.get(endpoint);
     if (outage !== undefined) {
-      outage.down.add(role);
+      outage.down.add(connection);
       return;
     }
-    this.open.set(endpoint, { sinceMs: this.nowMs(), down: new Set([role]) });
+    this.open.set(endpoint, { sinceMs: this.nowMs(), down: new Set([connection]), back: false });
     const waiting = [...new Set([...(this.uses.get(endpoint) ?? [role])].map((r) => WAITING[r] ?? r))].sort();
     logger.warn(
       { event: EVENTS.redisDown, url: endpoint, reason, waiting, retryMs },
@@ -132,11 +135,12 @@ export class Outages {
     );
   }
 
-  /** `role`'s connection to `endpoint` is ready again: the last of them closes the outage with one line. */
-  found(endpoint: string, role: string, logger: Logger): void {
+  /** `connection` (as `lost` named it) to `endpoint` is ready again: the last of them closes the outage with one line. */
+  found(endpoint: string, connection: string, logger: Logger): void {
     const outage = this.open.get(endpoint);
     if (outage === undefined) return;
-    outage.down.delete(role);
+    outage.back = true;
+    outage.down.delete(connection);
     if (outage.down.size > 0) return;
     this.open.delete(endpoint);
     const outageMs = this.nowMs() - outage.sinceMs;
@@ -144,6 +148,24 @@ export class Outages {
       { event: EVENTS.redisUp, url: endpoint, outageMs, since: new Date(outage.sinceMs).toISOString() },
       `Redis ${endpoint} is reachable again after ${(outageMs / 1000).toFixed(1)} s`,
     );
+  }
+
+  /**
+   * `connection` to `endpoint` was closed for good (a leader that stood down stops listening to task
+   * events): it waits for the server no longer. Without this the outage would wait for it for ever,
+   * and every "unreachable" warning after it would stay a debug line. When it was the last one
+   * down, the outage ends: said as found says it when another connection came back meanwhile, and
+   * without a line when none did (nothing shows the server is back).
+   */
+  gone(endpoint: string, connection: string, logger: Logger): void {
+    const outage = this.open.get(endpoint);
+    if (outage === undefined || !outage.down.has(connection)) return;
+    if (outage.back || outage.down.size > 1) {
+      outage.down.delete(connection);
+      if (outage.down.size === 0) this.found(endpoint, connection, logger);
+      return;
+    }
+    this.open.delete(endpoint);
   }
 }
 

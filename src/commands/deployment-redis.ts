@@ -7,7 +7,7 @@
  * every store over it (control-open.ts).
  */
 import type { RedisClient } from '../redis/connect.js';
-import { createStateClient, connectWithRetry } from '../redis/connect.js';
+import { closeRedisClient, createStateClient, connectWithRetry } from '../redis/connect.js';
 import { isClusterUrl, maskUrl } from '../config/redis-url.js';
 import { entryScopeOf } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -54,7 +54,7 @@ export async function openDeploymentRedis(config: ResolvedConfig): Promise<Deplo
     url,
     keys,
     close: async () => {
-      await client.quit().catch(() => client.disconnect());
+      await closeRedisClient(client);
     },
   };
 }

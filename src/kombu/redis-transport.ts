@@ -349,6 +349,8 @@ export class RedisTransport {
   }
 
   async close(): Promise<void> {
+    // Closed for good: an outage waits for it no longer (ioredis emits no 'end' while reconnecting).
+    OUTAGES.gone(this.spec.display, 'publishing', this.logger);
     // QUIT lets the server finish what it has; without a live connection there is nothing to finish.
     if (this.client.status !== 'ready') {
       this.client.disconnect();

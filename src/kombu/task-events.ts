@@ -17,7 +17,7 @@ import { CONTENT_TYPE } from '../celery/message.js';
 import type { TaskEvent, WorkerEventHandlers } from '../celery/task-events.js';
 import type { TransportOptionsInput } from '../config/options-schema.js';
 import { parseRedisUrl } from '../config/redis-url.js';
-import { createRedisClient } from '../redis/connect.js';
+import { closeRedisClient, createRedisClient } from '../redis/connect.js';
 import { fanoutChannel, kombuKeyOptions } from './keys.js';
 
 /** A kombu envelope from a fanout channel → its decoded body (JSON only: Celery's `event_serializer` default). */
@@ -112,6 +112,6 @@ export class RedisTaskEvents {
     const client = this.client;
     this.client = undefined;
     if (client === undefined) return;
-    await client.quit().catch(() => client.disconnect());
+    await closeRedisClient(client);
   }
 }

@@ -69,8 +69,8 @@ export function createStateClient(
       },
     },
   );
-  watchClient(client, spec, role, logger, false);
-  if (options.deploymentKey !== undefined) watchDeploymentSlot(client, options.deploymentKey, spec, role, logger);
+  const connection = watchClient(client, spec, role, logger, false);
+  if (options.deploymentKey !== undefined) watchDeploymentSlot(client, options.deploymentKey, spec, { role, connection }, logger);
   return client;
 }
 
@@ -107,8 +107,30 @@ export function createRedisClient(
   return client;
 }
 
-/** Logs a client's connections, losses and refusals; a Sentinel client's failovers when `reportFailover`. */
-function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: string, logger: Logger, reportFailover: boolean): void {
+/** Connections made so far: each is its own member of an outage (several may have one role). */
+let connections = 0;
+/** Each watched client's name in the outages (its server's and its own), for closeRedisClient. */
+const outageNames = new WeakMap<RedisClient, { readonly endpoint: string; readonly connection: string; readonly logger: Logger }>();
+
+/**
+ * Closes `client` for good (QUIT, or a hang-up when it cannot be sent), and tells the outages it
+ * waits no longer: ioredis emits no 'end' for a client closed while it is reconnecting, the very
+ * client that is down.
+ */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  await client.quit().catch(() => client.disconnect());
+  const named = outageNames.get(client);
+  if (named !== undefined) OUTAGES.gone(named.endpoint, named.connection, named.logger);
+}
+
+/**
+ * Logs a client's connections, losses and refusals; a Sentinel client's failovers when
+ * `reportFailover`. Returns the name the outages know it by.
+ */
+function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: string, logger: Logger, reportFailover: boolean): string {
+  connections += 1;
+  const connection = `${role}#${connections}`;
+  outageNames.set(client, { endpoint: spec.display, connection, logger });
   let wasReady = false;
   let lastError = '';
   // Through Sentinel, the address of the primary this connection reached (it changes on failover).
@@ -125,7 +147,7 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
       { event: wasReady ? EVENTS.redisReconnect : EVENTS.redisConnect, role, url: spec.display, ...(sentinel ? { primary } : {}) },
       `connected to Redis (${role})`,
     );
-    OUTAGES.found(spec.display, role, logger);
+    OUTAGES.found(spec.display, connection, logger);
     if (reportFailover && before !== undefined && primary !== before) {
       logger.warn(
         { event: EVENTS.redisFailover, role, url: spec.display, from: before, to: primary },
@@ -146,9 +168,12 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
     lastError = error.message;
     const reason = unreachableReason(error);
     // Not reached: one line per outage for all the connections to this server (outages.ts).
-    if (reason !== undefined) OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger);
+    if (reason !== undefined) OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger, connection);
     else logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) failed; retrying`);
   });
+  // Closed for good (quit or disconnect: ioredis reconnects otherwise): nothing waits on it any more.
+  client.on('end', () => OUTAGES.gone(spec.display, connection, logger));
+  return connection;
 }
 
 /**
@@ -192,13 +217,19 @@ export function redisStatus(client: RedisClient): string {
  * slot map names another master) or it answers again. That is an outage (OUTAGES: beat.redis.down,
  * then beat.redis.up) and readiness says so (redisStatus); a node that serves other slots is not.
  */
-function watchDeploymentSlot(client: Cluster, key: string, spec: RedisConnectionSpec, role: string, logger: Logger): void {
+function watchDeploymentSlot(
+  client: Cluster,
+  key: string,
+  spec: RedisConnectionSpec,
+  { role, connection }: { readonly role: string; readonly connection: string },
+  logger: Logger,
+): void {
   let slot: number | undefined;
   const masterOfSlot = (): string | undefined => (slot === undefined ? undefined : client.slots[slot]?.[0]);
   const served = (): void => {
     if (!unservedSlots.has(client)) return;
     unservedSlots.delete(client);
-    OUTAGES.found(spec.display, role, logger);
+    OUTAGES.found(spec.display, connection, logger);
   };
   client.on('ready', () => {
     // Asked of the cluster once connected (CLUSTER KEYSLOT): the slot map is by slot number.
@@ -213,7 +244,7 @@ function watchDeploymentSlot(client: Cluster, key: string, spec: RedisConnection
     const reason = unreachableReason(error);
     if (reason === undefined || unservedSlots.has(client) || String(node) !== masterOfSlot()) return;
     unservedSlots.set(client, String(node));
-    OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger);
+    OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger, connection);
   });
   // A new slot map (ioredis asks for one when a node's connection ends, on MOVED, on a command that
   // found no node): another master serves the slot (its replica promoted), or the same one answers again.

@@ -16,7 +16,7 @@ import { createRedBeat } from '../redbeat/wiring.js';
 import { seedStates } from '../redis/seed-states.js';
 import type { SeedState } from '../redis/seed-states.js';
 import type { RedBeatParts } from '../redbeat/wiring.js';
-import { connectWithRetry, createStateClient } from '../redis/connect.js';
+import { closeRedisClient, connectWithRetry, createStateClient } from '../redis/connect.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 
@@ -87,7 +87,7 @@ export function makeConnections(options: {
       await Promise.allSettled([
         publishing.close(),
         django?.close(),
-        ...[...allClients, ...others].map((c) => c?.quit().catch(() => c.disconnect())),
+        ...[...allClients, ...others].map((c) => (c === undefined ? undefined : closeRedisClient(c))),
       ]);
     },
   };

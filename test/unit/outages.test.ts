@@ -156,6 +156,29 @@ describe('unreachableReason: errors that only say the server was not reached', (
 });
 
 describe('Outages: one line when a server goes, one when it is back', () => {
+  it('waits no longer for a connection closed for good: ends when the others are back, or at once and silently when none came back', async () => {
+    const outages = new Outages(() => 1_000_000);
+    const { lines, logger } = recorded();
+    const url = 'redis://127.0.0.1:6392/0';
+    outages.lost(url, 'state', 'connection refused', 5000, logger, 'state#1');
+    outages.lost(url, 'task events', 'connection refused', 5000, logger, 'task events#2');
+    outages.found(url, 'state#1', logger);
+    // A leader that stood down meanwhile closes its task events' client: the outage ends with the line.
+    expect(outages.isDown(url)).toBe(true);
+    outages.gone(url, 'task events#2', logger);
+    expect(outages.isDown(url)).toBe(false);
+    // Down, and the only connection down closed before any came back: nothing says the server is back.
+    outages.lost(url, 'task events', 'connection refused', 5000, logger, 'task events#3');
+    outages.gone(url, 'task events#3', logger);
+    expect(outages.any()).toBe(false);
+    // A connection that was not down changes nothing.
+    outages.lost(url, 'state', 'connection refused', 5000, logger, 'state#1');
+    outages.gone(url, 'subscriber#4', logger);
+    expect(outages.isDown(url)).toBe(true);
+    await flushed();
+    expect(lines.map((l) => l['event'])).toEqual(['beat.redis.down', 'beat.redis.up', 'beat.redis.down', 'beat.redis.down']);
+  });
+
   it('opens once for all the connections to a server, naming what waits, and closes when the last is back, with its length', async () => {
     let now = 1_000_000;
     const outages = new Outages(() => now);
