@@ -286,19 +286,13 @@ export class RedisTransport {
     this.scripts = withScripts(this.client);
     followSentinelFailovers(this.client);
     let lastError: string | undefined;
-    let wasReady = false;
     OUTAGES.register(this.spec.display, 'publishing');
     this.client.on('ready', () => {
       lastError = undefined;
-      wasReady = true;
       this.logger[OUTAGES.isDown(this.spec.display) ? 'debug' : 'info']({ event: EVENTS.brokerConnect }, 'connected to the broker');
       OUTAGES.found(this.spec.display, 'publishing', this.logger);
     });
     this.client.on('close', () => this.declared.clear());
-    // Lost when it drops, not at its first failed retry (as the scheduler's own connections: connect.ts).
-    this.client.on('reconnecting', () => {
-      if (wasReady) OUTAGES.lost(this.spec.display, 'publishing', 'connection closed', DEFAULTS.redisReconnectMaxBackoffMs, this.logger);
-    });
     // The same guard as the scheduler's own connections: nothing is ever pushed to another DB.
     guardConnection(this.client, this.spec, (refusal, fatal) => {
       lastError = refusal.message;

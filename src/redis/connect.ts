@@ -171,13 +171,6 @@ function watchClient(client: RedisClient, spec: RedisConnectionSpec, role: strin
     if (reason !== undefined) OUTAGES.lost(spec.display, role, reason, DEFAULTS.redisReconnectMaxBackoffMs, logger, connection);
     else logger.warn({ event: EVENTS.redisError, role, url: spec.display, err: error }, `Redis (${role}) failed; retrying`);
   });
-  // A connection that was ready and dropped is lost now, not at its first failed retry: a server back
-  // within that retry's delay (a quick restart) made no outage at all, though the commands sent
-  // meanwhile failed. (A Cluster client's nodes come and go on their own: watchDeploymentSlot.)
-  if (!(client instanceof Cluster))
-    client.on('reconnecting', () => {
-      if (wasReady) OUTAGES.lost(spec.display, role, 'connection closed', DEFAULTS.redisReconnectMaxBackoffMs, logger, connection);
-    });
   // Closed for good (quit or disconnect: ioredis reconnects otherwise): nothing waits on it any more.
   client.on('end', () => OUTAGES.gone(spec.display, connection, logger));
   return connection;
