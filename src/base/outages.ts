@@ -83,8 +83,8 @@ interface Outage {
   readonly sinceMs: number;
   /** The connections (each its role, or `role#n` where a role has several) down now; the outage ends when the last comes back. */
   readonly down: Set<string>;
-  /** Some connection came back during it. */
-  back: boolean;
+  /** The connections ready again since it began (and not lost since): the server answers them. */
+  readonly back: Set<string>;
 }
 
 /**
@@ -125,9 +125,10 @@ export class Outages {
     const outage = this.open.get(endpoint);
     if (outage !== undefined) {
       outage.down.add(connection);
+      outage.back.delete(connection);
       return;
     }
-    this.open.set(endpoint, { sinceMs: this.nowMs(), down: new Set([connection]), back: false });
+    this.open.set(endpoint, { sinceMs: this.nowMs(), down: new Set([connection]), back: new Set() });
     const waiting = [...new Set([...(this.uses.get(endpoint) ?? [role])].map((r) => WAITING[r] ?? r))].sort();
     logger.warn(
       { event: EVENTS.redisDown, url: endpoint, reason, waiting, retryMs },
@@ -139,7 +140,7 @@ export class Outages {
   found(endpoint: string, connection: string, logger: Logger): void {
     const outage = this.open.get(endpoint);
     if (outage === undefined) return;
-    outage.back = true;
+    outage.back.add(connection);
     outage.down.delete(connection);
     if (outage.down.size > 0) return;
     this.open.delete(endpoint);
@@ -160,7 +161,7 @@ export class Outages {
   gone(endpoint: string, connection: string, logger: Logger): void {
     const outage = this.open.get(endpoint);
     if (outage === undefined || !outage.down.has(connection)) return;
-    if (outage.back || outage.down.size > 1) {
+    if (outage.back.size > 0 || outage.down.size > 1) {
       outage.down.delete(connection);
       if (outage.down.size === 0) this.found(endpoint, connection, logger);
       return;

@@ -316,6 +316,9 @@ describe('beat run --http: health, readiness, metrics, status (real processes, R
       `cannot reach Redis at redis://:***@127.0.0.1:${server.port}/0: the connection was refused (is Redis running there?); check --broker or broker.url\n`,
     );
 
+    // The outage seen (a reconnect refused) before the server is back: a server back within the
+    // first retry's delay (200-300 ms) makes no outage, and a loaded machine can take that long to get here.
+    await beat.waitForEvent(EVENTS.redisDown, 10_000);
     await server.start();
     await waitUntil(
       '/readyz to answer 200 again',

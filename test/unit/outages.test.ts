@@ -175,8 +175,23 @@ describe('Outages: one line when a server goes, one when it is back', () => {
     outages.lost(url, 'state', 'connection refused', 5000, logger, 'state#1');
     outages.gone(url, 'subscriber#4', logger);
     expect(outages.isDown(url)).toBe(true);
+    outages.gone(url, 'state#1', logger);
+    // One came back and went down again: it no longer shows the server is back.
+    outages.lost(url, 'state', 'connection refused', 5000, logger, 'state#1');
+    outages.lost(url, 'subscriber', 'connection refused', 5000, logger, 'subscriber#4');
+    outages.found(url, 'state#1', logger);
+    outages.lost(url, 'state', 'connection refused', 5000, logger, 'state#1');
+    outages.gone(url, 'state#1', logger);
+    outages.gone(url, 'subscriber#4', logger);
+    expect(outages.any()).toBe(false);
     await flushed();
-    expect(lines.map((l) => l['event'])).toEqual(['beat.redis.down', 'beat.redis.up', 'beat.redis.down', 'beat.redis.down']);
+    expect(lines.map((l) => l['event'])).toEqual([
+      'beat.redis.down',
+      'beat.redis.up',
+      'beat.redis.down',
+      'beat.redis.down',
+      'beat.redis.down',
+    ]);
   });
 
   it('opens once for all the connections to a server, naming what waits, and closes when the last is back, with its length', async () => {
