@@ -142,26 +142,38 @@ export function sampleValue(exposition: Exposition, name: string, labels: Record
 
 export const PRIVATE_REDIS_PORTS = [6381, 6382, 6383, 6384, 6385, 6386, 6387, 6388, 6389] as const;
 
+/** How long startPrivateRedis waits for a port of 6381–6389 while the files beside it hold all nine. */
+const PRIVATE_REDIS_PORT_WAIT_MS = 60_000;
+
 /**
  * Starts a private redis-server (see PrivateRedis) on the first port of 6381–6389 that nothing
  * listens on, starting from a random one so that test files running side by side rarely collide.
+ * When the files beside it hold every one (redis-refusals.test.ts starts four), it waits for one
+ * to be freed, up to PRIVATE_REDIS_PORT_WAIT_MS.
  */
 export async function startPrivateRedis(options: { password?: string; args?: readonly string[] } = {}): Promise<PrivateRedis> {
-  const offset = Math.floor(Math.random() * PRIVATE_REDIS_PORTS.length);
   const errors: string[] = [];
-  for (let i = 0; i < PRIVATE_REDIS_PORTS.length; i += 1) {
-    const port = PRIVATE_REDIS_PORTS[(offset + i) % PRIVATE_REDIS_PORTS.length] as number;
-    if (await portOpen(port)) continue;
-    const server = new PrivateRedis(port, options);
-    try {
-      await server.start();
-      return server;
-    } catch (error) {
-      errors.push(`${port}: ${String(error)}`);
-      await server.stop();
+  const deadline = Date.now() + PRIVATE_REDIS_PORT_WAIT_MS;
+  for (;;) {
+    const offset = Math.floor(Math.random() * PRIVATE_REDIS_PORTS.length);
+    for (let i = 0; i < PRIVATE_REDIS_PORTS.length; i += 1) {
+      const port = PRIVATE_REDIS_PORTS[(offset + i) % PRIVATE_REDIS_PORTS.length] as number;
+      if (await portOpen(port)) continue;
+      const server = new PrivateRedis(port, options);
+      try {
+        await server.start();
+        return server;
+      } catch (error) {
+        errors.push(`${port}: ${String(error)}`);
+        await server.stop();
+      }
     }
+    if (Date.now() >= deadline)
+      throw new Error(
+        `no free port in 6381–6389 for a private redis-server within ${PRIVATE_REDIS_PORT_WAIT_MS} ms${errors.length > 0 ? `:\n${errors.slice(-9).join('\n')}` : ''}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`no free port in 6381–6389 for a private redis-server${errors.length > 0 ? `:\n${errors.join('\n')}` : ''}`);
 }
 
 /**
