@@ -27,6 +27,10 @@ export { Entries } from './client/entries-client.js';
 export type {
   ApiConnectOptions,
   AuditQuery,
+  BackfillOptions,
+  BackfillRange,
+  BackfillResult,
+  BackfillSlotsPage,
   ChangeOptions,
   DeploymentHandle,
   EntriesConnectOptions,

@@ -16,6 +16,7 @@ import type { EntryPlan } from '../control/entry-plan.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { SlotView } from '../control/entry-view-schema.js';
 import type { PauseAnswer, TriggerAnswer } from '../operations/control-verbs.js';
+import type { BackfillBody, BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { DeadLetterPick, DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome, VerbTarget } from './entries-transport.js';
 
@@ -89,6 +90,9 @@ export async function apiTransport(options: ApiConnectOptions): Promise<EntriesT
 }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/** How often a backfill's progress is read while the client waits past the server's own wait. */
+const BACKFILL_POLL_MS = 250;
 
 class ApiTransport implements EntriesTransport {
   constructor(
@@ -238,6 +242,21 @@ class ApiTransport implements EntriesTransport {
       query: { selector: target.selector },
     });
     return (queued?.entries ?? []).map((entry, i) => ({ entry, taskId: queued?.taskIds[i] ?? '', state: 'queued' as const }));
+  }
+
+  /** The server waits up to 5 s for the leader; past that, its progress is read until it is done or `waitMs` is over. */
+  async backfill(name: string, body: BackfillBody, waitMs: number) {
+    const deadline = performance.now() + waitMs;
+    let answer = (await this.call<BackfillResult | BackfillSlotsPage>('POST', this.entryPath(name, 'backfill'), { body })).body;
+    while (answer !== undefined && 'id' in answer && !answer.done && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
+      answer = { ...answer, ...(await this.backfillProgress(name, answer.id)) };
+    }
+    return answer as BackfillResult | BackfillSlotsPage;
+  }
+
+  async backfillProgress(name: string, id: string) {
+    return (await this.call<BackfillResult>('GET', `${this.entryPath(name, 'backfill')}/${encodeURIComponent(id)}`)).body as BackfillResult;
   }
 
   /** Times in the entry's own zone, as the API gives them. */

@@ -16,11 +16,13 @@ import type { SlotView } from '../control/entry-view-schema.js';
 import type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from '../operations/control-verbs.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
+import type { BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 import type { AuditQuery, DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
 import type { RedisConnectOptions } from './store-transport.js';
 import type { ApiConnectOptions } from './api-transport.js';
 
 export type { AuditQuery, EntryRecord, SetOutcome } from './entries-transport.js';
+export type { BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 export type { RedisConnectOptions } from './store-transport.js';
 export type { ApiConnectOptions } from './api-transport.js';
 
@@ -52,6 +54,25 @@ export interface TriggerOptions extends ChangeOptions {
   readonly waitMs?: number;
 }
 
+/** A past range of an entry's slots: its first and last slot (both included), a Date or an ISO-8601 instant with an offset. */
+export interface BackfillRange {
+  readonly from: Date | string;
+  readonly to: Date | string;
+}
+
+/**
+ * A backfill's options (as `beat backfill`'s flags): at most `limit` slots (refused whole past it),
+ * the `overlap` policy its slots go out under (the entry's own by default), `unrecorded` to publish
+ * slots older than the record of passed-over slots speaks for, the note; and how long to wait for
+ * the leader to finish (default 10 s): past it the request stays queued (`done` false), and
+ * `backfillProgress(id)` reads on. Never withdrawn.
+ */
+export interface BackfillOptions extends BackfillRange, TriggerOptions {
+  readonly limit?: number;
+  readonly overlap?: 'allowAll' | 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther';
+  readonly unrecorded?: boolean;
+}
+
 /** One entry's verbs (`entries.handle(name)`), as Temporal's ScheduleHandle has a schedule's. */
 export interface EntryHandle {
   readonly name: string;
@@ -63,6 +84,17 @@ export interface EntryHandle {
   resume(options?: ChangeOptions): Promise<EntryPauseAnswer>;
   /** One run now, through the leader's fenced path: published, refused (with why), or withdrawn when no leader took it in time. */
   trigger(options?: TriggerOptions): Promise<TriggerAnswer>;
+  /**
+   * Publishes every slot of the range that never ran, once each, through the leader's fenced path
+   * (`beat backfill`); a slot already published is skipped. The entry is the store's or the leading
+   * config file's. Through Redis the overlap policy is the leader's to check (`error` when it cannot
+   * apply it); through the API a policy it cannot apply is refused first (API_BAD_REQUEST).
+   */
+  backfill(options: BackfillOptions): Promise<BackfillResult>;
+  /** A page of the slots a backfill of the range would take and those its exclude skips, publishing nothing; `after`: the page before's `next`. */
+  backfillSlots(options: BackfillRange & { readonly after?: string }): Promise<BackfillSlotsPage>;
+  /** A backfill's progress by its id (within an hour of its end). */
+  backfillProgress(id: string): Promise<BackfillResult>;
   /**
    * Its last slots, newest first, each with its attempts (kept with a resultBackend or taskEvents); times in
    * `timezone` (the client's, else UTC; through the API, the entry's). Through Redis the retry policy is not
@@ -110,6 +142,14 @@ function checkedNote(note: string | undefined): string | undefined {
   const problem = note === undefined ? undefined : noteProblem(note);
   if (problem !== undefined) throw new BeatError(ErrorCode.Usage, `note: ${problem}`);
   return note;
+}
+
+/** An instant as a backfill's body takes it: a Date as ISO-8601 UTC, a text as given (checked with the body). */
+function instantText(instant: Date | string): string {
+  if (!(instant instanceof Date)) return instant;
+  if (Number.isNaN(instant.getTime()))
+    throw new BeatError(ErrorCode.Usage, 'backfill: from and to must be valid Dates or ISO-8601 instants, got an Invalid Date');
+  return instant.toISOString();
 }
 
 export class Entries {
@@ -279,6 +319,18 @@ export class Entries {
         const [run] = await this.transport.trigger({ entry: name }, checkedNote(options.note), options.waitMs ?? TRIGGER_WAIT_MS);
         return run as TriggerAnswer;
       },
+      backfill: async (options) => {
+        const { from, to, limit, overlap, unrecorded } = options;
+        const body = { from: instantText(from), to: instantText(to), limit, overlap, unrecorded, note: checkedNote(options.note) };
+        return (await this.transport.backfill(name, body, options.waitMs ?? TRIGGER_WAIT_MS)) as BackfillResult;
+      },
+      backfillSlots: async ({ from, to, after }) =>
+        (await this.transport.backfill(
+          name,
+          { from: instantText(from), to: instantText(to), dryRun: true, after },
+          0,
+        )) as BackfillSlotsPage,
+      backfillProgress: (id) => this.transport.backfillProgress(name, id),
       history: (options = {}) => this.transport.history(name, options.limit ?? DEFAULTS.runHistoryLength, options.timezone),
       audit: (options = {}) => this.transport.audit({ ...options, entry: name }),
     };

@@ -13,6 +13,7 @@ import type { EntryPlan } from '../control/entry-plan.js';
 import type { SlotView } from '../control/entry-view-schema.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { PauseAnswer, TriggerAnswer } from '../operations/control-verbs.js';
+import type { BackfillBody, BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 
 /**
  * A stored runtime entry: what `GET /api/entries/NAME` answers besides its `view` (the entry as
@@ -77,6 +78,12 @@ export interface EntriesTransport {
   pause(target: VerbTarget, paused: boolean, note: string | undefined): Promise<PauseAnswer>;
   /** A run of each entry targeted, as the leader took it (or did not, within `waitMs` where the transport waits). */
   trigger(target: Exclude<VerbTarget, { all: true }>, note: string | undefined, waitMs: number): Promise<TriggerAnswer[]>;
+  /**
+   * A backfill of the entry's slots in a past range queued for the leader and waited for up to
+   * `waitMs` (left queued after it: `backfillProgress` reads on), or with `dryRun` a page of them.
+   */
+  backfill(name: string, body: BackfillBody, waitMs: number): Promise<BackfillResult | BackfillSlotsPage>;
+  backfillProgress(name: string, id: string): Promise<BackfillResult>;
   history(name: string, limit: number, timezone: string | undefined): Promise<SlotView[]>;
   audit(query: AuditQuery & { readonly entry?: string }): Promise<AuditEventView[]>;
   /** The dead-letter list the caller may read, oldest first; with `selector`, the items whose entry it selects. */

@@ -33,6 +33,10 @@ import type { DeadLetterTarget, ScopeOf } from '../operations/dead-letter-verbs.
 import type { ScopedEntry } from '../core/grants.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import type { DeadLetterPick, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
+import { backfillProgressOf, requestBackfill } from '../operations/backfill-verbs.js';
+import type { BackfillBody, BackfillDoor } from '../operations/backfill-verbs.js';
+import type { CalendarDrafts } from '../config/exclude-schema.js';
+import { isScheduleError } from '../base/step-budget.js';
 
 export interface RedisConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -273,6 +277,57 @@ class RedisTransport implements EntriesTransport {
         `no entry of the store matches the selector ${shown(target.selector)}: nothing was done`,
       );
     return { selector: selector.text, entries: selected.map((e) => e.name), scoped: selected.map((e) => scopedEntry(e.name, e.entry)) };
+  }
+
+  async backfill(name: string, body: BackfillBody, waitMs: number) {
+    const door = await this.backfillDoor(waitMs);
+    return (await this.call(() => requestBackfill(door, this.connection.by(undefined), name, body))).body;
+  }
+
+  async backfillProgress(name: string, id: string) {
+    const door = await this.backfillDoor(0);
+    return (await this.call(() => backfillProgressOf(door, this.connection.by(undefined), name, id))).body;
+  }
+
+  /**
+   * What the backfill verbs read here: an entry of the store, or of the config file the leader
+   * recorded (redis/definition-store.ts), as it runs in that file's zone and calendars. No config:
+   * the outcome settings are not known here, so the leader decides the overlap policy (it refuses
+   * one it cannot apply, in the answer's `error`).
+   */
+  private async backfillDoor(waitMs: number): Promise<BackfillDoor> {
+    const [{ RedisStateStore }, { readDefinition }, { resolvedOf }] = await Promise.all([
+      import('../redis/state-store.js'),
+      import('../redis/definition-store.js'),
+      import('../control/entry-plan.js'),
+    ]);
+    const { client, keys, deployment, store } = this.connection;
+    const recorded = await this.call(() => readDefinition(client, keys));
+    const definition = recorded.kind === 'recorded' ? recorded.definition : undefined;
+    const zone = definition?.settings['timezone'];
+    const context = {
+      zone: typeof zone === 'string' ? zone : this.connection.timezone,
+      deployment,
+      calendars: definition?.settings['calendars'] as CalendarDrafts | undefined,
+    };
+    return {
+      findEntry: async (name) => {
+        const written =
+          (await store.get(name))?.entry ??
+          (definition !== undefined && Object.hasOwn(definition.entries, name) ? definition.entries[name] : undefined);
+        try {
+          return written === undefined ? undefined : resolvedOf(name, written, context);
+        } catch (error) {
+          // Its fires cannot be computed within the step budget: the leader does not run it either.
+          if (isScheduleError(error)) return undefined;
+          throw error;
+        }
+      },
+      states: new RedisStateStore(client, keys),
+      control: await this.control(),
+      now: () => Date.now(),
+      waitMs,
+    };
   }
 
   async history(name: string, limit: number, timezone: string | undefined) {

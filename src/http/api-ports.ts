@@ -70,7 +70,7 @@ export interface EntriesHandlers {
   entryMaxDepth?(): number;
   /** False when there was no such entry. */
   remove(name: string, keepHistory: boolean, by: Caller, ifVersion?: number, note?: string): Promise<boolean>;
-  /** `POST /api/entries/NAME/backfill` (service/backfill-api.ts): the status and body to answer. */
+  /** `POST /api/entries/NAME/backfill` (operations/backfill-verbs.ts requestBackfill): the status and body to answer. */
   backfill?(name: string, body: unknown, by: Caller, note?: string): Promise<{ status: number; body: unknown }>;
   /** `GET /api/entries/NAME/backfill/ID`: a backfill request's progress. */
   backfillProgress?(name: string, id: string, by: Caller): Promise<{ status: number; body: unknown }>;

@@ -76,7 +76,7 @@ export const PLAN_BODY = z.object({
 const instant = (what: string) => z.string().describe(`${what}: an ISO-8601 instant with an offset, such as 2026-11-20T00:00:00Z`);
 
 /**
- * A backfill's body, as service/backfill-api.ts checks it (core/backfill-overlap.ts's policies:
+ * A backfill's body, as operations/backfill-verbs.ts checks it (core/backfill-overlap.ts's policies:
  * an entry's overlap policies with allowAll for allow). Documented here; the check is there.
  */
 const backfillBody = z

@@ -10,6 +10,7 @@ import { decide, decideDeployment, decideOwner, grantFor } from '../core/grants.
 import type { Action, Grant, ScopedEntry } from '../core/grants.js';
 import { storedLabels } from '../core/labels.js';
 import { ownerOf } from '../control/entry-plan.js';
+import type { ResolvedEntry } from '../config/resolve.js';
 import type { AuditContext } from '../redis/audit-log.js';
 
 export interface Operator {
@@ -71,4 +72,9 @@ export function mayRead(by: Pick<Operator, 'grants'> | undefined, entry: ScopedE
 /** An entry definition's name, owner and labels, as a scope is checked against them. */
 export function scopedEntry(name: string, definition: unknown): ScopedEntry {
   return { name, owner: ownerOf(definition), labels: storedLabels(definition) };
+}
+
+/** A running entry's name, owner and labels, as a grant's scope is checked against them. */
+export function scopeOf(entry: Pick<ResolvedEntry, 'name' | 'owner' | 'labels'>): ScopedEntry {
+  return { name: entry.name, owner: entry.owner, labels: entry.labels };
 }

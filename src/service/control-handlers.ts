@@ -15,7 +15,7 @@ import { authorizeTarget, awaitRuns, queueTriggers, readStop, setPaused } from '
 import type { Caller } from '../http/auth.js';
 import type { ControlStores, EntryTarget } from '../operations/control-verbs.js';
 import { entryHistory } from '../operations/read-verbs.js';
-import { mayRead } from '../operations/operator.js';
+import { mayRead, scopeOf } from '../operations/operator.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
 import { deadLetterView } from '../control/dead-letter-view.js';
 import { discardDeadLetters, listDeadLetters, replayDeadLetters } from '../operations/dead-letter-verbs.js';
@@ -31,11 +31,6 @@ export interface ControlHandlerInputs {
   /** The config in force: its retry settings, which an entry without its own follows. */
   readonly config: () => RetrySettings;
   readonly now: () => number;
-}
-
-/** A running entry's name, owner and labels, as a grant's scope is checked against them. */
-export function scopeOf(entry: ResolvedEntry): ScopedEntry {
-  return { name: entry.name, owner: entry.owner, labels: entry.labels };
 }
 
 export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {

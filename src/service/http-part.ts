@@ -13,8 +13,10 @@ import { queueOf } from '../celery/routing.js';
 import type { DeploymentStatus } from '../control/status.js';
 import { OidcSignIn } from '../dashboard/oidc-sign-in.js';
 import { ENV } from '../base/env.js';
+import { DEFAULTS } from '../base/defaults.js';
 import { findToken, mayWrite, tokensOf } from '../http/auth.js';
 import type { ApiToken, HttpAccess } from '../http/auth.js';
+import type { EntriesHandlers } from '../http/api-ports.js';
 import { mayRead } from '../operations/operator.js';
 import { startHttpServer } from '../http/server.js';
 import type { HttpAddress } from '../http/server.js';
@@ -30,10 +32,11 @@ import type { RedisClient } from '../redis/connect.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-reader.js';
 import { controlHandlers } from './control-handlers.js';
-import { backfillApi } from './backfill-api.js';
 import type { Connections } from './connections.js';
 import { bookedSlots, dashboardSources } from './dashboard-sources.js';
 import { entryViews } from '../operations/read-verbs.js';
+import { backfillProgressOf, requestBackfill } from '../operations/backfill-verbs.js';
+import type { BackfillDoor } from '../operations/backfill-verbs.js';
 import { entriesHandlers } from './entries-handlers.js';
 import { planHandlers } from './plan-handlers.js';
 import { entryNamedIn } from './in-force-view.js';
@@ -170,12 +173,20 @@ function readsOf(options: Made) {
   };
 }
 
-type EntriesApi = ReturnType<typeof entriesHandlers> & ReturnType<typeof backfillApi>;
+type EntriesApi = ReturnType<typeof entriesHandlers> & Required<Pick<EntriesHandlers, 'backfill' | 'backfillProgress'>>;
 
 /** /api/entries and the backfill requests. */
 function entriesApi(options: Made, reads: Reads): EntriesApi {
   const { clock, audit, inForce } = options;
   const findEntry = entryNamedIn(inForce, options.catalog);
+  const backfills: BackfillDoor = {
+    findEntry,
+    config: () => inForce.config(),
+    states: reads.states,
+    control: reads.control,
+    now: () => clock.now(),
+    waitMs: DEFAULTS.dashboardTriggerWaitMs,
+  };
   return {
     ...entriesHandlers({
       store: options.entryStore,
@@ -198,13 +209,8 @@ function entriesApi(options: Made, reads: Reads): EntriesApi {
         return views.get(name) ?? null;
       },
     }),
-    ...backfillApi({
-      findEntry,
-      config: () => inForce.config(),
-      states: reads.states,
-      control: reads.control,
-      now: () => clock.now(),
-    }),
+    backfill: (name, body, by, note) => requestBackfill(backfills, { ...by, note }, name, body),
+    backfillProgress: (name, id, by) => backfillProgressOf(backfills, by, name, id),
   };
 }
 

@@ -47,7 +47,11 @@ beforeAll(async () => {
     maxInterval: '200ms',
     lock: FAST_LOCK,
     // Hourly: no scheduled run lands in the broker list while the test counts manual ones.
-    beatSchedule: { nightly: { task: 't.nightly', schedule: 3600, labels: { team: 'ops' } } },
+    beatSchedule: {
+      nightly: { task: 't.nightly', schedule: 3600, labels: { team: 'ops' } },
+      // Its backfills' runs go to a queue of their own, apart from the manual runs counted in celery.
+      daily: { task: 't.daily', schedule: { crontab: { minute: '0', hour: '0' } }, options: { queue: 'backfills' } },
+    },
   });
   const tokenFile = dir.write('token', `${TOKEN}\n`);
   const beat = fleet.spawn({ config, label: 'verbs', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
@@ -300,4 +304,69 @@ describe('the operator verbs through every door', () => {
     expect(await redis.smembers(keys.paused)).toEqual([]);
     expect((await log.read({ limit: 1 }))[0]?.id, 'no refused write reaches the audit trail').toBe(newest?.id);
   }, 60_000);
+
+  it('backfill: a past slot through the CLI, the client straight to Redis and through /api, /api with a token and with the session: published once, audited under the door, its progress and a dry run read alike', async () => {
+    const DAY = 86_400_000;
+    const midnight = Math.floor(Date.now() / DAY) * DAY;
+    const log = new AuditLog(redis, keys);
+    const overApiClient = await Entries.connect({ api: base, token: TOKEN });
+    const overSession = async (body: Record<string, unknown>, credential: Credential) => {
+      const answer = await api('POST', '/api/entries/daily/backfill', body, credential);
+      expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+      return answer.json;
+    };
+    /** Each door's backfill of one day's slot, with `note`: its answer's published count and id. */
+    const doors: Record<string, { who: string; run: (slot: string, note: string) => Promise<{ published?: unknown; id?: unknown }> }> = {
+      cli: {
+        who: localActor(),
+        run: async (slot, note) =>
+          JSON.parse(await cli('backfill', 'daily', '--from', slot, '--to', slot, '--json', '--note', note)) as { published: number },
+      },
+      client: { who: 'client-test', run: (slot, note) => client.handle('daily').backfill({ from: new Date(slot), to: slot, note }) },
+      'client over /api': {
+        who: 'api',
+        run: (slot, note) => overApiClient.handle('daily').backfill({ from: slot, to: new Date(slot), note }),
+      },
+      api: { who: 'api', run: (slot, note) => overSession({ from: slot, to: slot, note }, BEARER) },
+      session: { who: 'dashboard:api', run: (slot, note) => overSession({ from: slot, to: slot, note }, session) },
+    };
+    try {
+      let daysBack = 0;
+      for (const [door, { who, run }] of Object.entries(doors)) {
+        daysBack += 1;
+        const slot = new Date(midnight - daysBack * DAY).toISOString();
+        const before = await redis.llen('backfills');
+        const note = `backfill via ${door}`;
+        const answer = await run(slot, note);
+        expect(answer, `${door}: ${beatLog()}`).toMatchObject({ published: 1 });
+        expect(await redis.llen('backfills'), door).toBe(before + 1);
+        const [event] = await log.read({ limit: 1 });
+        expect(event, door).toMatchObject({ who, note, entry: 'daily', action: 'backfill', taskId: answer.id });
+        // Its progress by id, read alike on both of the client's paths.
+        const progress = await client.handle('daily').backfillProgress(String(answer.id));
+        expect(progress).toMatchObject({ entry: 'daily', id: answer.id, done: true, published: 1 });
+        expect(await overApiClient.handle('daily').backfillProgress(String(answer.id))).toEqual(progress);
+      }
+      // A dry run lists the same page through both paths and publishes nothing; again, every slot is skipped as published.
+      const range = { from: new Date(midnight - 6 * DAY), to: new Date(midnight - DAY) };
+      const listed = await client.handle('daily').backfillSlots(range);
+      expect(listed).toMatchObject({ entry: 'daily', dryRun: true, excluded: [] });
+      expect(listed.slots).toHaveLength(6);
+      expect(await overApiClient.handle('daily').backfillSlots(range)).toEqual(listed);
+      const again = await client.handle('daily').backfill(range);
+      expect(again).toMatchObject({ done: true, published: 1, skipped: { recorded: 5 } });
+      // What no door may do, refused alike on both paths before anything is queued.
+      const [newest] = await log.read({ limit: 1 });
+      for (const entries of [client, overApiClient]) {
+        await expect(entries.handle('nope').backfill(range)).rejects.toMatchObject({ code: 'API_BAD_REQUEST' });
+        await expect(entries.handle('daily').backfill({ from: range.to, to: range.from })).rejects.toMatchObject({
+          code: 'API_BAD_REQUEST',
+        });
+        await expect(entries.handle('daily').backfillProgress('no-such-id')).rejects.toMatchObject({ code: 'UNKNOWN_ENTRY' });
+      }
+      expect((await log.read({ limit: 1 }))[0]?.id, 'no refused backfill reaches the audit trail').toBe(newest?.id);
+    } finally {
+      await overApiClient.close();
+    }
+  }, 120_000);
 });
