@@ -419,8 +419,8 @@ class RedisTransport implements EntriesTransport {
   }
 
   async close(): Promise<void> {
-    const { client } = this.connection;
-    await client.quit().catch(() => client.disconnect());
+    const { closeRedisClient } = await import('../redis/connect.js');
+    await closeRedisClient(this.connection.client);
   }
 
   private async control(): Promise<ControlStore> {

@@ -71,7 +71,7 @@ async function openRedBeat(
   const opened = openRedBeatSource({ config, state: options.state?.client, stateUrl: options.state?.url ?? '', logger: silentLogger });
   if (opened === undefined) return undefined;
   const own = opened.client;
-  if (own !== undefined) closers.push(() => own.quit().catch(() => own.disconnect()));
+  if (own !== undefined) closers.push(async () => (await import('../redis/connect.js')).closeRedisClient(own));
   const failure = (error: unknown): BeatError =>
     error instanceof BeatError
       ? error

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { groupKeyPrefix } from '../celery/result-meta.js';
 import type { ChordSize } from '../celery/message.js';
 import type { ChordSizeWriter } from '../ports/dispatcher.js';
+import { closeRedisClient } from './connect.js';
 
 /**
  * A chord run's size in the result backend (`celery-taskset-meta-<group>.s`, docs/canvas.md)
@@ -38,11 +39,7 @@ export class RedisChordSizes implements ChordSizeWriter {
   }
 
   close(): Promise<void> {
-    return this.client.status === 'wait'
-      ? Promise.resolve()
-      : this.client.quit().then(
-          () => undefined,
-          () => this.client.disconnect(),
-        );
+    // Closed for good through connect.ts, so that an outage of the result backend waits for it no longer.
+    return this.client.status === 'wait' ? Promise.resolve() : closeRedisClient(this.client);
   }
 }
