@@ -188,8 +188,6 @@ export function pageRow(row: IndexRow, view: EntryView | undefined, paused: Read
 
 export const SORT_KEYS = ['name', 'task', 'queue', 'origin', 'state', 'next', 'last', 'zone', 'runs', 'result', 'success'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
-/** The sorts that need every entry's results, not only the page's. */
-export const RESULT_SORTS: ReadonlySet<SortKey> = new Set<SortKey>(['result', 'success']);
 /** The sorts that need every entry's run columns (its next fire, last run, run count). */
 export const RUN_SORTS: ReadonlySet<SortKey> = new Set<SortKey>(['next', 'last', 'runs']);
 
