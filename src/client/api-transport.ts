@@ -250,7 +250,11 @@ class ApiTransport implements EntriesTransport {
     let answer = (await this.call<BackfillResult | BackfillSlotsPage>('POST', this.entryPath(name, 'backfill'), { body })).body;
     while (answer !== undefined && 'id' in answer && !answer.done && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
-      answer = { ...answer, ...(await this.backfillProgress(name, answer.id)) };
+      // No progress yet (UNKNOWN_ENTRY) while the request waits for the leader: it is still queued.
+      const { body } = await this.call<BackfillResult>('GET', `${this.entryPath(name, 'backfill')}/${encodeURIComponent(answer.id)}`, {
+        allowed: ErrorCode.UnknownEntry,
+      });
+      if (body !== undefined) answer = { ...answer, ...body };
     }
     return answer as BackfillResult | BackfillSlotsPage;
   }

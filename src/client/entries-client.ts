@@ -93,7 +93,7 @@ export interface EntryHandle {
   backfill(options: BackfillOptions): Promise<BackfillResult>;
   /** A page of the slots a backfill of the range would take and those its exclude skips, publishing nothing; `after`: the page before's `next`. */
   backfillSlots(options: BackfillRange & { readonly after?: string }): Promise<BackfillSlotsPage>;
-  /** A backfill's progress by its id (within an hour of its end). */
+  /** A backfill's progress by its id, within an hour of its end; UNKNOWN_ENTRY while no leader has begun it yet. */
   backfillProgress(id: string): Promise<BackfillResult>;
   /**
    * Its last slots, newest first, each with its attempts (kept with a resultBackend or taskEvents); times in

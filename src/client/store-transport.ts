@@ -35,8 +35,6 @@ import type { LabelSelector } from '../core/label-selector.js';
 import type { DeadLetterPick, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
 import { backfillProgressOf, requestBackfill } from '../operations/backfill-verbs.js';
 import type { BackfillBody, BackfillDoor } from '../operations/backfill-verbs.js';
-import type { CalendarDrafts } from '../config/exclude-schema.js';
-import { isScheduleError } from '../base/step-budget.js';
 
 export interface RedisConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -296,31 +294,27 @@ class RedisTransport implements EntriesTransport {
    * one it cannot apply, in the answer's `error`).
    */
   private async backfillDoor(waitMs: number): Promise<BackfillDoor> {
-    const [{ RedisStateStore }, { readDefinition }, { resolvedOf }] = await Promise.all([
+    const [{ RedisStateStore }, { readDefinition }, { resolvedOf }, { fireContext }] = await Promise.all([
       import('../redis/state-store.js'),
       import('../redis/definition-store.js'),
       import('../control/entry-plan.js'),
+      import('../control/deployment-definition.js'),
     ]);
     const { client, keys, deployment, store } = this.connection;
     const recorded = await this.call(() => readDefinition(client, keys));
     const definition = recorded.kind === 'recorded' ? recorded.definition : undefined;
-    const zone = definition?.settings['timezone'];
-    const context = {
-      zone: typeof zone === 'string' ? zone : this.connection.timezone,
-      deployment,
-      calendars: definition?.settings['calendars'] as CalendarDrafts | undefined,
-    };
+    // The recorded file's zone and calendars (parsed as a plan parses them); without a record, this client's zone.
+    const context = definition === undefined ? { zone: this.connection.timezone, deployment } : fireContext(definition, deployment);
     return {
       findEntry: async (name) => {
+        // The config file's entry first, as the leader and the API take it: a store entry of its name does not run.
         const written =
-          (await store.get(name))?.entry ??
-          (definition !== undefined && Object.hasOwn(definition.entries, name) ? definition.entries[name] : undefined);
+          definition !== undefined && Object.hasOwn(definition.entries, name) ? definition.entries[name] : (await store.get(name))?.entry;
         try {
           return written === undefined ? undefined : resolvedOf(name, written, context);
-        } catch (error) {
-          // Its fires cannot be computed within the step budget: the leader does not run it either.
-          if (isScheduleError(error)) return undefined;
-          throw error;
+        } catch {
+          // Its fires cannot be computed within the step budget, or its definition not read: the leader does not run it.
+          return undefined;
         }
       },
       states: new RedisStateStore(client, keys),

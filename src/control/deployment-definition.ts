@@ -89,7 +89,7 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 }
 
 /** Where the definition's entries of `deployment` fire: its timezone, and its calendars (undefined when they do not parse). */
-function fireContext(definition: DeploymentDefinition, deployment: string): FireContext {
+export function fireContext(definition: DeploymentDefinition, deployment: string): FireContext {
   const zone = typeof definition.settings['timezone'] === 'string' ? definition.settings['timezone'] : 'UTC';
   const parsed = calendarsSchema.safeParse(definition.settings['calendars'] ?? {});
   const calendars: CalendarDrafts | undefined = parsed.success ? parsed.data : undefined;

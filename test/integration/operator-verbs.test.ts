@@ -49,9 +49,16 @@ beforeAll(async () => {
     // Hourly: no scheduled run lands in the broker list while the test counts manual ones.
     beatSchedule: {
       nightly: { task: 't.nightly', schedule: 3600, labels: { team: 'ops' } },
-      // Its backfills' runs go to a queue of their own, apart from the manual runs counted in celery.
-      daily: { task: 't.daily', schedule: { crontab: { minute: '0', hour: '0' } }, options: { queue: 'backfills' } },
+      // Its backfills' runs go to a queue of their own, apart from the manual runs counted in celery;
+      // the day 8 days back is excluded by a calendar of the file (which the client's Redis path reads from the leader's record).
+      daily: {
+        task: 't.daily',
+        schedule: { crontab: { minute: '0', hour: '0' } },
+        options: { queue: 'backfills' },
+        exclude: ['frozen'],
+      },
     },
+    calendars: { frozen: [new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 8 * 86_400_000).toISOString().slice(0, 10)] },
   });
   const tokenFile = dir.write('token', `${TOKEN}\n`);
   const beat = fleet.spawn({ config, label: 'verbs', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
@@ -353,6 +360,15 @@ describe('the operator verbs through every door', () => {
       expect(listed).toMatchObject({ entry: 'daily', dryRun: true, excluded: [] });
       expect(listed.slots).toHaveLength(6);
       expect(await overApiClient.handle('daily').backfillSlots(range)).toEqual(listed);
+      // The calendar's day is excluded alike on both paths (slots as the entry's zone, UTC, writes them).
+      const slotText = (ms: number): string => new Date(ms).toISOString().replace('.000Z', '+00:00');
+      const frozen = { from: new Date(midnight - 8 * DAY), to: new Date(midnight - 7 * DAY) };
+      const around = await client.handle('daily').backfillSlots(frozen);
+      expect(around).toMatchObject({
+        slots: [slotText(midnight - 7 * DAY)],
+        excluded: [slotText(midnight - 8 * DAY)],
+      });
+      expect(await overApiClient.handle('daily').backfillSlots(frozen)).toEqual(around);
       const again = await client.handle('daily').backfill(range);
       expect(again).toMatchObject({ done: true, published: 1, skipped: { recorded: 5 } });
       // What no door may do, refused alike on both paths before anything is queued.
