@@ -251,16 +251,19 @@ class ApiTransport implements EntriesTransport {
     while (answer !== undefined && 'id' in answer && !answer.done && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
       // No progress yet (UNKNOWN_ENTRY) while the request waits for the leader: it is still queued.
-      const { body } = await this.call<BackfillResult>('GET', `${this.entryPath(name, 'backfill')}/${encodeURIComponent(answer.id)}`, {
-        allowed: ErrorCode.UnknownEntry,
-      });
+      const { body } = await this.call<BackfillResult>('GET', this.progressPath(name, answer.id), { allowed: ErrorCode.UnknownEntry });
       if (body !== undefined) answer = { ...answer, ...body };
     }
     return answer as BackfillResult | BackfillSlotsPage;
   }
 
   async backfillProgress(name: string, id: string) {
-    return (await this.call<BackfillResult>('GET', `${this.entryPath(name, 'backfill')}/${encodeURIComponent(id)}`)).body as BackfillResult;
+    return (await this.call<BackfillResult>('GET', this.progressPath(name, id))).body as BackfillResult;
+  }
+
+  /** A backfill request's progress route. */
+  private progressPath(name: string, id: string): string {
+    return `${this.entryPath(name, 'backfill')}/${encodeURIComponent(id)}`;
   }
 
   /** Times in the entry's own zone, as the API gives them. */

@@ -35,6 +35,8 @@ import type { LabelSelector } from '../core/label-selector.js';
 import type { DeadLetterPick, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
 import { backfillProgressOf, requestBackfill } from '../operations/backfill-verbs.js';
 import type { BackfillBody, BackfillDoor } from '../operations/backfill-verbs.js';
+import type { DeploymentDefinition } from '../control/deployment-definition.js';
+import type { FireContext } from '../control/entry-plan.js';
 
 export interface RedisConnectOptions {
   /** The state Redis of the deployment (its `state.url`, else its broker's URL). Default redis://127.0.0.1:6379/0. */
@@ -150,6 +152,12 @@ interface Connection {
   /** Who this client's changes are recorded as, with a change's note. */
   readonly by: (note: string | undefined) => Operator;
   readonly auditMaxEvents: number | undefined;
+}
+
+/** The config file the leader recorded, if any, and the zone and calendars an entry fires in. */
+interface RecordedContext {
+  readonly definition: DeploymentDefinition | undefined;
+  readonly context: FireContext;
 }
 
 class RedisTransport implements EntriesTransport {
@@ -294,17 +302,12 @@ class RedisTransport implements EntriesTransport {
    * one it cannot apply, in the answer's `error`).
    */
   private async backfillDoor(waitMs: number): Promise<BackfillDoor> {
-    const [{ RedisStateStore }, { readDefinition }, { resolvedOf }, { fireContext }] = await Promise.all([
+    const [{ RedisStateStore }, { resolvedOf }] = await Promise.all([
       import('../redis/state-store.js'),
-      import('../redis/definition-store.js'),
       import('../control/entry-plan.js'),
-      import('../control/deployment-definition.js'),
     ]);
-    const { client, keys, deployment, store } = this.connection;
-    const recorded = await this.call(() => readDefinition(client, keys));
-    const definition = recorded.kind === 'recorded' ? recorded.definition : undefined;
-    // The recorded file's zone and calendars (parsed as a plan parses them); without a record, this client's zone.
-    const context = definition === undefined ? { zone: this.connection.timezone, deployment } : fireContext(definition, deployment);
+    const { client, keys, store } = this.connection;
+    const { definition, context } = await this.recordedContext();
     return {
       findEntry: async (name) => {
         // The config file's entry first, as the leader and the API take it: a store entry of its name does not run.
@@ -322,6 +325,28 @@ class RedisTransport implements EntriesTransport {
       now: () => Date.now(),
       waitMs,
     };
+  }
+
+  /** The recorded definition as last read, kept while the record's digest is the same (a backfill's progress is read every 250 ms). */
+  private recorded: { readonly digest: string; readonly made: RecordedContext } | undefined;
+
+  /**
+   * The config file the leader recorded and the zone and calendars its entries fire in (parsed as a
+   * plan parses them); without a record, this client's zone. Read whole only when its digest changed.
+   */
+  private async recordedContext(): Promise<RecordedContext> {
+    const [{ readDefinition, readDefinitionDigest }, { fireContext }] = await Promise.all([
+      import('../redis/definition-store.js'),
+      import('../control/deployment-definition.js'),
+    ]);
+    const { client, keys, deployment } = this.connection;
+    const digest = await this.call(() => readDefinitionDigest(client, keys));
+    if (digest !== undefined && this.recorded?.digest === digest) return this.recorded.made;
+    const read = await this.call(() => readDefinition(client, keys));
+    if (read.kind !== 'recorded') return { definition: undefined, context: { zone: this.connection.timezone, deployment } };
+    const made = { definition: read.definition, context: fireContext(read.definition, deployment) };
+    this.recorded = { digest: read.digest, made };
+    return made;
   }
 
   async history(name: string, limit: number, timezone: string | undefined) {

@@ -47,6 +47,11 @@ export async function recordDefinition(
   });
 }
 
+/** The recorded definition's digest (one field), undefined when none is recorded: whether a copy read before is still the record. */
+export async function readDefinitionDigest(client: RedisClient, keys: DefinitionKeys): Promise<string | undefined> {
+  return (await named(client, keys, () => client.hget(keys.definition, 'digest'))) ?? undefined;
+}
+
 /** The recorded definition, as the codec reads it (none, recorded, refused or unreadable). */
 export async function readDefinition(client: RedisClient, keys: DefinitionKeys): Promise<DecodedDefinition> {
   return decodeDefinition(await named(client, keys, () => client.hgetall(keys.definition)));

@@ -12,6 +12,7 @@ import { Entries } from '../../src/index.js';
 import { AuditLog, localActor } from '../../src/redis/audit-log.js';
 import { auditPageSchema } from '../../src/control/audit-event-view.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
+import { readDefinition, recordDefinition } from '../../src/redis/definition-store.js';
 import type { AuditEvent } from '../../src/control/audit-events.js';
 import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
 import { runCli } from '../support/cli.js';
@@ -381,6 +382,22 @@ describe('the operator verbs through every door', () => {
         await expect(entries.handle('daily').backfillProgress('no-such-id')).rejects.toMatchObject({ code: 'UNKNOWN_ENTRY' });
       }
       expect((await log.read({ limit: 1 }))[0]?.id, 'no refused backfill reaches the audit trail').toBe(newest?.id);
+      // The Redis path keeps the recorded config file while its digest holds, and reads it again when
+      // the record changes: a calendar that now freezes the other day is followed at once.
+      const recorded = await readDefinition(redis, keys);
+      if (recorded.kind !== 'recorded') throw new Error(`no recorded definition: ${recorded.kind}`);
+      const { settings } = recorded.definition;
+      const moved = { frozen: [new Date(midnight - 7 * DAY).toISOString().slice(0, 10)] };
+      await recordDefinition(
+        redis,
+        keys,
+        { ...recorded.definition, settings: { ...settings, calendars: moved } },
+        { nowMs: Date.now(), maxBytes: 1_000_000, limitName: 'test' },
+      );
+      expect(await client.handle('daily').backfillSlots(frozen)).toMatchObject({
+        slots: [slotText(midnight - 8 * DAY)],
+        excluded: [slotText(midnight - 7 * DAY)],
+      });
     } finally {
       await overApiClient.close();
     }
