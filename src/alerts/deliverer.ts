@@ -1,6 +1,7 @@
 /**
  * The leader's sender of alerts: it takes the deliveries due from the outbox (at most ALERT_BATCH at
- * once, every alertPollMs and at once when told of new ones), sends each as an HTTP POST with a
+ * once, at once when told of new ones, and on the alertPollMs grid when the first pending one is due,
+ * at least every ALERT_IDLE_LOOK_MS), sends each as an HTTP POST with a
  * timeout, and settles it when the receiver answered 2xx, retries it later with a growing backoff
  * when it did not (or did not answer), and gives up after ALERT_MAX_ATTEMPTS or on a 4xx other than
  * 408/429 (the receiver will not take it). Nothing here ever waits on the scheduler or blocks it.
@@ -22,6 +23,12 @@ const ALERT_CLAIM_MS = 30_000;
 /** Retries of a failed delivery wait 1 s, 2 s, 4 s… up to this, and stop after ALERT_MAX_ATTEMPTS (about an hour in all). */
 const ALERT_BACKOFF_MAX_MS = 300_000;
 const ALERT_MAX_ATTEMPTS = 15;
+/**
+ * The longest an idle sender waits between two looks at the outbox. This leader's own alerts poke it
+ * at once, and the outbox tells when its first pending delivery is due: this bounds only the wait for
+ * one added by another process without telling (a leader that stood down, flushing its last ones).
+ */
+const ALERT_IDLE_LOOK_MS = 30_000;
 
 /** Sends one request; resolves with the HTTP status, rejects when there was no answer. */
 export type Send = (delivery: Delivery, timeoutMs: number) => Promise<number>;
@@ -95,6 +102,17 @@ export class AlertDeliverer {
     await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
     // A full batch: more may be due.
     if (claimed.length === ALERT_BATCH) this.loop.runAgain();
+    else await this.restUntilDue();
+  }
+
+  /** Rests the loop until the first pending delivery is due (ALERT_IDLE_LOOK_MS at most); a failed read rests it not at all. */
+  private async restUntilDue(): Promise<void> {
+    try {
+      const dueMs = await this.options.outbox.nextDueMs();
+      this.loop.rest(Math.min(ALERT_IDLE_LOOK_MS, dueMs === undefined ? ALERT_IDLE_LOOK_MS : dueMs - this.options.now()));
+    } catch {
+      // Read again at the next look: the claim before it fails alike and says why.
+    }
   }
 
   private async deliver(delivery: Delivery): Promise<void> {

@@ -19,6 +19,8 @@ export class PokedLoop {
   private busy: Promise<void> | undefined;
   private again = false;
   private running = false;
+  /** Set by the run in progress (`rest`): the next run waits at least this long, unless poked. */
+  private restMs = 0;
 
   constructor(private readonly options: PokedLoopOptions) {}
 
@@ -36,6 +38,7 @@ export class PokedLoop {
       return;
     }
     if (this.timer) clearTimeout(this.timer);
+    this.restMs = 0;
     this.busy = this.options.run().finally(() => {
       this.busy = undefined;
       if (!this.running) return;
@@ -51,6 +54,15 @@ export class PokedLoop {
   /** Asks for one more run after the one in progress (a run that found more to do than it took). */
   runAgain(): void {
     this.again = true;
+  }
+
+  /**
+   * Asks the run in progress's next run to wait at least `delayMs` (to the first mark of the grid
+   * after it), unless poked meanwhile: a run that knows nothing is due before then (the alert
+   * sender with no delivery pending) spares the process and Redis the looks in between.
+   */
+  rest(delayMs: number): void {
+    this.restMs = Math.max(0, delayMs);
   }
 
   /** Stops, after the run in progress. */
@@ -70,7 +82,14 @@ export class PokedLoop {
   private schedule(): void {
     const { intervalMs } = this.options;
     const toMarkMs = intervalMs > 0 ? intervalMs - (performance.now() % intervalMs) : 0;
-    this.arm(toMarkMs < intervalMs / 10 ? toMarkMs + intervalMs : toMarkMs);
+    const nextMarkMs = toMarkMs < intervalMs / 10 ? toMarkMs + intervalMs : toMarkMs;
+    // A rest asked for skips the marks before it ends, keeping to the grid.
+    const restedMs =
+      intervalMs > 0 && this.restMs > nextMarkMs
+        ? nextMarkMs + Math.ceil((this.restMs - nextMarkMs) / intervalMs) * intervalMs
+        : nextMarkMs;
+    this.restMs = 0;
+    this.arm(restedMs);
   }
 
   private arm(delayMs: number): void {

@@ -40,6 +40,15 @@ export class RedisAlertOutbox implements AlertOutbox {
     await this.run('retry', atMs, delivery.id, String(atMs), JSON.stringify(delivery));
   }
 
+  async nextDueMs(): Promise<number | undefined> {
+    try {
+      const [, score] = await this.client.zrange(this.keys.alertsDue, '0', '0', 'WITHSCORES');
+      return score === undefined ? undefined : Number(score);
+    } catch (error) {
+      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['alertsDue']));
+    }
+  }
+
   private async run(op: string, nowMs: number, ...args: string[]): Promise<number | string[]> {
     const { alertItems, alertsDue, alertsSent } = this.keys;
     try {

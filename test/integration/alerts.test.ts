@@ -99,20 +99,33 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     dir.remove();
   });
 
-  it('the outbox takes an id once, pending or delivered', async () => {
-    const outbox = new RedisAlertOutbox(redis, schedulerKeys('tsbeat', 'outbox-unit'));
+  it('the outbox takes an id once, pending or delivered, and tells when its first pending one is due', async () => {
+    const keys = schedulerKeys('tsbeat', 'outbox-unit');
+    const outbox = new RedisAlertOutbox(redis, keys);
     const delivery = { id: 'missed:a:1:webhook', url: 'http://127.0.0.1:1/x', body: '{}', contentType: 'application/json', attempts: 0 };
+    expect(await outbox.nextDueMs()).toBeUndefined();
     expect(await outbox.enqueue([delivery, { ...delivery, id: 'other' }], 1000)).toBe(2);
+    expect(await outbox.nextDueMs()).toBe(1000);
     expect(await outbox.enqueue([delivery], 1001)).toBe(0);
     const claimed = await outbox.claim(1002, 10, 30_000);
     expect(claimed.map((d) => d.id).sort()).toEqual(['missed:a:1:webhook', 'other']);
     // Claimed: nobody else gets them until the claim runs out.
     expect(await outbox.claim(1003, 10, 30_000)).toEqual([]);
+    // Due again when the claim runs out, should its sender die.
+    expect(await outbox.nextDueMs()).toBe(31_002);
     await outbox.settle(delivery.id, 1004);
     expect(await outbox.enqueue([delivery], 1005)).toBe(0);
     await outbox.retry({ ...delivery, id: 'other', attempts: 1 }, 2000);
     expect(await outbox.claim(1999, 10, 30_000)).toEqual([]);
+    expect(await outbox.nextDueMs()).toBe(2000);
     expect((await outbox.claim(2000, 10, 30_000)).map((d) => [d.id, d.attempts])).toEqual([['other', 1]]);
+    await outbox.settle('other', 2001);
+    expect(await outbox.nextDueMs()).toBeUndefined();
+    // A key of another type is named, as the script's refusals name it.
+    await redis.del(keys.alertsDue);
+    await redis.set(keys.alertsDue, 'x');
+    await expect(outbox.nextDueMs()).rejects.toThrow(keys.alertsDue);
+    await redis.del(keys.alertsDue);
   });
 
   it('pings each run, alerts once on missed slots after a leader was down, and retries a failing receiver', async () => {

@@ -1,5 +1,5 @@
 /** Alert settings (schema, merge) and the deliveries an event makes (alert-rules.ts): pure. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../src/base/errors.js';
 import { AlertDeliverer, backoffMs } from '../../src/alerts/deliverer.js';
 import {
@@ -256,6 +256,7 @@ describe('alert deliveries', () => {
       claim: async () => (given ? [] : ((given = true), [d])),
       settle: async () => undefined,
       retry: async (x: Delivery) => void retried.push(x.id),
+      nextDueMs: async () => undefined,
     };
     let out = '';
     const logger = createLogger({ level: 'info', destination: { write: (t: string) => void (out += t) } });
@@ -270,5 +271,43 @@ describe('alert deliveries', () => {
       .find((line) => line['event'] === 'beat.alert.retry');
     expect(retry).toMatchObject({ id: d.id, url: 'https://hooks.slack.com/***', failure: 'HTTP 503' });
     expect(out).not.toContain('zz-');
+  });
+
+  it('an idle sender looks at the outbox when its first pending delivery is due, and every 30 s with none: not every second', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    try {
+      const looks: number[] = [];
+      let dueMs: number | undefined;
+      const outbox: AlertOutbox = {
+        enqueue: async () => 0,
+        claim: async () => {
+          looks.push(Math.round(performance.now()));
+          // The pending one, once due, is taken (and sent: nothing pending after it).
+          if (dueMs !== undefined && dueMs <= Date.now()) dueMs = undefined;
+          return [];
+        },
+        settle: async () => undefined,
+        retry: async () => undefined,
+        nextDueMs: async () => dueMs,
+      };
+      const deliverer = new AlertDeliverer({
+        outbox,
+        logger: createLogger({ level: 'silent' }),
+        now: () => Date.now(),
+        send: async () => 200,
+      });
+      const origin = Math.round(performance.now());
+      deliverer.start();
+      await vi.advanceTimersByTimeAsync(61_000);
+      expect(looks).toEqual([origin, origin + 30_000, origin + 60_000]);
+      // A retry pending 3.5 s on: looked at on the first mark of the grid once it is due, then rested again.
+      dueMs = Date.now() + 3500;
+      deliverer.poke();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(looks.slice(3)).toEqual([origin + 61_000, origin + 65_000]);
+      await deliverer.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -79,4 +79,31 @@ describe('PokedLoop', () => {
     expect(after[0]! - pokedAt).toBeLessThanOrEqual(1100);
     await l.stop();
   });
+
+  it('rest: the next run waits at least that long, on a mark of the grid; a poke ends the rest', async () => {
+    const runs: number[] = [];
+    let restMs = 0;
+    const resting = new PokedLoop({
+      intervalMs: 1000,
+      run: () => {
+        runs.push(Math.round(performance.now()));
+        resting.rest(restMs);
+        return Promise.resolve();
+      },
+      runAtStart: true,
+    });
+    const origin = Math.round(performance.now());
+    restMs = 4500;
+    resting.start();
+    await vi.advanceTimersByTimeAsync(10_000);
+    // At start, then on the first mark at least 4.5 s on, and so on.
+    expect(runs.slice(0, 3)).toEqual([origin, origin + 5000, origin + 10_000]);
+    // A poke runs at once, and its run's rest (none now) puts the next back on the next mark.
+    restMs = 0;
+    await vi.advanceTimersByTimeAsync(1200);
+    resting.poke();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(runs.slice(3)).toEqual([origin + 11_200, origin + 12_000, origin + 13_000]);
+    await resting.stop();
+  });
 });
