@@ -108,8 +108,8 @@ export class AlertDeliverer {
   /** Rests the loop until the first pending delivery is due (ALERT_IDLE_LOOK_MS at most); a failed read rests it not at all. */
   private async restUntilDue(): Promise<void> {
     try {
-      const dueMs = await this.options.outbox.nextDueMs();
-      this.loop.rest(Math.min(ALERT_IDLE_LOOK_MS, dueMs === undefined ? ALERT_IDLE_LOOK_MS : dueMs - this.options.now()));
+      const { nextDueMs } = await this.options.outbox.pending();
+      this.loop.rest(Math.min(ALERT_IDLE_LOOK_MS, nextDueMs === undefined ? ALERT_IDLE_LOOK_MS : nextDueMs - this.options.now()));
     } catch {
       // Read again at the next look: the claim before it fails alike and says why.
     }

@@ -20,6 +20,7 @@ import type { RedisEntryStore } from '../redis/entry-store.js';
 import { RedisRunHistory } from '../redis/run-history-store.js';
 import { RedisEntryFailures } from '../redis/failing-entries-store.js';
 import { RedisUnconsumedQueues } from '../redis/unconsumed-queues.js';
+import { RedisAlertOutbox } from '../redis/alert-outbox.js';
 import { ReplicaRegistry } from '../redis/replica-registry.js';
 import { placeOf, redisRefusal } from '../redis/server-errors.js';
 import { brokerOverride, loadFromArgs } from './config-args.js';
@@ -50,6 +51,8 @@ export interface Control {
   readonly failures: RedisEntryFailures;
   /** The schedule's queues the leader finds nobody consumes. */
   readonly unconsumed: RedisUnconsumedQueues;
+  /** The alerts not yet taken by their receivers. */
+  readonly alertOutbox: RedisAlertOutbox;
   /** The replicas registry: every beat run, leader or standby, with its heartbeat. */
   readonly replicas: ReplicaRegistry;
   /** The runtime entries, refusing the config file's entry names. */
@@ -98,6 +101,7 @@ export async function controlFor(config: ResolvedConfig, source: string): Promis
     runs: new RedisRunHistory(client, keys),
     failures: new RedisEntryFailures(client, keys),
     unconsumed: new RedisUnconsumedQueues(client, keys),
+    alertOutbox: new RedisAlertOutbox(client, keys),
     replicas: new ReplicaRegistry(client, keys),
     store: entryStoreOf(config, { client, keys }),
     failure: (verb, error) =>

@@ -69,7 +69,9 @@ raising maxRuns brings it back), "ended" (past its endAt) or FAILING (the leader
 refused because of the entry alone, such as a queue key holding another Redis type: listed below
 the table with the reason; the other entries publish on), or "UNCONSUMED: no worker consumes queue
 Q" (the leader's consumer check found nobody reading the entry's queue for consumers.unconsumedAfter:
-its runs wait unread; listed below the table by queue, "unconsumed" in --json). With a resultBackend or taskEvents,
+its runs wait unread; listed below the table by queue, "unconsumed" in --json). An ALERTS line says
+how many alerts their receivers have not taken yet and when the leader next tries one ("alertOutbox"
+in --json). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
@@ -234,22 +236,25 @@ export async function readStatus(
   // Each part read on its own: a key something else wrote costs its part, named among the warnings.
   const keyWarnings: string[] = [];
   const part = statusParts(keyWarnings);
-  const [stop, states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
-    part(control.control.deploymentStop(), undefined),
-    part(control.states.readAll(), new Map()),
-    part(control.control.paused(), new Set<string>()),
-    part(control.control.pauseNotes(), new Map()),
-    part(control.control.notes(), new Map()),
-    control.check(),
-    part(control.replicas.read(), []),
-    keepsRunHistory(config) ? part(control.runs.latest(names), undefined) : undefined,
-    keepsRunHistory(config) ? part(control.runs.finished(names), undefined) : undefined,
-    part(control.failures.read(), undefined),
-    part(control.unconsumed.read(), undefined),
-  ]);
+  const [stop, states, paused, pauseNotes, notes, check, replicas, outcomes, finished, failing, unconsumed, alertOutbox] =
+    await Promise.all([
+      part(control.control.deploymentStop(), undefined),
+      part(control.states.readAll(), new Map()),
+      part(control.control.paused(), new Set<string>()),
+      part(control.control.pauseNotes(), new Map()),
+      part(control.control.notes(), new Map()),
+      control.check(),
+      part(control.replicas.read(), []),
+      keepsRunHistory(config) ? part(control.runs.latest(names), undefined) : undefined,
+      keepsRunHistory(config) ? part(control.runs.finished(names), undefined) : undefined,
+      part(control.failures.read(), undefined),
+      part(control.unconsumed.read(), undefined),
+      part(control.alertOutbox.pending(), undefined),
+    ]);
   pushAll(keyWarnings, control.runs.faults?.() ?? []);
   const status = buildStatus({
     stop,
+    alertOutbox,
     failing,
     unconsumed,
     ...(outcomes === undefined ? {} : { outcomes }),
@@ -285,6 +290,12 @@ export async function requireLeaderHas(command: string, control: Control, entry:
     );
   }
   io.err(`beat ${command}: WARNING: ${mismatch.message}`);
+}
+
+/** "ALERTS: 3 pending, …": alerts their receivers have not taken yet (a webhook down), which the leader keeps trying. */
+function alertOutboxText(alerts: NonNullable<DeploymentStatus['alertOutbox']>): string {
+  const next = alerts.nextAttemptAt === null ? '' : `, next attempt at ${alerts.nextAttemptAt}`;
+  return `ALERTS: ${alerts.pending} not taken by their receiver yet${next}; the leader retries each with a backoff (beat.alert.retry in its log)`;
 }
 
 /** The last run, scheduled (its slot) or manual (when it was published, marked as such). */
@@ -432,6 +443,8 @@ async function statusCommand(
     if (narrow === undefined) leaderLines(status, io);
     else io.out(fit(narrow.leader));
     for (const warning of status.warnings) io.out(fit(`WARNING: ${warning}`));
+    const alerts = status.alertOutbox;
+    if (alerts !== undefined && alerts.pending > 0) io.out(fit(alertOutboxText(alerts)));
     if (narrow === undefined) {
       replicaLines(status, io);
       // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.

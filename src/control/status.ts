@@ -23,6 +23,7 @@ import type { LiveReplica, ReplicaStatus } from './replicas.js';
 import { isScheduleError } from '../base/step-budget.js';
 import { queueOf } from '../celery/routing.js';
 import type { UnconsumedQueue } from '../ports/consumers.js';
+import type { OutboxPending } from '../ports/alerts.js';
 import type { Labels } from '../core/labels.js';
 import type { EntryView } from './entry-view-schema.js';
 
@@ -86,6 +87,11 @@ export interface DeploymentStatus {
   readonly entryProblems: readonly RuntimeEntryProblem[];
   /** Each concurrency group (config/concurrency.ts), when an entry has one: its limit, runs in flight and waiting. */
   readonly groups?: readonly GroupStatus[];
+  /**
+   * The alerts not yet taken by their receivers (the outbox, ports/alerts.ts), and when the leader
+   * next tries the first of them (UTC); absent when the outbox was not read (its key held another type: see warnings).
+   */
+  readonly alertOutbox?: { readonly pending: number; readonly nextAttemptAt: string | null };
 }
 
 /** A concurrency group as `beat status` shows it. */
@@ -133,6 +139,8 @@ export interface StatusInput {
   readonly failing?: ReadonlyMap<string, EntryFailure>;
   /** The queues nobody consumes (the leader's consumer check), by queue name. */
   readonly unconsumed?: ReadonlyMap<string, UnconsumedQueue>;
+  /** The alert outbox's pending deliveries. */
+  readonly alertOutbox?: OutboxPending | undefined;
   /**
    * The leader's own next slots (its entry book), by name: null when the book has none (schedule run
    * out), undefined when the entry is not in the book; those it has are not computed again here.
@@ -266,5 +274,13 @@ export function buildStatus(input: StatusInput): DeploymentStatus {
       origin,
       problems: problems.map(({ path, message }) => ({ path, message })),
     })),
+    ...(input.alertOutbox === undefined
+      ? {}
+      : {
+          alertOutbox: {
+            pending: input.alertOutbox.count,
+            nextAttemptAt: input.alertOutbox.nextDueMs === undefined ? null : formatInstant(input.alertOutbox.nextDueMs, 'UTC'),
+          },
+        }),
   };
 }

@@ -28,6 +28,12 @@ export interface AlertOutbox {
   settle(id: string, nowMs: number): Promise<void>;
   /** Try it again at `atMs`, with its attempts counted. */
   retry(delivery: Delivery, atMs: number): Promise<void>;
-  /** When the first pending delivery is due (a retry, or one claimed whose claim runs out), epoch ms; undefined when none is pending. */
-  nextDueMs(): Promise<number | undefined>;
+  /** The deliveries not yet taken by their receiver, and when the first is due (a retry, or one claimed whose claim runs out). */
+  pending(): Promise<OutboxPending>;
+}
+
+export interface OutboxPending {
+  readonly count: number;
+  /** Epoch ms; undefined when none is pending. */
+  readonly nextDueMs: number | undefined;
 }

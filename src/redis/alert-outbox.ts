@@ -1,7 +1,7 @@
 /** The alert outbox in Redis (ports/alerts.ts), through alerts-outbox.lua: see its contract. */
 import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { AlertOutbox, Delivery } from '../ports/alerts.js';
+import type { AlertOutbox, Delivery, OutboxPending } from '../ports/alerts.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
@@ -40,16 +40,13 @@ export class RedisAlertOutbox implements AlertOutbox {
     await this.run('retry', atMs, delivery.id, String(atMs), JSON.stringify(delivery));
   }
 
-  async nextDueMs(): Promise<number | undefined> {
-    try {
-      const [, score] = await this.client.zrange(this.keys.alertsDue, '0', '0', 'WITHSCORES');
-      return score === undefined ? undefined : Number(score);
-    } catch (error) {
-      throw await nameWrongType(this.client, error, typedKeys(this.keys, ['alertsDue']));
-    }
+  async pending(): Promise<OutboxPending> {
+    // peek reads no clock: the time argument every operation takes is not used.
+    const [count, first] = (await this.run('peek', 0)) as unknown as [number, string | null];
+    return { count: Number(count), nextDueMs: first === null ? undefined : Number(first) };
   }
 
-  private async run(op: string, nowMs: number, ...args: string[]): Promise<number | string[]> {
+  private async run(op: string, nowMs: number, ...args: string[]): Promise<number | (string | number | null)[]> {
     const { alertItems, alertsDue, alertsSent } = this.keys;
     try {
       return await withScripts(this.client).alertsOutbox(3, alertItems, alertsDue, alertsSent, op, String(nowMs), ...args);

@@ -44,6 +44,7 @@ import type { AuditSettings, InForce } from './in-force-view.js';
 import type { DeploymentRuntime } from './deployment-runtime.js';
 import { probes, scheduleMetrics } from './probes.js';
 import { messageEnv } from './running.js';
+import { RedisAlertOutbox } from '../redis/alert-outbox.js';
 
 export interface HttpPart {
   readonly address: HttpAddress;
@@ -168,6 +169,7 @@ function readsOf(options: Made) {
     runs: new RedisRunHistory(connections.state, runtime.keys),
     failures: runtime.failures,
     unconsumed: runtime.unconsumed,
+    alertOutbox: new RedisAlertOutbox(connections.state, runtime.keys),
     /** The reports of the entries' slots that never ran. */
     missed: runtime.missedSlots,
   };

@@ -25,6 +25,7 @@ import type { Supervisor } from './supervisor.js';
 import { keepsRunHistory } from '../config/outcome-sources.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { pushAll } from '../base/chunks.js';
+import type { AlertOutbox } from '../ports/alerts.js';
 
 /**
  * /healthz reports a leader whose scheduler loop has not woken for this long, or for this many of
@@ -58,6 +59,8 @@ export interface ProbeSources {
   readonly failures?: Pick<RedisEntryFailures, 'read'>;
   /** The schedule's queues the leader finds nobody consumes. */
   readonly unconsumed?: Pick<RedisUnconsumedQueues, 'read'>;
+  /** The alerts not yet taken by their receivers. */
+  readonly alertOutbox?: Pick<AlertOutbox, 'pending'>;
   /** Why a source of runtime entries cannot be read now (the django database is away), if it cannot. */
   readonly sourceTrouble?: () => string | undefined;
 }
@@ -169,22 +172,25 @@ async function statusOf(sources: ProbeSources, page: { offset: number; limit: nu
   // Each part read on its own: a key something else wrote costs its part, named among the warnings.
   const keyWarnings: string[] = [];
   const part = statusParts(keyWarnings);
-  const [stop, states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, unconsumed] = await Promise.all([
-    part(sources.control.deploymentStop?.(), undefined),
-    part(sources.states.readAll(), new Map()),
-    part(sources.control.paused(), new Set<string>()),
-    part(sources.control.pauseNotes(), new Map()),
-    part(sources.control.notes(), new Map()),
-    part(sources.control.leader(), undefined),
-    part(sources.replicas.read(), []),
-    !keepsRunHistory(config) ? undefined : part(sources.runs.latest(names), undefined),
-    !keepsRunHistory(config) ? undefined : part(sources.runs.finished(names), undefined),
-    part(sources.failures?.read(), undefined),
-    part(sources.unconsumed?.read(), undefined),
-  ]);
+  const [stop, states, paused, pauseNotes, notes, leader, replicas, outcomes, finished, failing, unconsumed, alertOutbox] =
+    await Promise.all([
+      part(sources.control.deploymentStop?.(), undefined),
+      part(sources.states.readAll(), new Map()),
+      part(sources.control.paused(), new Set<string>()),
+      part(sources.control.pauseNotes(), new Map()),
+      part(sources.control.notes(), new Map()),
+      part(sources.control.leader(), undefined),
+      part(sources.replicas.read(), []),
+      !keepsRunHistory(config) ? undefined : part(sources.runs.latest(names), undefined),
+      !keepsRunHistory(config) ? undefined : part(sources.runs.finished(names), undefined),
+      part(sources.failures?.read(), undefined),
+      part(sources.unconsumed?.read(), undefined),
+      part(sources.alertOutbox?.pending(), undefined),
+    ]);
   pushAll(keyWarnings, sources.runs.faults?.() ?? []);
   const status = buildStatus({
     stop,
+    alertOutbox,
     ...(failing === undefined ? {} : { failing }),
     ...(unconsumed === undefined ? {} : { unconsumed }),
     ...(outcomes === undefined ? {} : { outcomes }),

@@ -99,33 +99,75 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     dir.remove();
   });
 
-  it('the outbox takes an id once, pending or delivered, and tells when its first pending one is due', async () => {
+  it('the outbox takes an id once, pending or delivered, and tells how many are pending and when the first is due', async () => {
     const keys = schedulerKeys('tsbeat', 'outbox-unit');
     const outbox = new RedisAlertOutbox(redis, keys);
     const delivery = { id: 'missed:a:1:webhook', url: 'http://127.0.0.1:1/x', body: '{}', contentType: 'application/json', attempts: 0 };
-    expect(await outbox.nextDueMs()).toBeUndefined();
+    expect(await outbox.pending()).toEqual({ count: 0, nextDueMs: undefined });
     expect(await outbox.enqueue([delivery, { ...delivery, id: 'other' }], 1000)).toBe(2);
-    expect(await outbox.nextDueMs()).toBe(1000);
+    expect(await outbox.pending()).toEqual({ count: 2, nextDueMs: 1000 });
     expect(await outbox.enqueue([delivery], 1001)).toBe(0);
     const claimed = await outbox.claim(1002, 10, 30_000);
     expect(claimed.map((d) => d.id).sort()).toEqual(['missed:a:1:webhook', 'other']);
     // Claimed: nobody else gets them until the claim runs out.
     expect(await outbox.claim(1003, 10, 30_000)).toEqual([]);
     // Due again when the claim runs out, should its sender die.
-    expect(await outbox.nextDueMs()).toBe(31_002);
+    expect(await outbox.pending()).toEqual({ count: 2, nextDueMs: 31_002 });
     await outbox.settle(delivery.id, 1004);
     expect(await outbox.enqueue([delivery], 1005)).toBe(0);
     await outbox.retry({ ...delivery, id: 'other', attempts: 1 }, 2000);
     expect(await outbox.claim(1999, 10, 30_000)).toEqual([]);
-    expect(await outbox.nextDueMs()).toBe(2000);
+    expect(await outbox.pending()).toEqual({ count: 1, nextDueMs: 2000 });
     expect((await outbox.claim(2000, 10, 30_000)).map((d) => [d.id, d.attempts])).toEqual([['other', 1]]);
     await outbox.settle('other', 2001);
-    expect(await outbox.nextDueMs()).toBeUndefined();
+    expect(await outbox.pending()).toEqual({ count: 0, nextDueMs: undefined });
     // A key of another type is named, as the script's refusals name it.
     await redis.del(keys.alertsDue);
     await redis.set(keys.alertsDue, 'x');
-    await expect(outbox.nextDueMs()).rejects.toThrow(keys.alertsDue);
+    await expect(outbox.pending()).rejects.toThrow(keys.alertsDue);
     await redis.del(keys.alertsDue);
+    await redis.set(keys.alertItems, 'x');
+    await expect(outbox.pending()).rejects.toThrow(keys.alertItems);
+    await redis.del(keys.alertItems);
+  });
+
+  it('beat status shows the alerts not taken yet and when the next is tried, and names an outbox key of another type', async () => {
+    const name = 'outbox-status';
+    const keys = schedulerKeys('tsbeat', name);
+    const file = dir.write(`${name}.json`, {
+      name,
+      broker: { url: server.url(0) },
+      alerts: { webhook: receiver.url('/hook') },
+      beatSchedule: { quiet: { task: 't.quiet', schedule: 3600 } },
+    });
+    const outbox = new RedisAlertOutbox(redis, keys);
+    const statusJson = async () => {
+      const { stdout, code } = await runBeatCli(['status', '--config', file, '--json']);
+      return { code, status: JSON.parse(stdout) as { alertOutbox?: unknown; warnings: string[] } };
+    };
+    // None pending: shown as such in the JSON, no line in the text.
+    expect((await statusJson()).status.alertOutbox).toEqual({ pending: 0, nextAttemptAt: null });
+    expect((await runBeatCli(['status', '--config', file])).stdout).not.toContain('ALERTS');
+    // Two waiting for a receiver (no leader runs to send them): counted, with the first one's time.
+    const delivery = { url: receiver.url('/hook'), body: '{}', contentType: 'application/json', attempts: 0 };
+    await outbox.enqueue([{ ...delivery, id: 'missed:quiet:1:webhook' }], Date.parse('2026-11-20T10:00:00Z'));
+    await outbox.enqueue([{ ...delivery, id: 'missed:quiet:2:webhook' }], Date.parse('2026-11-20T10:05:00Z'));
+    expect((await statusJson()).status.alertOutbox).toEqual({ pending: 2, nextAttemptAt: '2026-11-20T10:00:00+00:00' });
+    const text = await runBeatCli(['status', '--config', file]);
+    expect(text.stdout).toContain('ALERTS: 2 not taken by their receiver yet, next attempt at 2026-11-20T10:00:00+00:00');
+    // A key of another type costs the part, named among the warnings (exit 1), as every part's.
+    await redis.rename(keys.alertItems, `${keys.alertItems}:saved`);
+    await redis.set(keys.alertItems, 'garbage');
+    try {
+      const damaged = await statusJson();
+      expect(damaged.code).toBe(1);
+      expect(damaged.status.alertOutbox).toBeUndefined();
+      expect(damaged.status.warnings.join('\n')).toContain(keys.alertItems);
+    } finally {
+      await redis.del(keys.alertItems);
+      await redis.rename(`${keys.alertItems}:saved`, keys.alertItems);
+    }
+    expect((await statusJson()).status.alertOutbox).toMatchObject({ pending: 2 });
   });
 
   it('pings each run, alerts once on missed slots after a leader was down, and retries a failing receiver', async () => {

@@ -256,7 +256,7 @@ describe('alert deliveries', () => {
       claim: async () => (given ? [] : ((given = true), [d])),
       settle: async () => undefined,
       retry: async (x: Delivery) => void retried.push(x.id),
-      nextDueMs: async () => undefined,
+      pending: async () => ({ count: 0, nextDueMs: undefined }),
     };
     let out = '';
     const logger = createLogger({ level: 'info', destination: { write: (t: string) => void (out += t) } });
@@ -288,7 +288,7 @@ describe('alert deliveries', () => {
         },
         settle: async () => undefined,
         retry: async () => undefined,
-        nextDueMs: async () => dueMs,
+        pending: async () => ({ count: dueMs === undefined ? 0 : 1, nextDueMs: dueMs }),
       };
       const deliverer = new AlertDeliverer({
         outbox,

@@ -99,7 +99,7 @@ describe('the outbound policy of alerts', () => {
       claim: async () => (given ? [] : ((given = true), [d])),
       settle: async (id: string) => void settled.push(id),
       retry: async (x: Delivery) => void retried.push(x.id),
-      nextDueMs: async () => undefined,
+      pending: async () => ({ count: 0, nextDueMs: undefined }),
     };
     const lines: Record<string, unknown>[] = [];
     const logger = createLogger({ level: 'info', destination: { write: (t: string) => void lines.push(JSON.parse(t)) } });

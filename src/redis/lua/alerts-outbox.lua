@@ -6,7 +6,7 @@
   KEYS[2]   alerts:due zset: id → when to (re)try it, epoch ms
   KEYS[3]   alerts:sent zset: id → when it was settled, epoch ms
 
-  ARGV[1]   operation: "enqueue", "claim", "settle" or "retry"
+  ARGV[1]   operation: "enqueue", "claim", "settle", "retry" or "peek"
   ARGV[2]   now, epoch ms
   enqueue:  ARGV[3] how long a settled id is remembered (ms); then pairs (id, delivery JSON).
             Reply: how many were new. An id pending or settled within the retention is skipped.
@@ -15,10 +15,13 @@
   settle:   ARGV[3] id. Reply 1 if it was pending, 0 if not. It is remembered as settled.
   retry:    ARGV[3] id, ARGV[4] when (epoch ms), ARGV[5] the delivery JSON with its attempts
             counted. Reply 1, or 0 (nothing written) if it is no longer pending.
+  peek:     Reply {how many are pending, when the first is due (epoch ms, as text) or false}.
+            Writes nothing; its type checks name a damaged key to whoever reads (beat status).
 
   Errors  WRONGTYPE naming the key when a key holds another type; ERR on an unknown operation or a
           number that is not one. All before anything is written.
-  Writes  HSET/HDEL of items; ZADD/ZREM of due; ZADD of sent and ZREMRANGEBYSCORE of its old ids.
+  Writes  HSET/HDEL of items; ZADD/ZREM of due; ZADD of sent and ZREMRANGEBYSCORE of its old ids
+          (peek: none).
 ]]
 --- @include "key-type"
 
@@ -66,6 +69,9 @@ elseif op == 'settle' then
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZADD', KEYS[3], now, id)
   return was
+elseif op == 'peek' then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {redis.call('ZCARD', KEYS[2]), first[2] or false}
 elseif op == 'retry' then
   local at = tonumber(ARGV[4])
   if not at then return redis.error_reply('ERR ' .. SCRIPT .. ': retry takes a time') end
