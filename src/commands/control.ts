@@ -70,8 +70,8 @@ refused because of the entry alone, such as a queue key holding another Redis ty
 the table with the reason; the other entries publish on), or "UNCONSUMED: no worker consumes queue
 Q" (the leader's consumer check found nobody reading the entry's queue for consumers.unconsumedAfter:
 its runs wait unread; listed below the table by queue, "unconsumed" in --json). An ALERTS line says
-how many alerts their receivers have not taken yet and when the leader next tries one ("alertOutbox"
-in --json). With a resultBackend or taskEvents,
+how many alerts their receivers have not taken yet and when the next is tried, or that it is overdue
+with no leader sending ("alertOutbox" in --json). With a resultBackend or taskEvents,
 LAST OUTCOME is the newest run's state (PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
 unknown), its runtime and the exception's first line: for a frequent entry, the run in flight.
 LAST FINISHED is the run that finished last (state, runtime, exception, when), LAST SUCCESS and
@@ -292,10 +292,17 @@ export async function requireLeaderHas(command: string, control: Control, entry:
   io.err(`beat ${command}: WARNING: ${mismatch.message}`);
 }
 
-/** "ALERTS: 3 pending, …": alerts their receivers have not taken yet (a webhook down), which the leader keeps trying. */
-function alertOutboxText(alerts: NonNullable<DeploymentStatus['alertOutbox']>): string {
-  const next = alerts.nextAttemptAt === null ? '' : `, next attempt at ${alerts.nextAttemptAt}`;
-  return `ALERTS: ${alerts.pending} not taken by their receiver yet${next}; the leader retries each with a backoff (beat.alert.retry in its log)`;
+/**
+ * "ALERTS: 3 pending …": alerts not taken by their receivers yet (queued, being sent, or waiting to
+ * be retried). Due before now (by more than a look's second): no leader is sending them.
+ */
+function alertOutboxText(alerts: NonNullable<DeploymentStatus['alertOutbox']>, nowMs: number): string {
+  const head = `ALERTS: ${alerts.pending} pending in the outbox, not yet taken by their receiver`;
+  if (alerts.nextAttemptAt === null) return head;
+  const overdue = Date.parse(alerts.nextAttemptAt) < nowMs - 2000;
+  return overdue
+    ? `${head}; the first was due at ${alerts.nextAttemptAt} and no leader has sent it: is one running? (beat.alert.* in its log)`
+    : `${head}; the next try at ${alerts.nextAttemptAt} (beat.alert.retry in the leader's log says why one failed)`;
 }
 
 /** The last run, scheduled (its slot) or manual (when it was published, marked as such). */
@@ -444,7 +451,7 @@ async function statusCommand(
     else io.out(fit(narrow.leader));
     for (const warning of status.warnings) io.out(fit(`WARNING: ${warning}`));
     const alerts = status.alertOutbox;
-    if (alerts !== undefined && alerts.pending > 0) io.out(fit(alertOutboxText(alerts)));
+    if (alerts !== undefined && alerts.pending > 0) io.out(fit(alertOutboxText(alerts, io.now())));
     if (narrow === undefined) {
       replicaLines(status, io);
       // LAST OUTCOME only with a result backend or task events: without them nothing is known of outcomes.

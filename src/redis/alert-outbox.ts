@@ -7,6 +7,10 @@ import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
 import { nameWrongType } from './server-errors.js';
 import { chunksOf } from '../base/chunks.js';
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
+
+/** The last instant of the year 9999 (epoch ms): a due time past it was not written by tsbeat. */
+const LATEST_DUE_MS = 253_402_300_799_999;
 
 /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
 const ALERT_SENT_RETENTION_MS = 86_400_000;
@@ -43,7 +47,16 @@ export class RedisAlertOutbox implements AlertOutbox {
   async pending(): Promise<OutboxPending> {
     // peek reads no clock: the time argument every operation takes is not used.
     const [count, first] = (await this.run('peek', 0)) as unknown as [number, string | null];
-    return { count: Number(count), nextDueMs: first === null ? undefined : Number(first) };
+    if (first === null) return { count: Number(count), nextDueMs: undefined };
+    const dueMs = Number(first);
+    // This process writes epoch ms; anything else (inf, a year past 9999) was written by something else.
+    if (!Number.isSafeInteger(dueMs) || dueMs < 0 || dueMs > LATEST_DUE_MS)
+      throw new BeatError(
+        ErrorCode.RedisGarbled,
+        `key ${this.keys.alertsDue} holds the score ${shown(first)}, not a time in epoch ms: something else wrote it. ` +
+          `Its pending alerts are not shown nor sent until it is mended: ZREMRANGEBYSCORE ${this.keys.alertsDue} ${LATEST_DUE_MS + 1} +inf`,
+      );
+    return { count: Number(count), nextDueMs: dueMs };
   }
 
   private async run(op: string, nowMs: number, ...args: string[]): Promise<number | (string | number | null)[]> {

@@ -1,7 +1,8 @@
 /**
  * Alerts wired: the outbox in Redis, the sink that turns scheduler events into deliveries, and the
- * leader's sender. Built for every service: the sender costs one outbox look a second while leading,
- * and runtime entries may bring alerts settings at any time.
+ * leader's sender. Built for every service: the sender costs one outbox look every 30 s while leading
+ * with nothing pending (at once when this leader queues one), and runtime entries may bring alerts
+ * settings at any time.
  */
 import type { RedisClient } from '../redis/connect.js';
 import type { Logger } from '../base/log.js';

@@ -124,10 +124,10 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     // A key of another type is named, as the script's refusals name it.
     await redis.del(keys.alertsDue);
     await redis.set(keys.alertsDue, 'x');
-    await expect(outbox.pending()).rejects.toThrow(keys.alertsDue);
+    await expect(outbox.pending()).rejects.toMatchObject({ code: 'REDIS_WRONGTYPE', message: expect.stringContaining(keys.alertsDue) });
     await redis.del(keys.alertsDue);
     await redis.set(keys.alertItems, 'x');
-    await expect(outbox.pending()).rejects.toThrow(keys.alertItems);
+    await expect(outbox.pending()).rejects.toMatchObject({ code: 'REDIS_WRONGTYPE', message: expect.stringContaining(keys.alertItems) });
     await redis.del(keys.alertItems);
   });
 
@@ -141,6 +141,7 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
       beatSchedule: { quiet: { task: 't.quiet', schedule: 3600 } },
     });
     const outbox = new RedisAlertOutbox(redis, keys);
+    await redis.del(keys.alertItems, keys.alertsDue, keys.alertsSent);
     const statusJson = async () => {
       const { stdout, code } = await runBeatCli(['status', '--config', file, '--json']);
       return { code, status: JSON.parse(stdout) as { alertOutbox?: unknown; warnings: string[] } };
@@ -153,19 +154,31 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     await outbox.enqueue([{ ...delivery, id: 'missed:quiet:1:webhook' }], Date.parse('2026-11-20T10:00:00Z'));
     await outbox.enqueue([{ ...delivery, id: 'missed:quiet:2:webhook' }], Date.parse('2026-11-20T10:05:00Z'));
     expect((await statusJson()).status.alertOutbox).toEqual({ pending: 2, nextAttemptAt: '2026-11-20T10:00:00+00:00' });
-    const text = await runBeatCli(['status', '--config', file]);
-    expect(text.stdout).toContain('ALERTS: 2 not taken by their receiver yet, next attempt at 2026-11-20T10:00:00+00:00');
-    // A key of another type costs the part, named among the warnings (exit 1), as every part's.
-    await redis.rename(keys.alertItems, `${keys.alertItems}:saved`);
-    await redis.set(keys.alertItems, 'garbage');
-    try {
-      const damaged = await statusJson();
-      expect(damaged.code).toBe(1);
-      expect(damaged.status.alertOutbox).toBeUndefined();
-      expect(damaged.status.warnings.join('\n')).toContain(keys.alertItems);
-    } finally {
-      await redis.del(keys.alertItems);
-      await redis.rename(`${keys.alertItems}:saved`, keys.alertItems);
+    // Due in the past and no leader sending them: said so.
+    const text = await runBeatCli(['status', '--config', file, '--wide']);
+    expect(text.stdout).toContain(
+      'ALERTS: 2 pending in the outbox, not yet taken by their receiver; the first was due at 2026-11-20T10:00:00+00:00 and no leader has sent it',
+    );
+    // A key of another type, or a score tsbeat never writes, costs the part, named among the warnings
+    // (exit 1), as every part's.
+    const damages: [string, () => Promise<unknown>][] = [
+      [keys.alertItems, () => redis.set(keys.alertItems, 'garbage')],
+      [keys.alertsSent, () => redis.set(keys.alertsSent, 'garbage')],
+      [keys.alertsDue, () => redis.zadd(keys.alertsDue, '+inf', 'someone-else')],
+    ];
+    for (const [key, damage] of damages) {
+      const saved = await redis.dumpBuffer(key);
+      await redis.del(key);
+      await damage();
+      try {
+        const damaged = await statusJson();
+        expect(damaged.code, key).toBe(1);
+        expect(damaged.status.alertOutbox, key).toBeUndefined();
+        expect(damaged.status.warnings.join('\n'), key).toContain(key);
+      } finally {
+        await redis.del(key);
+        if (saved !== null) await redis.restore(key, 0, saved);
+      }
     }
     expect((await statusJson()).status.alertOutbox).toMatchObject({ pending: 2 });
   });
