@@ -346,4 +346,3 @@ export const EVENTS = {
   /** What tsbeat kept of RedBeat/django entries deleted at their source could not be removed (service/service.ts). */
   sourceForgetFailed: 'beat.entries.forget_failed',
 } as const;
-export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -85,7 +85,6 @@ export const configAlertsSchema = keyed({
     })
     .optional(),
 });
-export type AlertsInput = z.input<typeof alertsSchema>;
 export type ParsedAlerts = z.output<typeof alertsSchema>;
 
 /** An entry's alert settings, the config's and its own merged. */

@@ -138,7 +138,6 @@ export const rruleObjectSchema = keyed(
   },
   { byday: 'byweekday' },
 );
-export type RRuleObjectInput = z.input<typeof rruleObjectSchema>;
 
 /** RFC 5545 text → the object form (names lower-cased, lists split), checked by the same schema. */
 function textToObject(text: string): Record<string, unknown> | string {
@@ -214,4 +213,3 @@ export const rruleSchema = z
     }
     return spec;
   });
-export type RRuleInput = z.input<typeof rruleSchema>;

@@ -58,7 +58,6 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
  * (celery/platforms.py, Python's `signal.SIG*`), written as `celery control revoke --signal` takes them.
  */
 export const OVERLAP_SIGNALS = ['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGABRT', 'SIGALRM'] as const;
-export type OverlapSignal = (typeof OVERLAP_SIGNALS)[number];
 /** The answer to a config that still sets `partitions` (retired in 0.3.0; CHANGELOG.md), with the way back. */
 export const PARTITIONS_RETIRED =
   "partitions was removed in 0.3.0: one leader per deployment; delete the setting. A deployment that ran with partitions > 1 must first run 'beat partitions set 1' with tsbeat 0.2.x, then upgrade";

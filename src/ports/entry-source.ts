@@ -89,12 +89,3 @@ export interface EntrySource {
   /** The names of the config file's entries, which the source's writers must not take. */
   publishStaticNames?(names: readonly string[]): Promise<void>;
 }
-
-/** A run of a sourced entry that went out, for sources that keep their own record of runs (RedBeat's meta). */
-export interface SourcedRun {
-  readonly name: string;
-  readonly slotMs: number;
-  readonly publishedAtMs: number;
-  /** The entry's next slot after this run; undefined when its schedule has run out. */
-  readonly nextSlotMs: number | undefined;
-}

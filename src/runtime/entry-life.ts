@@ -21,8 +21,6 @@ import type { BookEntry, EntryPhase } from './book-entry.js';
 
 export type { EntryPhase } from './book-entry.js';
 
-export type EntryPhaseKind = EntryPhase['kind'];
-
 // The phases without data are shared: each entry holds a pointer to one, not an object of its own.
 export const WAITING: EntryPhase = Object.freeze({ kind: 'waiting' });
 export const DISPATCHING: EntryPhase = Object.freeze({ kind: 'dispatching', passOverToMs: undefined });
