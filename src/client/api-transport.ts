@@ -244,10 +244,12 @@ class ApiTransport implements EntriesTransport {
     return (queued?.entries ?? []).map((entry, i) => ({ entry, taskId: queued?.taskIds[i] ?? '', state: 'queued' as const }));
   }
 
-  /** The server waits up to 5 s for the leader; past that, its progress is read until it is done or `waitMs` is over. */
+  /** The server waits for the leader up to `waitMs` (5 s at most); past that, its progress is read until it is done or `waitMs` is over. */
   async backfill(name: string, body: BackfillBody, waitMs: number) {
     const deadline = performance.now() + waitMs;
-    let answer = (await this.call<BackfillResult | BackfillSlotsPage>('POST', this.entryPath(name, 'backfill'), { body })).body;
+    const asked =
+      body.dryRun === true || waitMs >= DEFAULTS.dashboardTriggerWaitMs ? body : { ...body, waitMs: Math.max(0, Math.floor(waitMs)) };
+    let answer = (await this.call<BackfillResult | BackfillSlotsPage>('POST', this.entryPath(name, 'backfill'), { body: asked })).body;
     while (answer !== undefined && 'id' in answer && !answer.done && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
       // No progress yet (UNKNOWN_ENTRY) while the request waits for the leader: it is still queued.

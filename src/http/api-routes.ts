@@ -98,6 +98,13 @@ const backfillBody = z
       .enum(['allowAll', ...OVERLAP_POLICIES.filter((p) => p !== 'allow')])
       .optional()
       .describe("the entry's own overlap policy unless this one"),
+    waitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(DEFAULTS.dashboardTriggerWaitMs)
+      .optional()
+      .describe(`how long to wait for the leader to finish before answering 202, ms (${DEFAULTS.dashboardTriggerWaitMs})`),
   })
   .strict();
 

@@ -96,6 +96,8 @@ export interface BackfillBody {
   readonly overlap?: string;
   readonly unrecorded?: boolean;
   readonly note?: string;
+  /** How long the server waits for the leader to finish, ms, up to its own wait (the most, when absent). */
+  readonly waitMs?: number;
 }
 
 /** Where a backfill stands: what the leader published and skipped of it so far, and whether it is done. */
@@ -148,7 +150,7 @@ export interface BackfillDoor {
   readonly states: Pick<RedisStateStore, 'readSome'>;
   readonly control: Pick<ControlStore, 'requestBackfills' | 'backfillProgress' | 'cancelBackfill'>;
   readonly now: () => number;
-  /** How long to wait for the leader before answering 202. */
+  /** How long to wait for the leader before answering 202: the most a request's `waitMs` may ask. */
   readonly waitMs: number;
 }
 
@@ -174,7 +176,7 @@ export function progressBody(entry: string, id: string, p: BackfillProgress | un
  * X-Beat-Note header; the body's own wins), or a dry run's page of its slots.
  */
 export async function requestBackfill(door: BackfillDoor, by: Operator, name: string, body: unknown): Promise<BackfillAnswer> {
-  const { input, afterMs } = checkedBody(body);
+  const { input, afterMs, waitMs } = checkedBody(body, door.waitMs);
   const operator = { ...by, note: input.note ?? by.note };
   // An entry outside the caller's read scope is answered as one that does not run (its plan, its
   // limit and overlap refusals would tell it apart); one it reads but may not operate is refused
@@ -185,7 +187,7 @@ export async function requestBackfill(door: BackfillDoor, by: Operator, name: st
   const { plan, policy } = await planFor(door, found, input);
   const [run] = await queueBackfills(door.control, operator, [{ entry: name, plan, scoped: scopeOf(found) }], input, undefined, door.now());
   const id = run?.id ?? '';
-  const progress = run && (await awaitBackfill(door.control, run, { waitMs: door.waitMs, withdraw: false }));
+  const progress = run && (await awaitBackfill(door.control, run, { waitMs: waitMs ?? door.waitMs, withdraw: false }));
   // Not done within the wait: the request stays queued for the leader (there may be none now).
   return {
     status: progress?.doneMs === undefined ? 202 : 200,
@@ -209,20 +211,21 @@ export async function backfillProgressOf(
   return { status: 200, body: progressBody(name, id, progress) };
 }
 
-const BODY_FIELDS = ['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap', 'after'];
+const BODY_FIELDS = ['from', 'to', 'dryRun', 'limit', 'note', 'unrecorded', 'overlap', 'after', 'waitMs'];
 
 /**
- * The request's body as a backfill's input, and a dry run's `after` (the `next` of the page before);
- * 400 naming every problem (an unknown field is one).
+ * The request's body as a backfill's input, a dry run's `after` (the `next` of the page before) and
+ * the wait asked, at most `mostWaitMs`; 400 naming every problem (an unknown field is one).
  */
-function checkedBody(body: unknown): { input: BackfillInput; afterMs?: number } {
+function checkedBody(body: unknown, mostWaitMs: number): { input: BackfillInput; afterMs?: number; waitMs?: number } {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new ConfigError(
       'the backfill request',
       [
         {
           path: '',
-          message: 'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?, "after"?}',
+          message:
+            'the body must be a JSON object: {"from", "to", "dryRun"?, "limit"?, "note"?, "unrecorded"?, "overlap"?, "after"?, "waitMs"?}',
         },
       ],
       ErrorCode.ApiBadRequest,
@@ -240,9 +243,19 @@ function checkedBody(body: unknown): { input: BackfillInput; afterMs?: number } 
     else
       problems.push({ path: 'after', message: `after must be the "next" of a dry run's page, got ${shown(JSON.stringify(after) ?? '')}` });
   }
+  const waitMs = raw['waitMs'];
+  if (waitMs !== undefined && !(Number.isInteger(waitMs) && (waitMs as number) >= 0 && (waitMs as number) <= mostWaitMs))
+    problems.push({
+      path: 'waitMs',
+      message: `waitMs must be a whole number of milliseconds from 0 to ${mostWaitMs}, got ${shown(JSON.stringify(waitMs) ?? '')}; past it, read the progress route`,
+    });
   if (checked.problems !== undefined || problems.length > 0)
     throw new ConfigError('the backfill request', problems, ErrorCode.ApiBadRequest);
-  return { input: checked.input, ...(afterMs === undefined ? {} : { afterMs }) };
+  return {
+    input: checked.input,
+    ...(afterMs === undefined ? {} : { afterMs }),
+    ...(waitMs === undefined ? {} : { waitMs: waitMs as number }),
+  };
 }
 
 /**

@@ -300,5 +300,30 @@ describe('beat backfill', () => {
     const noted = events.map(([, fields]) => JSON.stringify(fields)).find((text) => text.includes('from the API'));
     expect(noted).toContain('"who","api"'); // a token file of one bare token names it api
     expect(noted).toContain('"action","backfill"');
+
+    // waitMs: how long the server waits for the leader, up to its own 5 s. 0 answers at once, the
+    // request queued (202, done false); its progress route then shows the leader finishing it.
+    const early = { from: iso(fromMs - 3 * HOUR), to: iso(fromMs - 2 * HOUR - 60_000) };
+    for (const waitMs of [-1, 5001, 1.5, '0'])
+      expect((await post({ ...early, waitMs })).json['problems'], String(waitMs)).toEqual([
+        {
+          path: 'waitMs',
+          message: `waitMs must be a whole number of milliseconds from 0 to 5000, got ${JSON.stringify(JSON.stringify(waitMs))}; past it, read the progress route`,
+        },
+      ]);
+    const queuedNow = await post({ ...early, waitMs: 0 });
+    expect(queuedNow).toMatchObject({ status: 202, json: { entry: 'tenth', done: false } });
+    const progress = await waitUntil(
+      'the backfill asked with waitMs 0 done',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/entries/tenth/backfill/${String(queuedNow.json['id'])}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        const json = (await res.json()) as Record<string, unknown>;
+        return res.status === 200 && json['done'] === true ? json : undefined;
+      },
+      30_000,
+    );
+    expect(progress).toMatchObject({ entry: 'tenth', published: 6 });
   }, 120_000);
 });

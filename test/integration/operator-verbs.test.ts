@@ -372,6 +372,28 @@ describe('the operator verbs through every door', () => {
       expect(await overApiClient.handle('daily').backfillSlots(frozen)).toEqual(around);
       const again = await client.handle('daily').backfill(range);
       expect(again).toMatchObject({ done: true, published: 1, skipped: { recorded: 5 } });
+      // waitMs 0 answers at once on both paths (over /api the server is asked not to wait its 5 s):
+      // queued, not done; its progress then shows the leader finishing it.
+      for (const [daysBack, entries] of [
+        [9, client],
+        [10, overApiClient],
+      ] as const) {
+        const slot = new Date(midnight - daysBack * DAY);
+        const queued = await entries.handle('daily').backfill({ from: slot, to: slot, waitMs: 0 });
+        expect(queued, `${daysBack}`).toMatchObject({ entry: 'daily', done: false });
+        const done = await waitUntil(
+          `the backfill of ${slot.toISOString()} done`,
+          async () => {
+            const progress = await entries
+              .handle('daily')
+              .backfillProgress(queued.id)
+              .catch(() => undefined);
+            return progress?.done === true ? progress : undefined;
+          },
+          15_000,
+        );
+        expect(done).toMatchObject({ published: 1 });
+      }
       // What no door may do, refused alike on both paths before anything is queued.
       const [newest] = await log.read({ limit: 1 });
       for (const entries of [client, overApiClient]) {

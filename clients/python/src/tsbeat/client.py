@@ -22,6 +22,8 @@ from .errors import TsbeatError, error_from_reply
 JSON = Dict[str, Any]
 # A Retry-After larger than this is not slept through: the error is raised for the caller to decide.
 _MAX_RETRY_WAIT_S = 30.0
+# The longest a backfill's request asks the server to wait for the leader (its waitMs's maximum).
+_SERVER_WAIT_S = 5.0
 
 
 class Tsbeat:
@@ -297,13 +299,16 @@ class EntryHandle(_OperatorVerbs):
         """Runs the slots from ``start`` to ``end`` (ISO instants) that did not run, as ``beat backfill``.
 
         The answer is the API's: done (``done: true``) or the progress so far, with its ``id``; with
-        ``wait`` (seconds), the progress is polled until done or ``wait`` has passed.
+        ``wait`` (seconds), the server waits for the leader up to 5 s of it, then the progress is
+        polled until done or ``wait`` has passed.
         """
         body: JSON = {"from": start, "to": end}
         for key, value in (("dryRun", dry_run or None), ("limit", limit), ("overlap", overlap),
                            ("unrecorded", unrecorded), ("after", after), ("note", note)):
             if value is not None:
                 body[key] = value
+        if not dry_run and wait < _SERVER_WAIT_S:
+            body["waitMs"] = max(0, int(wait * 1000))
         progress = dict(self.client.request("POST", _entry_path(self.name) + "/backfill", body=body))
         deadline = time.monotonic() + wait
         while not progress.get("done") and not dry_run and time.monotonic() < deadline:
