@@ -12,7 +12,7 @@ import { errorMessage } from '../base/errors.js';
 import { EVENTS } from '../base/log-events.js';
 import { maskAlertUrl, redactText } from '../base/redact.js';
 import type { Logger } from '../base/log.js';
-import type { AlertOutbox, Delivery } from '../ports/alerts.js';
+import type { AlertOutbox, ClaimedDeliveries, Delivery } from '../ports/alerts.js';
 
 /** A webhook or ping that has not answered after this is retried. */
 const ALERT_TIMEOUT_MS = 5000;
@@ -88,7 +88,7 @@ export class AlertDeliverer {
 
   private async look(): Promise<void> {
     const { outbox, logger, now } = this.options;
-    let claimed: Delivery[];
+    let claimed: ClaimedDeliveries;
     try {
       claimed = await outbox.claim(now(), ALERT_BATCH, ALERT_CLAIM_MS);
       this.lastError = undefined;
@@ -99,20 +99,27 @@ export class AlertDeliverer {
       this.lastError = message;
       return;
     }
-    await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
+    const { deliveries } = claimed;
+    // None taken: the claim said when the first pending one is due, and nothing has changed it since.
+    if (deliveries.length === 0) return this.restUntil(claimed.nextDueMs);
+    await Promise.all(deliveries.map((delivery) => this.deliver(delivery)));
     // A full batch: more may be due.
-    if (claimed.length === ALERT_BATCH) this.loop.runAgain();
+    if (deliveries.length === ALERT_BATCH) this.loop.runAgain();
     else await this.restUntilDue();
   }
 
-  /** Rests the loop until the first pending delivery is due (ALERT_IDLE_LOOK_MS at most); a failed read rests it not at all. */
+  /** After deliveries (each settled or retried at a time of its own): rests until the first pending one is due; a failed read rests not at all. */
   private async restUntilDue(): Promise<void> {
     try {
-      const { nextDueMs } = await this.options.outbox.pending();
-      this.loop.rest(Math.min(ALERT_IDLE_LOOK_MS, nextDueMs === undefined ? ALERT_IDLE_LOOK_MS : nextDueMs - this.options.now()));
+      this.restUntil((await this.options.outbox.pending()).nextDueMs);
     } catch {
       // Read again at the next look: the claim before it fails alike and says why.
     }
+  }
+
+  /** Rests the loop until `nextDueMs` (ALERT_IDLE_LOOK_MS at most, and when none is pending). */
+  private restUntil(nextDueMs: number | undefined): void {
+    this.loop.rest(Math.min(ALERT_IDLE_LOOK_MS, nextDueMs === undefined ? ALERT_IDLE_LOOK_MS : nextDueMs - this.options.now()));
   }
 
   private async deliver(delivery: Delivery): Promise<void> {

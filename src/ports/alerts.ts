@@ -21,15 +21,22 @@ export interface AlertOutbox {
   enqueue(deliveries: readonly Delivery[], nowMs: number): Promise<number>;
   /**
    * Takes up to `max` deliveries due at `nowMs` for `claimMs` (no other caller gets them meanwhile:
-   * a delivery that outlives a leader is retried by the next after that).
+   * a delivery that outlives a leader is retried by the next after that), and says when the first
+   * pending one is then due.
    */
-  claim(nowMs: number, max: number, claimMs: number): Promise<Delivery[]>;
+  claim(nowMs: number, max: number, claimMs: number): Promise<ClaimedDeliveries>;
   /** The receiver took it (or it was given up on): never sent again. */
   settle(id: string, nowMs: number): Promise<void>;
   /** Try it again at `atMs`, with its attempts counted. */
   retry(delivery: Delivery, atMs: number): Promise<void>;
   /** The deliveries not yet taken by their receiver, and when the first is due (a retry, or one claimed whose claim runs out). */
   pending(): Promise<OutboxPending>;
+}
+
+export interface ClaimedDeliveries {
+  readonly deliveries: readonly Delivery[];
+  /** When the first pending delivery is due after the claim (those taken included, at the claim's end), epoch ms; undefined when none is pending. */
+  readonly nextDueMs: number | undefined;
 }
 
 export interface OutboxPending {

@@ -1,7 +1,7 @@
 /** The alert outbox in Redis (ports/alerts.ts), through alerts-outbox.lua: see its contract. */
 import type { RedisClient } from './connect.js';
 import { DEFAULTS } from '../base/defaults.js';
-import type { AlertOutbox, Delivery, OutboxPending } from '../ports/alerts.js';
+import type { AlertOutbox, ClaimedDeliveries, Delivery, OutboxPending } from '../ports/alerts.js';
 import type { SchedulerKeys } from './keys.js';
 import { typedKeys } from './keys.js';
 import { withScripts } from './scripts.js';
@@ -14,6 +14,14 @@ const LATEST_DUE_MS = 253_402_300_799_999;
 
 /** How long the alert outbox remembers a delivered (or given-up) alert, so that a second leader finding the same one does not send it again. */
 const ALERT_SENT_RETENTION_MS = 86_400_000;
+
+/** The first pending delivery's due time as the script read it: undefined when none is pending. */
+function dueTimeOf(first: string | null): number | undefined | 'garbled' {
+  if (first === null) return undefined;
+  const dueMs = Number(first);
+  // This process writes epoch ms; anything else (inf, a year past 9999) was written by something else.
+  return Number.isSafeInteger(dueMs) && dueMs >= 0 && dueMs <= LATEST_DUE_MS ? dueMs : 'garbled';
+}
 
 export class RedisAlertOutbox implements AlertOutbox {
   constructor(
@@ -31,9 +39,11 @@ export class RedisAlertOutbox implements AlertOutbox {
     return added;
   }
 
-  async claim(nowMs: number, max: number, claimMs: number): Promise<Delivery[]> {
-    const texts = (await this.run('claim', nowMs, String(max), String(claimMs))) as string[];
-    return texts.map((text) => JSON.parse(text) as Delivery);
+  async claim(nowMs: number, max: number, claimMs: number): Promise<ClaimedDeliveries> {
+    const [texts, first] = (await this.run('claim', nowMs, String(max), String(claimMs))) as unknown as [string[], string | null];
+    // A due time tsbeat never writes is not the sender's to report (the status names it): it rests the longest.
+    const due = dueTimeOf(first);
+    return { deliveries: texts.map((text) => JSON.parse(text) as Delivery), nextDueMs: due === 'garbled' ? undefined : due };
   }
 
   async settle(id: string, nowMs: number): Promise<void> {
@@ -47,16 +57,14 @@ export class RedisAlertOutbox implements AlertOutbox {
   async pending(): Promise<OutboxPending> {
     // peek reads no clock: the time argument every operation takes is not used.
     const [count, first] = (await this.run('peek', 0)) as unknown as [number, string | null];
-    if (first === null) return { count: Number(count), nextDueMs: undefined };
-    const dueMs = Number(first);
-    // This process writes epoch ms; anything else (inf, a year past 9999) was written by something else.
-    if (!Number.isSafeInteger(dueMs) || dueMs < 0 || dueMs > LATEST_DUE_MS)
+    const due = dueTimeOf(first);
+    if (due === 'garbled')
       throw new BeatError(
         ErrorCode.RedisGarbled,
-        `key ${this.keys.alertsDue} holds the score ${shown(first)}, not a time in epoch ms: something else wrote it. ` +
+        `key ${this.keys.alertsDue} holds the score ${shown(first ?? '')}, not a time in epoch ms: something else wrote it. ` +
           `Its pending alerts are not shown nor sent until it is mended: ZREMRANGEBYSCORE ${this.keys.alertsDue} ${LATEST_DUE_MS + 1} +inf`,
       );
-    return { count: Number(count), nextDueMs: dueMs };
+    return { count: Number(count), nextDueMs: due };
   }
 
   private async run(op: string, nowMs: number, ...args: string[]): Promise<number | (string | number | null)[]> {

@@ -108,19 +108,27 @@ describe('alerts and pings (real processes, a receiver on loopback)', () => {
     expect(await outbox.pending()).toEqual({ count: 2, nextDueMs: 1000 });
     expect(await outbox.enqueue([delivery], 1001)).toBe(0);
     const claimed = await outbox.claim(1002, 10, 30_000);
-    expect(claimed.map((d) => d.id).sort()).toEqual(['missed:a:1:webhook', 'other']);
-    // Claimed: nobody else gets them until the claim runs out.
-    expect(await outbox.claim(1003, 10, 30_000)).toEqual([]);
+    expect(claimed.deliveries.map((d) => d.id).sort()).toEqual(['missed:a:1:webhook', 'other']);
+    // Claimed: nobody else gets them until the claim runs out, which the claim's answer says.
+    expect(claimed.nextDueMs).toBe(31_002);
+    expect(await outbox.claim(1003, 10, 30_000)).toEqual({ deliveries: [], nextDueMs: 31_002 });
     // Due again when the claim runs out, should its sender die.
     expect(await outbox.pending()).toEqual({ count: 2, nextDueMs: 31_002 });
     await outbox.settle(delivery.id, 1004);
     expect(await outbox.enqueue([delivery], 1005)).toBe(0);
     await outbox.retry({ ...delivery, id: 'other', attempts: 1 }, 2000);
-    expect(await outbox.claim(1999, 10, 30_000)).toEqual([]);
+    expect(await outbox.claim(1999, 10, 30_000)).toEqual({ deliveries: [], nextDueMs: 2000 });
     expect(await outbox.pending()).toEqual({ count: 1, nextDueMs: 2000 });
-    expect((await outbox.claim(2000, 10, 30_000)).map((d) => [d.id, d.attempts])).toEqual([['other', 1]]);
+    expect((await outbox.claim(2000, 10, 30_000)).deliveries.map((d) => [d.id, d.attempts])).toEqual([['other', 1]]);
     await outbox.settle('other', 2001);
+    expect(await outbox.claim(2002, 10, 30_000)).toEqual({ deliveries: [], nextDueMs: undefined });
     expect(await outbox.pending()).toEqual({ count: 0, nextDueMs: undefined });
+    // A due time tsbeat never writes: the claim goes on (its sender rests the longest), the status's read names it.
+    await redis.hset(keys.alertItems, 'odd', '{}');
+    await redis.zadd(keys.alertsDue, '+inf', 'odd');
+    expect(await outbox.claim(3000, 10, 30_000)).toEqual({ deliveries: [], nextDueMs: undefined });
+    await expect(outbox.pending()).rejects.toMatchObject({ code: 'REDIS_GARBLED', message: expect.stringContaining(keys.alertsDue) });
+    await redis.del(keys.alertItems, keys.alertsDue);
     // A key of another type is named, as the script's refusals name it.
     await redis.del(keys.alertsDue);
     await redis.set(keys.alertsDue, 'x');

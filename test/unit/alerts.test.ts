@@ -253,7 +253,7 @@ describe('alert deliveries', () => {
     const retried: string[] = [];
     const outbox: AlertOutbox = {
       enqueue: async () => 0,
-      claim: async () => (given ? [] : ((given = true), [d])),
+      claim: async () => ({ deliveries: given ? [] : ((given = true), [d]), nextDueMs: undefined }),
       settle: async () => undefined,
       retry: async (x: Delivery) => void retried.push(x.id),
       pending: async () => ({ count: 0, nextDueMs: undefined }),
@@ -273,22 +273,23 @@ describe('alert deliveries', () => {
     expect(out).not.toContain('zz-');
   });
 
-  it('an idle sender looks at the outbox when its first pending delivery is due, and every 30 s with none: not every second', async () => {
+  it('an idle sender looks at the outbox when its first pending delivery is due, and every 30 s with none: not every second, one call a look', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
     try {
       const looks: number[] = [];
       let dueMs: number | undefined;
+      let pendingReads = 0;
       const outbox: AlertOutbox = {
         enqueue: async () => 0,
         claim: async () => {
           looks.push(Math.round(performance.now()));
           // The pending one, once due, is taken (and sent: nothing pending after it).
           if (dueMs !== undefined && dueMs <= Date.now()) dueMs = undefined;
-          return [];
+          return { deliveries: [], nextDueMs: dueMs };
         },
         settle: async () => undefined,
         retry: async () => undefined,
-        pending: async () => ({ count: dueMs === undefined ? 0 : 1, nextDueMs: dueMs }),
+        pending: async () => ((pendingReads += 1), { count: dueMs === undefined ? 0 : 1, nextDueMs: dueMs }),
       };
       const deliverer = new AlertDeliverer({
         outbox,
@@ -305,6 +306,8 @@ describe('alert deliveries', () => {
       deliverer.poke();
       await vi.advanceTimersByTimeAsync(5000);
       expect(looks.slice(3)).toEqual([origin + 61_000, origin + 65_000]);
+      // Nothing taken: the claim's own answer says when to look again, no second read.
+      expect(pendingReads).toBe(0);
       await deliverer.stop();
     } finally {
       vi.useRealTimers();

@@ -96,7 +96,7 @@ describe('the outbound policy of alerts', () => {
     let given = false;
     const outbox: AlertOutbox = {
       enqueue: async () => 0,
-      claim: async () => (given ? [] : ((given = true), [d])),
+      claim: async () => ({ deliveries: given ? [] : ((given = true), [d]), nextDueMs: undefined }),
       settle: async (id: string) => void settled.push(id),
       retry: async (x: Delivery) => void retried.push(x.id),
       pending: async () => ({ count: 0, nextDueMs: undefined }),

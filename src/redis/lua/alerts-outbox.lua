@@ -10,8 +10,10 @@
   ARGV[2]   now, epoch ms
   enqueue:  ARGV[3] how long a settled id is remembered (ms); then pairs (id, delivery JSON).
             Reply: how many were new. An id pending or settled within the retention is skipped.
-  claim:    ARGV[3] the most to take, ARGV[4] for how long (ms). Reply: the deliveries' JSON, each
-            due at or before now, its due time pushed to now + ARGV[4].
+  claim:    ARGV[3] the most to take, ARGV[4] for how long (ms). Reply: {the deliveries' JSON, each
+            due at or before now, its due time pushed to now + ARGV[4]; when the first pending one
+            is then due (epoch ms, as text) or false}: a sender that took none rests until then
+            without a second call.
   settle:   ARGV[3] id. Reply 1 if it was pending, 0 if not. It is remembered as settled.
   retry:    ARGV[3] id, ARGV[4] when (epoch ms), ARGV[5] the delivery JSON with its attempts
             counted. Reply 1, or 0 (nothing written) if it is no longer pending.
@@ -62,7 +64,8 @@ elseif op == 'claim' then
       redis.call('ZREM', KEYS[2], id)
     end
   end
-  return out
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {out, first[2] or false}
 elseif op == 'settle' then
   local id = ARGV[3]
   local was = redis.call('HDEL', KEYS[1], id)
