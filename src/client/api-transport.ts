@@ -247,8 +247,9 @@ class ApiTransport implements EntriesTransport {
   /** The server waits for the leader up to `waitMs` (5 s at most); past that, its progress is read until it is done or `waitMs` is over. */
   async backfill(name: string, body: BackfillBody, waitMs: number) {
     const deadline = performance.now() + waitMs;
-    const asked =
-      body.dryRun === true || waitMs >= DEFAULTS.dashboardTriggerWaitMs ? body : { ...body, waitMs: Math.max(0, Math.floor(waitMs)) };
+    // Asked only to wait less than the server would (a wait that is not a number: the server's own).
+    const shorter = body.dryRun !== true && Number.isFinite(waitMs) && waitMs < DEFAULTS.dashboardTriggerWaitMs;
+    const asked = shorter ? { ...body, waitMs: Math.max(0, Math.floor(waitMs)) } : body;
     let answer = (await this.call<BackfillResult | BackfillSlotsPage>('POST', this.entryPath(name, 'backfill'), { body: asked })).body;
     while (answer !== undefined && 'id' in answer && !answer.done && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));

@@ -35,7 +35,11 @@ export interface AlertOutbox {
 
 export interface ClaimedDeliveries {
   readonly deliveries: readonly Delivery[];
-  /** When the first pending delivery is due after the claim (those taken included, at the claim's end), epoch ms; undefined when none is pending. */
+  /**
+   * When the first pending delivery is due after the claim (those taken included, at the claim's
+   * end), epoch ms; undefined when none is pending, or when that due time was not written by tsbeat
+   * (the status names it: `pending` throws REDIS_GARBLED).
+   */
   readonly nextDueMs: number | undefined;
 }
 

@@ -201,6 +201,16 @@ def test_backfill_dry_run_and_run(client: Tsbeat, fresh: List[str]) -> None:
     done = handle.backfill(start, end, note="outage", wait=20)
     assert done["done"] is True and done["published"] == 3
     assert any(e.get("action") == "backfill" for e in audit_actions(client, "py-backfill"))
+    # wait=0: the server is asked not to wait (waitMs 0): queued, not done; its progress then is.
+    earlier = (now - timedelta(hours=5, minutes=30)).isoformat()
+    queued = handle.backfill(earlier, start, wait=0)
+    assert queued["done"] is False, queued
+    progress = wait_for("the queued backfill done", lambda: _done(_unless_unknown(lambda: handle.backfill_progress(str(queued["id"])))))
+    assert progress["published"] == 2
+
+
+def _done(progress: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    return progress if progress is not None and progress.get("done") else None
 
 
 @live

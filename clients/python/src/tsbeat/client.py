@@ -293,24 +293,24 @@ class EntryHandle(_OperatorVerbs):
         unrecorded: Optional[bool] = None,
         after: Optional[str] = None,
         note: Optional[str] = None,
-        wait: float = 0.0,
+        wait: Optional[float] = None,
         poll_every: float = 0.5,
     ) -> JSON:
         """Runs the slots from ``start`` to ``end`` (ISO instants) that did not run, as ``beat backfill``.
 
-        The answer is the API's: done (``done: true``) or the progress so far, with its ``id``; with
-        ``wait`` (seconds), the server waits for the leader up to 5 s of it, then the progress is
-        polled until done or ``wait`` has passed.
+        The answer is the API's: done (``done: true``) or the progress so far, with its ``id``.
+        Without ``wait`` the server waits its own 5 s for the leader; with ``wait`` (seconds, in
+        all), it waits up to 5 s of it, then the progress is polled until done or ``wait`` has passed.
         """
+        deadline = time.monotonic() + (wait or 0.0)
         body: JSON = {"from": start, "to": end}
         for key, value in (("dryRun", dry_run or None), ("limit", limit), ("overlap", overlap),
                            ("unrecorded", unrecorded), ("after", after), ("note", note)):
             if value is not None:
                 body[key] = value
-        if not dry_run and wait < _SERVER_WAIT_S:
+        if wait is not None and not dry_run and wait < _SERVER_WAIT_S:
             body["waitMs"] = max(0, int(wait * 1000))
         progress = dict(self.client.request("POST", _entry_path(self.name) + "/backfill", body=body))
-        deadline = time.monotonic() + wait
         while not progress.get("done") and not dry_run and time.monotonic() < deadline:
             time.sleep(poll_every)
             progress = self.backfill_progress(str(progress["id"]))
