@@ -25,10 +25,6 @@ export function append(el: Node, ...children: Child[]): void {
   }
 }
 
-export function clear(el: Element): void {
-  el.replaceChildren();
-}
-
 /** "in 3 min", "12 s ago": how far an instant is from now. */
 export function relative(ms: number, nowMs: number): string {
   const d = ms - nowMs;
