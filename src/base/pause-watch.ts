@@ -35,6 +35,13 @@ export interface PauseWatchOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Node's longest timer, 2^31 - 1 ms (~24.8 days): it fires a longer one after 1 ms instead, with a
+ * TimeoutOverflowWarning, which for a window opening further off (the next publish a month or a
+ * year away) was a beat and a warning on stderr every millisecond. A longer wait is made in steps.
+ */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 export class PauseWatch {
   private started = false;
   /** The pending beat's timer, and when it is due (monotonic ms): a beat is late by the time past it. */
@@ -91,7 +98,12 @@ export class PauseWatch {
   private arm(dueMs: number): void {
     clearTimeout(this.timer);
     this.dueMs = dueMs;
-    this.timer = setTimeout(() => this.beat(this.now()), Math.max(0, dueMs - this.now()));
+    const delayMs = Math.max(0, dueMs - this.now());
+    // A step short of the beat arms the rest; the beat itself is one due now or past.
+    this.timer = setTimeout(
+      () => (delayMs > LONGEST_TIMER_MS ? this.arm(dueMs) : this.beat(this.now())),
+      Math.min(delayMs, LONGEST_TIMER_MS),
+    );
     // It only watches: it never keeps the process alive.
     this.timer.unref();
   }

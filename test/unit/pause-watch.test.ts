@@ -102,6 +102,28 @@ describe('PauseWatch', () => {
       expect(w.last()).toEqual({ endMs: 2900, lengthMs: 1000 });
     });
 
+    it('rests until a window a year off in steps Node can time: no beat nor warning every millisecond', async () => {
+      vi.useRealTimers();
+      const warnings: string[] = [];
+      const warned = (warning: Error): void => void warnings.push(warning.name);
+      process.on('warning', warned);
+      let reads = 0;
+      const w = new PauseWatch({ everyMs: 100, pauseMs: 250, now: () => ((reads += 1), performance.now()) });
+      watches.push(w);
+      try {
+        w.watchFrom(performance.now() + 365 * 86_400_000);
+        w.start();
+        const armed = reads;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        // Node's longest timer is 2^31 - 1 ms: a longer one fired after 1 ms, each time warning.
+        expect(warnings).toEqual([]);
+        expect(reads - armed).toBe(0);
+        expect(w.last()).toBeUndefined();
+      } finally {
+        process.off('warning', warned);
+      }
+    });
+
     it('rests with no timer at all while nothing is due, and beats at once when told an instant past', async () => {
       const w = watch();
       w.watchFrom(undefined);
