@@ -413,7 +413,7 @@ async function idle() {
       log(`idle ${n}: tsbeat --http`);
       const served = await idleOne(n, 'tsbeat', ['--http', '127.0.0.1:0']);
       row(
-        `Idle, ${n.toLocaleString('en')} entries, --http (dashboard and /metrics served, nobody asking; ${values['idle-seconds']} s)`,
+        `Idle, ${n.toLocaleString('en')} entries, --http (dashboard and /metrics served, nobody asking; ${values['idle-seconds'] ?? 30} s)`,
         fmt(served),
         'n/a',
         '—',
@@ -761,7 +761,7 @@ Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round
 Versions: Node ${versions.node}, Redis ${versions.redis}, Celery ${versions.celery}  
 Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`  
 Timestamps are Redis's own (TIME, read with LLEN or right after BRPOP), not the schedulers' logs.  
-tsbeat runs as its \`beat\` bin starts it: \`node ${shebangNodeFlags.join(' ')} dist/cli.js run\`; celery beat as \`python3 -m celery beat\` (Debian's).
+tsbeat runs as its \`beat\` bin starts it: \`${['node', ...shebangNodeFlags, 'dist/cli.js', 'run'].join(' ')}\`; celery beat as \`python3 -m celery beat\` (Debian's).
 
 ${table}
 
