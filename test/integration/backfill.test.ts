@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '../../src/base/log-events.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
-import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, sleep, waitUntil, whileFrozen } from '../support/beat-process.js';
 import { killLeaderMidBackfill } from '../support/backfill-takeover.js';
 import { readQueue } from '../support/beat-queue.js';
 import type { QueuedRun } from '../support/beat-queue.js';
@@ -250,8 +250,12 @@ describe('beat backfill', () => {
   it('POST /api/entries/NAME/backfill: write scope, 400 naming the field, a dry run, a backfill audited by token', async () => {
     const server = fleet.alive().find((p) => p.label === 'standby') ?? fleet.spawn({ config: file, label: 'api', args: httpArgs() });
     const port = await httpPortOf(server);
-    const post = async (body: unknown, token: string | null = TOKEN): Promise<{ status: number; json: Record<string, unknown> }> => {
-      const res = await fetch(`http://127.0.0.1:${port}/api/entries/tenth/backfill`, {
+    const post = async (
+      body: unknown,
+      token: string | null = TOKEN,
+      at = port,
+    ): Promise<{ status: number; json: Record<string, unknown> }> => {
+      const res = await fetch(`http://127.0.0.1:${at}/api/entries/tenth/backfill`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
         body: JSON.stringify(body),
@@ -302,7 +306,8 @@ describe('beat backfill', () => {
     expect(noted).toContain('"action","backfill"');
 
     // waitMs: how long the server waits for the leader, up to its own 5 s. 0 answers at once, the
-    // request queued (202, done false); its progress route then shows the leader finishing it.
+    // request queued (202, done false), here from a standby while every other process (the leader)
+    // is frozen; its progress route then shows the leader finishing it.
     const early = { from: iso(fromMs - 3 * HOUR), to: iso(fromMs - 2 * HOUR - 60_000) };
     for (const waitMs of [-1, 5001, 1.5, '0'])
       expect((await post({ ...early, waitMs })).json['problems'], String(waitMs)).toEqual([
@@ -311,7 +316,11 @@ describe('beat backfill', () => {
           message: `waitMs must be a whole number of milliseconds from 0 to 5000, got ${JSON.stringify(JSON.stringify(waitMs))}; past it, read the progress route`,
         },
       ]);
-    const queuedNow = await post({ ...early, waitMs: 0 });
+    const answering = fleet.spawn({ config: file, label: 'api-standby', args: httpArgs() });
+    await answering.waitForEvent(EVENTS.standby, 15_000);
+    const others = fleet.alive().filter((p) => p !== answering);
+    const answeringPort = await httpPortOf(answering);
+    const queuedNow = await whileFrozen(others, () => post({ ...early, waitMs: 0 }, TOKEN, answeringPort));
     expect(queuedNow).toMatchObject({ status: 202, json: { entry: 'tenth', done: false } });
     const progress = await waitUntil(
       'the backfill asked with waitMs 0 done',

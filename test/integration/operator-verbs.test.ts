@@ -9,12 +9,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Entries } from '../../src/index.js';
+import { EVENTS } from '../../src/base/log-events.js';
 import { AuditLog, localActor } from '../../src/redis/audit-log.js';
 import { auditPageSchema } from '../../src/control/audit-event-view.js';
 import { schedulerKeys } from '../../src/redis/keys.js';
 import { readDefinition, recordDefinition } from '../../src/redis/definition-store.js';
 import type { AuditEvent } from '../../src/control/audit-events.js';
-import { BeatFleet, FAST_LOCK, TempDir, waitUntil } from '../support/beat-process.js';
+import { BeatFleet, FAST_LOCK, TempDir, waitUntil, whileFrozen } from '../support/beat-process.js';
+import type { BeatProcess } from '../support/beat-process.js';
 import { runCli } from '../support/cli.js';
 import { httpPortOf, startPrivateRedis } from '../support/ops.js';
 import type { PrivateRedis } from '../support/redis-server.js';
@@ -31,6 +33,9 @@ let config: string;
 let base: string;
 let client: Entries;
 let beatLog: () => string;
+/** The one `beat run`: it leads, and serves /api and the dashboard. */
+let beat: BeatProcess;
+let tokenFile: string;
 /** The dashboard's session as the page holds it after its login: the cookie, and the CSRF token it sends back. */
 let session: Credential;
 
@@ -61,8 +66,8 @@ beforeAll(async () => {
     },
     calendars: { frozen: [new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 8 * 86_400_000).toISOString().slice(0, 10)] },
   });
-  const tokenFile = dir.write('token', `${TOKEN}\n`);
-  const beat = fleet.spawn({ config, label: 'verbs', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+  tokenFile = dir.write('token', `${TOKEN}\n`);
+  beat = fleet.spawn({ config, label: 'verbs', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
   beatLog = () => beat.tail(40);
   await beat.waitForEvent('beat.lock.acquired', 15_000);
   base = `http://127.0.0.1:${await httpPortOf(beat)}`;
@@ -373,26 +378,38 @@ describe('the operator verbs through every door', () => {
       const again = await client.handle('daily').backfill(range);
       expect(again).toMatchObject({ done: true, published: 1, skipped: { recorded: 5 } });
       // waitMs 0 answers at once on both paths (over /api the server is asked not to wait its 5 s):
-      // queued, not done; its progress then shows the leader finishing it.
-      for (const [daysBack, entries] of [
-        [9, client],
-        [10, overApiClient],
-      ] as const) {
-        const slot = new Date(midnight - daysBack * DAY);
-        const queued = await entries.handle('daily').backfill({ from: slot, to: slot, waitMs: 0 });
-        expect(queued, `${daysBack}`).toMatchObject({ entry: 'daily', done: false });
-        const done = await waitUntil(
-          `the backfill of ${slot.toISOString()} done`,
-          async () => {
-            const progress = await entries
-              .handle('daily')
-              .backfillProgress(queued.id)
-              .catch(() => undefined);
-            return progress?.done === true ? progress : undefined;
-          },
-          15_000,
-        );
-        expect(done).toMatchObject({ published: 1 });
+      // queued, not done, while the leader is frozen (SIGSTOP, well under the lock's TTL); its
+      // progress then shows the leader finishing it. Over /api the request goes to a standby, which
+      // answers while the leader is frozen; had it waited its 5 s, it would have taken the lock after
+      // the TTL and answered done.
+      const standby = fleet.spawn({ config, label: 'api-standby', args: ['--http', '127.0.0.1:0', '--api-token-file', tokenFile] });
+      await standby.waitForEvent(EVENTS.standby, 15_000);
+      const overStandby = await Entries.connect({ api: `http://127.0.0.1:${await httpPortOf(standby)}`, token: TOKEN });
+      try {
+        for (const [daysBack, entries] of [
+          [9, client],
+          [10, overStandby],
+        ] as const) {
+          const slot = new Date(midnight - daysBack * DAY);
+          const queued = await whileFrozen([beat], () => entries.handle('daily').backfill({ from: slot, to: slot, waitMs: 0 }));
+          expect(queued, `${daysBack}`).toMatchObject({ entry: 'daily', done: false });
+          const done = await waitUntil(
+            `the backfill of ${slot.toISOString()} done`,
+            async () => {
+              const progress = await entries
+                .handle('daily')
+                .backfillProgress(queued.id)
+                .catch(() => undefined);
+              return progress?.done === true ? progress : undefined;
+            },
+            15_000,
+          );
+          expect(done).toMatchObject({ published: 1 });
+        }
+      } finally {
+        await overStandby.close();
+        standby.signal('SIGTERM');
+        await standby.waitForExit(15_000);
       }
       // What no door may do, refused alike on both paths before anything is queued.
       const [newest] = await log.read({ limit: 1 });

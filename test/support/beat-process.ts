@@ -281,6 +281,19 @@ export class TempDir {
 }
 
 /** Short lock timings that keep failovers fast in tests. */
+/**
+ * Runs `act` while `frozen` are SIGSTOPped (as a hung host is: their sockets open, answering
+ * nothing), and lets them go after it. Keep `act` well under the lock's TTL, or a standby takes over.
+ */
+export async function whileFrozen<T>(frozen: readonly BeatProcess[], act: () => Promise<T>): Promise<T> {
+  for (const p of frozen) p.signal('SIGSTOP');
+  try {
+    return await act();
+  } finally {
+    for (const p of frozen) p.signal('SIGCONT');
+  }
+}
+
 export const FAST_LOCK = { ttl: '2s', renewEvery: '500ms', retryEvery: '200ms' } as const;
 
 /** A YAML config of a deployment reading `sources` (a YAML flow mapping), woken often, with FAST_LOCK. */
