@@ -6,9 +6,12 @@
  * Datetimes come back as text and are read here, one way for both databases: PostgreSQL's
  * `timestamp with time zone` carries its offset; MySQL's `datetime(6)` carries none and holds UTC
  * when Django's USE_TZ is true, a wall time in TIME_ZONE when it is false (as Django writes them).
+ *
+ * A driver is loaded with the first statement, not with the module: every `beat run` imports this
+ * one, and mysql2 alone took ~30 ms of the start of one that reads no Django database.
  */
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import type { Pool as MysqlPool } from 'mysql2/promise';
+import type pg from 'pg';
 import { maskUrl } from '../base/redact.js';
 import type { DjangoDbKind } from '../config/django-source-schema.js';
 import { formatInstant, parseIsoDateTime } from '../time/zone.js';
@@ -42,10 +45,17 @@ export interface DjangoDb {
 const PG_TEXT_TYPES = new Set([1114, 1184]);
 
 /** pg's type parsers, but timestamps as their text (read by `instant`). */
-const textTimestamps = ((oid: number, format?: 'text' | 'binary'): unknown =>
-  PG_TEXT_TYPES.has(oid)
-    ? (text: string): string => text
-    : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser;
+const textTimestamps = (driver: typeof pg): typeof pg.types.getTypeParser =>
+  ((oid: number, format?: 'text' | 'binary'): unknown =>
+    PG_TEXT_TYPES.has(oid)
+      ? (text: string): string => text
+      : (driver.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser;
+
+/** What `open` gives, opened at the first call and shared by the later ones; `opened` says whether it was. */
+function onFirstUse<T>(open: () => Promise<T>): { (): Promise<T>; readonly opened: () => boolean } {
+  let value: Promise<T> | undefined;
+  return Object.assign(() => (value ??= open()), { opened: () => value !== undefined });
+}
 
 /**
  * `onRow` called from a driver's row event, which must not throw: its first failure is kept, the
@@ -91,30 +101,42 @@ function numbered(sql: string): string {
 }
 
 function openPostgres(url: string, instant: (value: unknown) => number | undefined): DjangoDb {
-  const pool = new pg.Pool({
-    connectionString: url,
-    // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
-    options: '-c TimeZone=UTC',
-    max: DJANGO_POOL_SIZE,
-    types: { getTypeParser: textTimestamps },
+  const connect = onFirstUse(async () => {
+    const { default: driver } = await import('pg');
+    const pool = new driver.Pool({
+      connectionString: url,
+      // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
+      options: '-c TimeZone=UTC',
+      max: DJANGO_POOL_SIZE,
+      types: { getTypeParser: textTimestamps(driver) },
+    });
+    // An idle connection that the server drops is an error event on the pool; the next query opens another.
+    pool.on('error', () => undefined);
+    return { driver, pool };
   });
-  // An idle connection that the server drops is an error event on the pool; the next query opens another.
-  pool.on('error', () => undefined);
   return {
     kind: 'postgres',
     async query(sql, params = []) {
+      const { pool } = await connect();
       return (await pool.query(numbered(sql), params as unknown[])).rows as Row[];
     },
-    eachRow: (sql, params, onRow) => pgEachRow(pool, sql, params, onRow),
+    eachRow: async (sql, params, onRow) => pgEachRow(await connect(), sql, params, onRow),
     quote: (name) => `"${name.replace(/"/g, '""')}"`,
     instant,
     datetime: (ms) => formatInstant(ms, 'UTC'),
-    close: () => pool.end(),
+    close: async () => {
+      if (connect.opened()) await (await connect()).pool.end();
+    },
   };
 }
 
 /** One statement's rows handed to `onRow` as they arrive, on a client of its own. */
-async function pgEachRow(pool: pg.Pool, sql: string, params: readonly unknown[], onRow: (row: Row) => void): Promise<void> {
+async function pgEachRow(
+  { driver, pool }: { readonly driver: typeof pg; readonly pool: pg.Pool },
+  sql: string,
+  params: readonly unknown[],
+  onRow: (row: Row) => void,
+): Promise<void> {
   const client = await pool.connect();
   const rows = new RowHandler(onRow);
   let lost: ((error: Error) => void) | undefined;
@@ -125,7 +147,7 @@ async function pgEachRow(pool: pg.Pool, sql: string, params: readonly unknown[],
       lost = reject;
       client.on('error', lost);
       // A Query with a 'row' listener and no callback keeps no rows (pg's query.js).
-      const query = new pg.Query(numbered(sql), params as unknown[]);
+      const query = new driver.Query(numbered(sql), params as unknown[]);
       query.on('row', (row: Row) => rows.handle(row));
       query.on('end', () => resolve());
       query.on('error', reject);
@@ -145,14 +167,18 @@ async function pgEachRow(pool: pg.Pool, sql: string, params: readonly unknown[],
 }
 
 function openMysql(url: string, zone: string, instant: (value: unknown) => number | undefined): DjangoDb {
-  const pool = mysql.createPool({ uri: url, connectionLimit: DJANGO_POOL_SIZE, dateStrings: true, supportBigNumbers: true });
+  const connect = onFirstUse(async (): Promise<MysqlPool> => {
+    const { default: driver } = await import('mysql2/promise');
+    return driver.createPool({ uri: url, connectionLimit: DJANGO_POOL_SIZE, dateStrings: true, supportBigNumbers: true });
+  });
   return {
     kind: 'mysql',
     async query(sql, params = []) {
-      const [rows] = await pool.query(sql, params as unknown[]);
+      const [rows] = await (await connect()).query(sql, params as unknown[]);
       return Array.isArray(rows) ? (rows as Row[]) : [];
     },
     async eachRow(sql, params, onRow) {
+      const pool = await connect();
       const rows = new RowHandler(onRow);
       // The callback pool's query without a callback emits each row and keeps none (mysql2's query.js).
       await new Promise<void>((resolve, reject) => {
@@ -168,7 +194,9 @@ function openMysql(url: string, zone: string, instant: (value: unknown) => numbe
     instant,
     // A wall time in the zone the column holds (UTC with USE_TZ), without an offset, as Django writes it.
     datetime: (ms) => formatInstant(ms, zone).replace(/[+-]\d{2}:\d{2}(:\d{2})?$/, ''),
-    close: () => pool.end(),
+    close: async () => {
+      if (connect.opened()) await (await connect()).end();
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import {
   configFingerprint,
   fingerprintFields,
   parseFingerprint,
+  stableJson,
 } from '../../src/control/fingerprint.js';
 import { parseConfig } from '../../src/config/load.js';
 
@@ -31,6 +32,43 @@ describe('config fingerprint', () => {
     });
     expect(b.configHash).toBe(a.configHash);
     expect(compareFingerprint(a, parseFingerprint(fingerprintFields(b)), 'fp', 'leader-1')).toBeUndefined();
+  });
+
+  it('stableJson writes what JSON.stringify writes with each object sorted by a replacer (the text the fingerprint always hashed)', () => {
+    const bySortingReplacer = (value: unknown): string =>
+      JSON.stringify(value, (_key, v: unknown) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+          : v,
+      );
+    const shared = { z: [2, 1], a: { d: 1, c: 2 } };
+    const tricky = {
+      b: [3, undefined, { z: 1, a: new Date(0) }, () => 1, [{ y: 1, x: null }]],
+      a: { '10': 'x', '2': 'y', c: undefined, f: () => 1, '': 0, Z: 'upper before lower' },
+      sorted: { a: 1, b: { c: 2 } },
+      shared,
+      again: shared,
+      text: 'quote " and \u2028',
+      numbers: [NaN, -0, 1e21, Infinity],
+    };
+    expect(stableJson(tricky)).toBe(
+      '{"a":{"2":"y","10":"x","":0,"Z":"upper before lower"},"again":{"a":{"c":2,"d":1},"z":[2,1]},' +
+        '"b":[3,null,{"a":"1970-01-01T00:00:00.000Z","z":1},null,[{"x":null,"y":1}]],"numbers":[null,0,1e+21,null],' +
+        '"shared":{"a":{"c":2,"d":1},"z":[2,1]},"sorted":{"a":1,"b":{"c":2}},"text":"quote \\" and \u2028"}',
+    );
+    expect(stableJson(tricky)).toBe(bySortingReplacer(tricky));
+    // A parsed config: entries that share one compiled cron spec, an rrule, routes.
+    const parsed = config(
+      {
+        nightly: { task: 't.n', schedule: { crontab: { minute: 0, hour: 3 } }, kwargs: { b: 1, a: [1, { y: 2, x: 3 }] } },
+        other: { task: 't.o', schedule: { crontab: { minute: 0, hour: 3 } }, options: { queue: 'q', priority: 5 } },
+        weekly: { task: 't.w', schedule: { rrule: 'FREQ=WEEKLY;BYDAY=MO,WE' }, timezone: 'Europe/Berlin' },
+      },
+      { taskRoutes: { 't.*': { queue: 'routed' } } },
+    );
+    expect(stableJson(parsed)).toBe(bySortingReplacer(parsed));
+    // The input is left as it was.
+    expect(Object.keys(tricky)).toEqual(['b', 'a', 'sorted', 'shared', 'again', 'text', 'numbers']);
   });
 
   it('a second deployment on the same name: names the entries only this config has, and only the leader has, and says to set `name`', () => {
