@@ -232,11 +232,17 @@ class ApiTransport implements EntriesTransport {
     return answer.body as PauseAnswer;
   }
 
-  /** The server waits up to 5 s for the leader to take a run, then answers it queued (left for the leader), not withdrawn. */
-  async trigger(target: Exclude<VerbTarget, { all: true }>, note: string | undefined) {
+  /**
+   * The server waits up to `waitMs` (5 s at most) for the leader to take an entry's run, then
+   * answers it queued (left for the leader), not withdrawn. A selection's runs are answered queued.
+   */
+  async trigger(target: Exclude<VerbTarget, { all: true }>, note: string | undefined, waitMs: number) {
     const body = note === undefined ? undefined : { note };
-    if ('entry' in target)
-      return [(await this.call<TriggerAnswer>('POST', this.entryPath(target.entry, 'trigger'), { body })).body as TriggerAnswer];
+    if ('entry' in target) {
+      const shorter = shorterWait(waitMs);
+      const asked = shorter === undefined ? body : { ...body, waitMs: shorter };
+      return [(await this.call<TriggerAnswer>('POST', this.entryPath(target.entry, 'trigger'), { body: asked })).body as TriggerAnswer];
+    }
     const { body: queued } = await this.call<{ entries: string[]; taskIds: string[] }>('POST', '/api/selected/trigger', {
       body,
       query: { selector: target.selector },
@@ -247,9 +253,8 @@ class ApiTransport implements EntriesTransport {
   /** The server waits for the leader up to `waitMs` (5 s at most); past that, its progress is read until it is done or `waitMs` is over. */
   async backfill(name: string, body: BackfillBody, waitMs: number) {
     const deadline = performance.now() + waitMs;
-    // Asked only to wait less than the server would (a wait that is not a number: the server's own).
-    const shorter = body.dryRun !== true && Number.isFinite(waitMs) && waitMs < DEFAULTS.dashboardTriggerWaitMs;
-    const asked = shorter ? { ...body, waitMs: Math.max(0, Math.floor(waitMs)) } : body;
+    const shorter = body.dryRun === true ? undefined : shorterWait(waitMs);
+    const asked = shorter === undefined ? body : { ...body, waitMs: shorter };
     let answer = (await this.call<BackfillResult | BackfillSlotsPage>('POST', this.entryPath(name, 'backfill'), { body: asked })).body;
     while (answer !== undefined && 'id' in answer && !answer.done && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, BACKFILL_POLL_MS));
@@ -343,4 +348,12 @@ class ApiTransport implements EntriesTransport {
   async close(): Promise<void> {
     // Nothing held open: each call is its own request.
   }
+}
+
+/**
+ * The `waitMs` a request asks the server for: only a wait shorter than the server's own (a wait
+ * that is not a number, or a longer one, leaves it to the server's 5 s).
+ */
+function shorterWait(waitMs: number): number | undefined {
+  return Number.isFinite(waitMs) && waitMs < DEFAULTS.dashboardTriggerWaitMs ? Math.max(0, Math.floor(waitMs)) : undefined;
 }

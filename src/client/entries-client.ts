@@ -47,8 +47,8 @@ export interface VersionedChange extends ChangeOptions {
 
 /**
  * A trigger's options: the note, and how long to wait for the leader to publish (default 10 s; then
- * the run is withdrawn). Through the API the server waits 5 s and answers the run `queued` (left
- * for the leader) when it was not taken.
+ * the run is withdrawn). Through the API the server waits `waitMs`, 5 s at most, and answers the
+ * run `queued` (left for the leader) when it was not taken.
  */
 export interface TriggerOptions extends ChangeOptions {
   readonly waitMs?: number;

@@ -19,7 +19,7 @@ import { VERSION } from '../base/version.js';
 import { deploymentGrant, grantFor } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
 import { entrySeriesOnly } from '../observe/entry-series.js';
-import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, SELECTED_BODY, planHorizonMs } from './api-routes.js';
+import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, SELECTED_BODY, TRIGGER_BODY, planHorizonMs } from './api-routes.js';
 import type { RouteAccess } from './api-routes.js';
 import type { ApiEnv, ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
 import { authorizeMetrics, authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
@@ -115,16 +115,28 @@ export const API_BODY_MAX_BYTES = 4 * 1024 * 1024;
 /** A body of at most a note: `{"note": TEXT}`. */
 const NOTE_BODY_MAX_BYTES = 4096;
 
+/** The bodies of the control verbs: a note, and on a selection its `count`, on an entry's trigger its `waitMs`. */
+const CONTROL_BODIES = {
+  note: { schema: NOTE_BODY, shape: '{"note"?: TEXT}' },
+  selected: { schema: SELECTED_BODY, shape: '{"note"?: TEXT, "count"?: N}' },
+  trigger: { schema: TRIGGER_BODY, shape: '{"note"?: TEXT, "waitMs"?: MS}' },
+} as const;
+
 /**
  * A control verb's body: its note (the body's `note` when a JSON body is sent, or the X-Beat-Note
- * header, not both) and, on a selection, the `count` its confirmation named.
+ * header, not both) and, on a selection, the `count` its confirmation named, on an entry's trigger
+ * how long to wait for the leader (`waitMs`).
  */
-async function controlBody(req: IncomingMessage, path: string, selected: boolean): Promise<{ note?: string; count?: number }> {
+async function controlBody(
+  req: IncomingMessage,
+  path: string,
+  kind: keyof typeof CONTROL_BODIES,
+): Promise<{ note?: string; count?: number; waitMs?: number }> {
   const header = noteOf(req);
   const hasBody = req.headers['content-type'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (!hasBody) return header === undefined ? {} : { note: header };
-  const shape = selected ? '{"note"?: TEXT, "count"?: N}' : '{"note"?: TEXT}';
-  const parsed = (selected ? SELECTED_BODY : NOTE_BODY).safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
+  const { schema, shape } = CONTROL_BODIES[kind];
+  const parsed = schema.safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const what =
@@ -132,7 +144,9 @@ async function controlBody(req: IncomingMessage, path: string, selected: boolean
         ? `unknown field ${JSON.stringify(issue.keys[0])}`
         : issue?.path[0] === 'count'
           ? 'count must be a whole number of at least 1 (the entries the confirmation named)'
-          : 'note must be a string (one line, why)';
+          : issue?.path[0] === 'waitMs'
+            ? `waitMs must be a whole number of milliseconds from 0 to ${DEFAULTS.dashboardTriggerWaitMs}`
+            : 'note must be a string (one line, why)';
     throw new ApiError(ErrorCode.ApiBadRequest, `${what}: the body of ${req.method ?? ''} ${path} is ${shape}`);
   }
   const { note, ...rest } = parsed.data;
@@ -304,8 +318,9 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
     }
   };
   const act = async (c: Ctx, by: Caller, verb: ControlVerb, target: { entry: string } | { selector: string } | { all: true }) => {
-    const { note, count } = await controlBody(c.env.incoming, c.req.path, 'selector' in target);
-    const answer = await control().act(verb, count === undefined ? target : { ...target, count }, { ...by, note });
+    const kind = 'selector' in target ? 'selected' : verb === 'trigger' && 'entry' in target ? 'trigger' : 'note';
+    const { note, ...asked } = await controlBody(c.env.incoming, c.req.path, kind);
+    const answer = await control().act(verb, { ...target, ...asked }, { ...by, note });
     const all = 'all' in target;
     logger.info(
       { event: EVENTS.apiWrite, who: by.who, outcome: all ? `${verb}-all` : verb, ...target },
@@ -349,7 +364,7 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
   const deadLetterAct = async (c: Ctx, by: Caller, verb: 'replay' | 'discard', target: { id: string } | { selector: string }) => {
     const served = control();
     if (served.deadLetterAct === undefined) return notServed('the dead-letter verbs');
-    const { note } = await controlBody(c.env.incoming, c.req.path, false);
+    const { note } = await controlBody(c.env.incoming, c.req.path, 'note');
     const answer = await served.deadLetterAct(verb, target, { ...by, note });
     logger.info({ event: EVENTS.apiWrite, who: by.who, outcome: `dead-letter-${verb}`, ...target }, `API dead-letter ${verb}`);
     return reply(answer.status, answer.body);

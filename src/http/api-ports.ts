@@ -86,7 +86,10 @@ export interface ControlHandlers {
    */
   act(
     verb: ControlVerb,
-    target: { readonly entry: string } | { readonly selector: string; readonly count?: number } | { readonly all: true },
+    target:
+      | { readonly entry: string; readonly waitMs?: number }
+      | { readonly selector: string; readonly count?: number }
+      | { readonly all: true },
     by: Caller & { readonly note: string | undefined },
   ): Promise<{ status: number; body: unknown }>;
   /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */

@@ -49,6 +49,19 @@ export const errorSchema = z.object({
 });
 
 const noteBody = z.object({ note: z.string().optional().describe('why (one line), kept by the audit trail') }).strict();
+
+/** How long the server waits for the leader to `what` before it answers 202 (the request left queued), ms. */
+const waitMs = (what: string) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(DEFAULTS.dashboardTriggerWaitMs)
+    .optional()
+    .describe(`how long to wait for the leader to ${what} before answering 202, ms (${DEFAULTS.dashboardTriggerWaitMs})`);
+
+/** `{"note"?: TEXT, "waitMs"?: MS}`, the body of an entry's trigger. */
+export const TRIGGER_BODY = noteBody.extend({ waitMs: waitMs('publish the run') }).strict();
 const entriesMap = z.record(z.string(), entrySchema);
 
 const selectedBody = noteBody
@@ -98,13 +111,7 @@ const backfillBody = z
       .enum(['allowAll', ...OVERLAP_POLICIES.filter((p) => p !== 'allow')])
       .optional()
       .describe("the entry's own overlap policy unless this one"),
-    waitMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(DEFAULTS.dashboardTriggerWaitMs)
-      .optional()
-      .describe(`how long to wait for the leader to finish before answering 202, ms (${DEFAULTS.dashboardTriggerWaitMs})`),
+    waitMs: waitMs('finish'),
   })
   .strict();
 
@@ -158,6 +165,7 @@ export const BODY_SCHEMAS = {
   Plan: PLAN_BODY.extend({ entries: entriesMap }),
   Note: noteBody,
   Selected: selectedBody,
+  Trigger: TRIGGER_BODY,
   Backfill: backfillBody,
 } as const;
 
@@ -255,7 +263,7 @@ export const ROUTES = [
   ...controlVerbs.map((verb) =>
     declare('write', 'post', `/api/entries/{name}/${verb}`, `${verb} one entry`, {
       params: named,
-      body: noteOnly,
+      body: verb === 'trigger' ? jsonBody('Trigger', 'the note and how long to wait, or none (X-Beat-Note)', false) : noteOnly,
     }),
   ),
   declare('write', 'post', '/api/entries/{name}/backfill', "fires an entry's slots of a past window (docs/runtime-entries.md)", {

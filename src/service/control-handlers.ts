@@ -109,7 +109,8 @@ export function controlHandlers(inputs: ControlHandlerInputs): ControlHandlers {
       if (!('entry' in target))
         // Queued for the leader, which publishes each within a second.
         return { status: 202, body: { selector: target.selector, entries: target.entries, taskIds: runs.map((r) => r.taskId) } };
-      const [run] = await awaitRuns(inputs.control, runs, { waitMs: DEFAULTS.dashboardTriggerWaitMs, withdraw: false });
+      const waitMs = ('entry' in request ? request.waitMs : undefined) ?? DEFAULTS.dashboardTriggerWaitMs;
+      const [run] = await awaitRuns(inputs.control, runs, { waitMs, withdraw: false });
       // Not taken within the wait: the request stays queued for the leader (there may be none now).
       return { status: run?.state === 'queued' ? 202 : 200, body: run };
     },

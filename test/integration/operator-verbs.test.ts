@@ -406,6 +406,27 @@ describe('the operator verbs through every door', () => {
           );
           expect(done).toMatchObject({ published: 1 });
         }
+        // A trigger over /api is waited for as asked too: waitMs 0 answers 202 queued while the
+        // leader is frozen, and the leader publishes it after; a bad waitMs is refused naming it,
+        // and a pause takes none.
+        const celeryBefore = await redis.llen('celery');
+        const quick = await whileFrozen([beat], () => overStandby.handle('nightly').trigger({ waitMs: 0, note: 'quick' }));
+        expect(quick).toMatchObject({ entry: 'nightly', state: 'queued' });
+        await waitUntil('the queued trigger published', async () => (await redis.llen('celery')) === celeryBefore + 1 || undefined, 15_000);
+        for (const waitMs of [-1, 5001, 0.5, '0'])
+          expect(await api('POST', '/api/entries/nightly/trigger', { waitMs }), String(waitMs)).toMatchObject({
+            status: 400,
+            json: {
+              code: 'API_BAD_REQUEST',
+              error:
+                'waitMs must be a whole number of milliseconds from 0 to 5000: the body of POST /api/entries/nightly/trigger is {"note"?: TEXT, "waitMs"?: MS}',
+            },
+          });
+        expect(await api('POST', '/api/entries/nightly/pause', { waitMs: 0 })).toMatchObject({
+          status: 400,
+          json: { error: 'unknown field "waitMs": the body of POST /api/entries/nightly/pause is {"note"?: TEXT}' },
+        });
+        expect(await redis.llen('celery')).toBe(celeryBefore + 1);
       } finally {
         await overStandby.close();
         standby.signal('SIGTERM');

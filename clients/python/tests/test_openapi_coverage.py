@@ -22,8 +22,8 @@ HOLDERS: Dict[str, Any] = {"Tsbeat": Tsbeat, "EntryHandle": EntryHandle, "Select
 HELD = {"name", "selector"}
 # A method with one of these parameters takes the request body whole (an entry, a mapping of entries).
 WHOLE_BODY = {"entry", "entries"}
-# API fields whose Python parameter is not their snake_case (`from` is a keyword; a backfill's
-# `waitMs` is `wait`, in seconds as Python counts time), and a path's `id` named for what it is (a
+# API fields whose Python parameter is not their snake_case (`from` is a keyword; a trigger's and a
+# backfill's `waitMs` is `wait`, in seconds as Python counts time), and a path's `id` named for what it is (a
 # backfill's, a dead letter's).
 RENAMED = {"from": "start", "to": "end", "id": "backfill_id", "waitMs": "wait"}
 RENAMED_IN = {"/api/dead-letters/{id}/": {"id": "dead_letter_id"}}

@@ -22,7 +22,7 @@ from .errors import TsbeatError, error_from_reply
 JSON = Dict[str, Any]
 # A Retry-After larger than this is not slept through: the error is raised for the caller to decide.
 _MAX_RETRY_WAIT_S = 30.0
-# The longest a backfill's request asks the server to wait for the leader (its waitMs's maximum).
+# The longest a trigger's or a backfill's request asks the server to wait for the leader (waitMs's maximum).
 _SERVER_WAIT_S = 5.0
 
 
@@ -281,6 +281,17 @@ class EntryHandle(_OperatorVerbs):
 
     def audit(self, *, limit: int = 50, before: Optional[str] = None) -> JSON:
         return self.client.audit(self.name, limit=limit, before=before)
+
+    def trigger(self, *, note: Optional[str] = None, wait: Optional[float] = None) -> JSON:
+        """One run now through the leader's fenced path: ``{entry, taskId, state}``.
+
+        The server waits for the leader to publish it, its own 5 s or ``wait`` seconds when that
+        is shorter, then answers it ``queued`` (202: left for the leader).
+        """
+        body: JSON = {"note": note} if note is not None else {}
+        if wait is not None and wait < _SERVER_WAIT_S:
+            body["waitMs"] = max(0, int(wait * 1000))
+        return dict(self.client.request("POST", _entry_path(self.name) + "/trigger", body=body))
 
     def backfill(
         self,
