@@ -35,47 +35,50 @@ export function stableJson(value: unknown): string {
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * `value` with every object's keys in code-unit order, as JSON.stringify then writes it: an object
- * or array already so is itself, any other a copy; each once (`seen`). Integer-like keys come
- * first in any object, as they do in the copies a replacer would make.
+ * `value` as the replacer saw it (its `toJSON(key)` once), with every object's keys in code-unit
+ * order, for JSON.stringify to write: a plain object or an array already so is itself, any other a
+ * copy (Object.fromEntries, which keeps a `__proto__` key as the replacer's did), each once
+ * (`seen`). The copies hold no function, so JSON.stringify calls no `toJSON` of its own.
  */
-function canonical(value: unknown, seen: WeakMap<object, unknown>): unknown {
+function canonical(value: unknown, seen: WeakMap<object, unknown>, key = ''): unknown {
   if (value === null || typeof value !== 'object') return value;
   const asJson = (value as { toJSON?: unknown }).toJSON;
-  if (typeof asJson === 'function') return canonical(asJson.call(value) as unknown, seen);
+  // Not kept in `seen`: toJSON may answer each key differently.
+  if (typeof asJson === 'function') return sorted(asJson.call(value, key) as unknown, seen);
   if (seen.has(value)) return seen.get(value);
-  let out: unknown;
+  const out = sorted(value, seen);
+  seen.set(value, out);
+  return out;
+}
+
+/** canonical's copy of a value that is not to be asked for its toJSON. */
+function sorted(value: unknown, seen: WeakMap<object, unknown>): unknown {
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      const c = canonical(item, seen);
+      const c = canonical(item, seen, String(i));
       if (c !== item) (copy ??= [...(value as unknown[])])[i] = c;
     }
-    out = copy ?? value;
-  } else {
-    // Plain loops: this walks every value of the config at each start.
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
-    let same = true;
-    const children: unknown[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      if (i > 0 && (keys[i - 1] as string) > key) same = false;
-      const c = canonical(record[key], seen);
-      if (c !== record[key]) same = false;
-      children.push(c);
-    }
-    if (same) out = value;
-    else {
-      const order = keys.map((_, i) => i).sort((a, b) => byCodeUnits(keys[a] as string, keys[b] as string));
-      const copy: Record<string, unknown> = {};
-      for (const i of order) copy[keys[i] as string] = children[i];
-      out = copy;
-    }
+    return copy ?? value;
   }
-  seen.set(value, out);
-  return out;
+  // Plain loops: this walks every value of the config at each start.
+  const record = value as Record<string, unknown>;
+  const prototype: unknown = Object.getPrototypeOf(record);
+  const keys = Object.keys(record);
+  let same = prototype === Object.prototype || prototype === null;
+  const children: unknown[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (i > 0 && (keys[i - 1] as string) > key) same = false;
+    const child = record[key];
+    const c = typeof child === 'function' ? undefined : canonical(child, seen, key);
+    if (c !== child) same = false;
+    children.push(c);
+  }
+  if (same) return value;
+  return Object.fromEntries(keys.map((k, i) => [k, children[i]] as const).sort(([a], [b]) => byCodeUnits(a, b)));
 }
 
 export function configFingerprint(config: ResolvedConfig): ConfigFingerprint {

@@ -51,10 +51,30 @@ const textTimestamps = (driver: typeof pg): typeof pg.types.getTypeParser =>
       ? (text: string): string => text
       : (driver.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser;
 
-/** What `open` gives, opened at the first call and shared by the later ones; `opened` says whether it was. */
-function onFirstUse<T>(open: () => Promise<T>): { (): Promise<T>; readonly opened: () => boolean } {
-  let value: Promise<T> | undefined;
-  return Object.assign(() => (value ??= open()), { opened: () => value !== undefined });
+/**
+ * A driver's pool, opened by `open` at the first statement and shared by the later ones. An open
+ * that failed (a URL option the driver refuses) is tried again at the next statement, each failing
+ * as a statement does; once closed (`close`, ending the pool if it was opened) no statement opens one.
+ */
+function poolOnFirstUse<T>(open: () => Promise<T>, end: (pool: T) => Promise<void>) {
+  let opening: Promise<T> | undefined;
+  let closed = false;
+  return {
+    get: (): Promise<T> => {
+      if (closed) return Promise.reject(new Error('the django database connection is closed'));
+      opening ??= open().catch((error: unknown) => {
+        opening = undefined;
+        throw error;
+      });
+      return opening;
+    },
+    close: async (): Promise<void> => {
+      closed = true;
+      const pool = opening;
+      opening = undefined;
+      if (pool !== undefined) await end(await pool);
+    },
+  };
 }
 
 /**
@@ -101,32 +121,33 @@ function numbered(sql: string): string {
 }
 
 function openPostgres(url: string, instant: (value: unknown) => number | undefined): DjangoDb {
-  const connect = onFirstUse(async () => {
-    const { default: driver } = await import('pg');
-    const pool = new driver.Pool({
-      connectionString: url,
-      // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
-      options: '-c TimeZone=UTC',
-      max: DJANGO_POOL_SIZE,
-      types: { getTypeParser: textTimestamps(driver) },
-    });
-    // An idle connection that the server drops is an error event on the pool; the next query opens another.
-    pool.on('error', () => undefined);
-    return { driver, pool };
-  });
+  const connection = poolOnFirstUse(
+    async () => {
+      const { default: driver } = await import('pg');
+      const pool = new driver.Pool({
+        connectionString: url,
+        // Offsets in the text are then always +00, which the ISO reader takes (never an LMT offset with seconds).
+        options: '-c TimeZone=UTC',
+        max: DJANGO_POOL_SIZE,
+        types: { getTypeParser: textTimestamps(driver) },
+      });
+      // An idle connection that the server drops is an error event on the pool; the next query opens another.
+      pool.on('error', () => undefined);
+      return { driver, pool };
+    },
+    ({ pool }) => pool.end(),
+  );
   return {
     kind: 'postgres',
     async query(sql, params = []) {
-      const { pool } = await connect();
+      const { pool } = await connection.get();
       return (await pool.query(numbered(sql), params as unknown[])).rows as Row[];
     },
-    eachRow: async (sql, params, onRow) => pgEachRow(await connect(), sql, params, onRow),
+    eachRow: async (sql, params, onRow) => pgEachRow(await connection.get(), sql, params, onRow),
     quote: (name) => `"${name.replace(/"/g, '""')}"`,
     instant,
     datetime: (ms) => formatInstant(ms, 'UTC'),
-    close: async () => {
-      if (connect.opened()) await (await connect()).pool.end();
-    },
+    close: () => connection.close(),
   };
 }
 
@@ -167,18 +188,21 @@ async function pgEachRow(
 }
 
 function openMysql(url: string, zone: string, instant: (value: unknown) => number | undefined): DjangoDb {
-  const connect = onFirstUse(async (): Promise<MysqlPool> => {
-    const { default: driver } = await import('mysql2/promise');
-    return driver.createPool({ uri: url, connectionLimit: DJANGO_POOL_SIZE, dateStrings: true, supportBigNumbers: true });
-  });
+  const connection = poolOnFirstUse(
+    async (): Promise<MysqlPool> => {
+      const { default: driver } = await import('mysql2/promise');
+      return driver.createPool({ uri: url, connectionLimit: DJANGO_POOL_SIZE, dateStrings: true, supportBigNumbers: true });
+    },
+    (pool) => pool.end(),
+  );
   return {
     kind: 'mysql',
     async query(sql, params = []) {
-      const [rows] = await (await connect()).query(sql, params as unknown[]);
+      const [rows] = await (await connection.get()).query(sql, params as unknown[]);
       return Array.isArray(rows) ? (rows as Row[]) : [];
     },
     async eachRow(sql, params, onRow) {
-      const pool = await connect();
+      const pool = await connection.get();
       const rows = new RowHandler(onRow);
       // The callback pool's query without a callback emits each row and keeps none (mysql2's query.js).
       await new Promise<void>((resolve, reject) => {
@@ -194,9 +218,7 @@ function openMysql(url: string, zone: string, instant: (value: unknown) => numbe
     instant,
     // A wall time in the zone the column holds (UTC with USE_TZ), without an offset, as Django writes it.
     datetime: (ms) => formatInstant(ms, zone).replace(/[+-]\d{2}:\d{2}(:\d{2})?$/, ''),
-    close: async () => {
-      if (connect.opened()) await (await connect()).end();
-    },
+    close: () => connection.close(),
   };
 }
 

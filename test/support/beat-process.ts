@@ -280,7 +280,6 @@ export class TempDir {
   }
 }
 
-/** Short lock timings that keep failovers fast in tests. */
 /**
  * Runs `act` while `frozen` are SIGSTOPped (as a hung host is: their sockets open, answering
  * nothing), and lets them go after it. Keep `act` well under the lock's TTL, or a standby takes over.
@@ -294,6 +293,7 @@ export async function whileFrozen<T>(frozen: readonly BeatProcess[], act: () => 
   }
 }
 
+/** Short lock timings that keep failovers fast in tests. */
 export const FAST_LOCK = { ttl: '2s', renewEvery: '500ms', retryEvery: '200ms' } as const;
 
 /** A YAML config of a deployment reading `sources` (a YAML flow mapping), woken often, with FAST_LOCK. */

@@ -57,6 +57,27 @@ describe('config fingerprint', () => {
         '"shared":{"a":{"c":2,"d":1},"z":[2,1]},"sorted":{"a":1,"b":{"c":2}},"text":"quote \\" and \u2028"}',
     );
     expect(stableJson(tricky)).toBe(bySortingReplacer(tricky));
+    // A `__proto__` key (JSON.parse and the YAML reader keep one, as in a kwarg's value) stays a key;
+    // a class instance, a boxed number and a Map are written as the replacer copied them; a
+    // toJSON is asked once, with its key.
+    const parsedProto = JSON.parse('{"z": 1, "__proto__": {"x": 1}}') as unknown;
+    class Point {
+      constructor(
+        readonly y: number,
+        readonly x: number,
+      ) {}
+    }
+    const odd = {
+      parsedProto,
+      point: new Point(2, 1),
+      boxed: [new Number(5), new String('ab')],
+      map: new Map([['a', 1]]),
+      keyed: { b: { toJSON: (key: string) => ({ key, inner: { toJSON: () => 'asked as a property' } }) } },
+      twice: { toJSON: () => ({ toJSON: () => 'not asked: what toJSON answered is not asked again' }) },
+    };
+    expect(stableJson(parsedProto)).toBe('{"__proto__":{"x":1},"z":1}');
+    expect(stableJson(odd)).toBe(bySortingReplacer(odd));
+    expect(stableJson({ keyed: odd.keyed, twice: odd.twice })).toBe('{"keyed":{"b":{"inner":"asked as a property","key":"b"}},"twice":{}}');
     // A parsed config: entries that share one compiled cron spec, an rrule, routes.
     const parsed = config(
       {
