@@ -25,7 +25,7 @@ function sha256(text: string): string {
 /**
  * JSON with object keys sorted, so that the same config read from YAML or JSON hashes the same.
  * The text is JSON.stringify's of a copy with sorted keys: a replacer that sorted each object took
- * twice as long at a start with 10,000 entries (~140 ms), and the entries of one cron expression
+ * a third longer at a start with 10,000 entries (~140 ms), and the entries of one cron expression
  * share its compiled spec (schedule-schema.ts), which `canonical` then copies once.
  */
 export function stableJson(value: unknown): string {
