@@ -39,11 +39,6 @@ export async function executedRuns(redis: Redis): Promise<Executed[]> {
   return out;
 }
 
-/** Every run the beats logged as published (entry, slot, id), from all processes. */
-export function firesOf(fleet: BeatFleet): LogLine[] {
-  return fleet.all.flatMap((p) => p.logs.filter((l) => l.event === EVENTS.fire));
-}
-
 /** The first `beat.entries.changed` among `lines` logged after `sinceMs` that names `name`. */
 export function changedAfter(lines: readonly LogLine[], name: string, sinceMs: number): LogLine | undefined {
   return lines.find(
@@ -72,8 +67,15 @@ export interface DjangoRunContext {
 /** Leader and standby on the tables: ORM changes within 1.5 s, write-back, and nothing twice across a SIGKILL. */
 export async function ormChangesScenario(ctx: DjangoRunContext): Promise<void> {
   const { fleet, dir, redisServer, dbUrl } = ctx;
+  // A retry (vitest.config.ts) starts afresh: the failed attempt's beats and workers stopped, its
+  // rows deleted, its state, messages and results flushed, and only this attempt's beats' fires read.
+  await fleet.killAll();
+  for (const worker of ctx.workers.splice(0)) await worker.stop();
+  for (const name of ['tick', 'tock']) await ctx.orm.call({ op: 'delete', name }).catch(() => undefined);
+  await ctx.redis.flushall();
+  const ours = fleet.all.length;
   const executed = (): Promise<Executed[]> => executedRuns(ctx.redis);
-  const fires = (): LogLine[] => firesOf(fleet);
+  const fires = (): LogLine[] => fleet.all.slice(ours).flatMap((p) => p.logs.filter((l) => l.event === EVENTS.fire));
   const file = dir.write(
     'beat.yaml',
     [
