@@ -105,7 +105,10 @@ describe('the Python client, installed from its wheel, against a real beat and a
         TSBEAT_OPENAPI: join(repoRoot, 'docs/openapi.json'),
       },
     });
-    expect(run.code, run.out).toBe(0);
+    // pytest's FAILED and ERROR lines first: of a first attempt that failed and passed on its retry,
+    // the closing report keeps the message's first line, which then names the cases.
+    const failedCases = run.out.split('\n').filter((line) => /^(FAILED|ERROR) /.test(line));
+    expect(run.code, `${failedCases.join('; ') || 'pytest failed'}\n${run.out}`).toBe(0);
     // Every test ran: none skipped for want of the deployment.
     expect(run.out).toMatch(/\b\d+ passed\b/);
     expect(run.out).not.toMatch(/skipped/);
