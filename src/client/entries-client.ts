@@ -256,22 +256,6 @@ export class Entries {
   }
 
   /**
-   * The deployment-wide stop (`beat pause --all`): while it is set no replica publishes anything.
-   * Sets it with its audit event; `changed` false when it was already set (nothing written).
-   */
-  async stopDeployment(options: ChangeOptions = {}): Promise<{ stopped: DeploymentStopView; changed: boolean }> {
-    const answer = await this.deployment().pause(options);
-    if (answer.stopped === null) throw new BeatError(ErrorCode.Usage, 'the deployment-wide stop was not set');
-    return { stopped: answer.stopped, changed: 'changed' in answer && answer.changed };
-  }
-
-  /** Lifts the deployment-wide stop (`beat resume --all`): the stop it lifted, or undefined when none was set. */
-  async resumeDeployment(options: ChangeOptions = {}): Promise<DeploymentStopView | undefined> {
-    const answer = await this.deployment().resume(options);
-    return 'lifted' in answer ? (answer.lifted ?? undefined) : undefined;
-  }
-
-  /**
    * The dead-letter list (issue 70; docs/outcomes.md, "The dead-letter list"), oldest first, of the
    * entries the caller may read; with `selector`, the items whose entry the selector selects.
    */
@@ -294,11 +278,6 @@ export class Entries {
   /** Removes dead letters unpublished: the one of `target` (its id), or every one whose entry `{selector}` selects. */
   async discardDeadLetters(target: string | { readonly selector: string }, options: ChangeOptions = {}): Promise<DeadLetterView[]> {
     return this.transport.discardDeadLetters(target, checkedNote(options.note));
-  }
-
-  /** The deployment-wide stop, if it is set. */
-  async deploymentStop(): Promise<DeploymentStopView | undefined> {
-    return (await this.deployment().stop()) ?? undefined;
   }
 
   /**

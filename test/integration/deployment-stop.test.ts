@@ -262,12 +262,13 @@ describe('/api/stop and the client', () => {
 
     const client = await Entries.connect({ url: URL, deployment: name, who: 'client-test' });
     try {
-      expect(await client.deploymentStop()).toMatchObject({ by: 'api', note: NOTE });
-      expect(await client.stopDeployment()).toMatchObject({ changed: false, stopped: { by: 'api' } });
+      const deployment = client.deployment();
+      expect(await deployment.stop()).toMatchObject({ by: 'api', note: NOTE });
+      expect(await deployment.pause()).toMatchObject({ changed: false, stopped: { by: 'api' } });
       await sleep(1500);
       expect(await redis.llen('celery')).toBe(baseline);
-      expect(await client.resumeDeployment({ note: 'from the client' })).toMatchObject({ by: 'api', note: NOTE });
-      expect(await client.deploymentStop()).toBeUndefined();
+      expect(await deployment.resume({ note: 'from the client' })).toMatchObject({ stopped: null, lifted: { by: 'api', note: NOTE } });
+      expect(await deployment.stop()).toBeNull();
     } finally {
       await client.close();
     }
