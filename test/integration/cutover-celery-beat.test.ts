@@ -30,8 +30,12 @@ const celery = pythonCelery();
 const suite = celery.ok || process.env['CI'] ? describe : describe.skip;
 const EVERY_S = 6;
 const ENTRY = { name: 'cb-every', task: 'tsbeat_test.record', schedule: EVERY_S, kwargs: { entry: 'cb-every' } };
-/** An entry celery beat sees but never sends before it stops: it counts from when celery beat first saw it. */
-const SLOW_S = 20;
+/**
+ * An entry celery beat sees but never sends before it stops: it counts from when celery beat first
+ * saw it. Its first slot must still be ahead when tsbeat starts, after celery beat's two runs, its
+ * stop (up to 5 s before a SIGKILL) and the import, on a loaded machine too: 30 s leaves ~15 s.
+ */
+const SLOW_S = 30;
 const SLOW = { name: 'cb-slow', task: 'tsbeat_test.record', schedule: SLOW_S, kwargs: { entry: 'cb-slow' } };
 
 /** celery beat's record of each entry, read from its schedule file with Python's shelve (read-only). */
