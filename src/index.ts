@@ -40,6 +40,9 @@ export type {
   SelectionHandle,
   SetOutcome,
   TriggerOptions,
+  VerbAnswer,
+  VerbInput,
+  VerbName,
   VersionedChange,
 } from './client/entries-client.js';
 export type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer, TriggerAnswer } from './operations/control-verbs.js';

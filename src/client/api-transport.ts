@@ -15,10 +15,10 @@ import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { EntryPlan } from '../control/entry-plan.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { SlotView } from '../control/entry-view-schema.js';
-import type { PauseAnswer, TriggerAnswer } from '../operations/control-verbs.js';
+import { VERB_BODIES, verbRoute } from '../operations/verb-routes.js';
+import type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
 import type { BackfillBody, BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
-import type { DeadLetterView } from '../control/dead-letter-view.js';
-import type { DeadLetterPick, DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome, VerbTarget } from './entries-transport.js';
+import type { DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
 
 export interface ApiConnectOptions {
   /** The address of `beat run --http`, such as http://beat.internal:9808 (its /api routes are under it). */
@@ -220,34 +220,27 @@ class ApiTransport implements EntriesTransport {
     return (await this.call<EntryPlan & { version: number }>('POST', '/api/apply', { body, note })).body as EntryPlan & { version: number };
   }
 
-  async pause(target: VerbTarget, paused: boolean, note: string | undefined) {
-    const body = note === undefined ? undefined : { note };
-    const verb = paused ? 'pause' : 'resume';
-    const answer =
-      'all' in target
-        ? await this.call<PauseAnswer>(paused ? 'PUT' : 'DELETE', '/api/stop', { body })
-        : 'entry' in target
-          ? await this.call<PauseAnswer>('POST', this.entryPath(target.entry, verb), { body })
-          : await this.call<PauseAnswer>('POST', `/api/selected/${verb}`, { body, query: { selector: target.selector } });
-    return answer.body as PauseAnswer;
-  }
-
   /**
-   * The server waits up to `waitMs` (5 s at most) for the leader to take an entry's run, then
-   * answers it queued (left for the leader), not withdrawn. A selection's runs are answered queued.
+   * The verb's route (operations/verbs.ts VERB_ROUTES): its target in the path or the query, the
+   * fields its body takes. The server waits up to 5 s for the leader (a shorter `waitMs` is sent),
+   * then answers a run queued (left for the leader), not withdrawn; a selection's runs are answered queued.
    */
-  async trigger(target: Exclude<VerbTarget, { all: true }>, note: string | undefined, waitMs: number) {
-    const body = note === undefined ? undefined : { note };
-    if ('entry' in target) {
-      const shorter = shorterWait(waitMs);
-      const asked = shorter === undefined ? body : { ...body, waitMs: shorter };
-      return [(await this.call<TriggerAnswer>('POST', this.entryPath(target.entry, 'trigger'), { body: asked })).body as TriggerAnswer];
-    }
-    const { body: queued } = await this.call<{ entries: string[]; taskIds: string[] }>('POST', '/api/selected/trigger', {
-      body,
-      query: { selector: target.selector },
+  async invoke<V extends VerbName>(verb: V, input: VerbInput<V>, note: string | undefined): Promise<VerbAnswer<V>> {
+    const route = verbRoute(verb, input);
+    const target = (input as { target?: Record<string, unknown> }).target ?? {};
+    const path = route.path
+      .replace('{name}', encodeURIComponent(String(target['entry'])))
+      .replace('{id}', encodeURIComponent(String(target['id'])));
+    const selector = (target['selector'] ?? (input as { selector?: string }).selector) as string | undefined;
+    const waitMs = shorterWait((input as { waitMs?: number }).waitMs ?? Number.POSITIVE_INFINITY);
+    const offered: Record<string, unknown> = { note, count: target['count'], waitMs };
+    const fields = route.body === undefined ? [] : Object.keys(VERB_BODIES[route.body].shape);
+    const body = Object.fromEntries(fields.filter((f) => offered[f] !== undefined).map((f) => [f, offered[f]]));
+    const { body: answer } = await this.call<Record<string, unknown>>(route.method.toUpperCase() as Method, path, {
+      ...(Object.keys(body).length === 0 ? {} : { body }),
+      query: { selector },
     });
-    return (queued?.entries ?? []).map((entry, i) => ({ entry, taskId: queued?.taskIds[i] ?? '', state: 'queued' as const }));
+    return (route.one === true ? [answer] : route.field === undefined ? answer : answer?.[route.field]) as VerbAnswer<V>;
   }
 
   /** The server waits for the leader up to `waitMs` (5 s at most); past that, its progress is read until it is done or `waitMs` is over. */
@@ -285,32 +278,6 @@ class ApiTransport implements EntriesTransport {
       query: { limit: String(query.limit ?? DEFAULTS.auditPageDefault), before: query.before, entry: query.entry },
     });
     return body?.events ?? [];
-  }
-
-  async deadLetters(selector: string | undefined) {
-    const { body } = await this.call<{ deadLetters: DeadLetterView[] }>('GET', '/api/dead-letters', { query: { selector } });
-    return body?.deadLetters ?? [];
-  }
-
-  /** The server waits for the leader to take the run of an item by id (a selection's are answered queued), never withdrawn. */
-  async replayDeadLetters(target: DeadLetterPick, note: string | undefined) {
-    const { body } = await this.call<{ replayed: (TriggerAnswer & { id: string })[] }>('POST', this.deadLetterPath(target, 'replay'), {
-      ...(note === undefined ? {} : { body: { note } }),
-      ...(typeof target === 'string' ? {} : { query: { selector: target.selector } }),
-    });
-    return body?.replayed ?? [];
-  }
-
-  async discardDeadLetters(target: DeadLetterPick, note: string | undefined) {
-    const { body } = await this.call<{ discarded: DeadLetterView[] }>('POST', this.deadLetterPath(target, 'discard'), {
-      ...(note === undefined ? {} : { body: { note } }),
-      ...(typeof target === 'string' ? {} : { query: { selector: target.selector } }),
-    });
-    return body?.discarded ?? [];
-  }
-
-  private deadLetterPath(target: DeadLetterPick, verb: 'replay' | 'discard'): string {
-    return typeof target === 'string' ? `/api/dead-letters/${encodeURIComponent(target)}/${verb}` : `/api/dead-letters/${verb}`;
   }
 
   async stop() {

@@ -18,6 +18,7 @@ import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
 import type { BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 import type { AuditQuery, DeploymentBrief, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
+import type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
 import type { RedisConnectOptions } from './store-transport.js';
 import type { ApiConnectOptions } from './api-transport.js';
 
@@ -25,6 +26,7 @@ export type { AuditQuery, EntryRecord, SetOutcome } from './entries-transport.js
 export type { BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 export type { RedisConnectOptions } from './store-transport.js';
 export type { ApiConnectOptions } from './api-transport.js';
+export type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
 
 /**
  * Where the client connects: the deployment's state Redis (`url` and the options of that path; the
@@ -260,7 +262,7 @@ export class Entries {
    * entries the caller may read; with `selector`, the items whose entry the selector selects.
    */
   async deadLetters(options: { readonly selector?: string } = {}): Promise<DeadLetterView[]> {
-    return this.transport.deadLetters(options.selector);
+    return this.transport.invoke('deadLetters', { selector: options.selector }, undefined);
   }
 
   /**
@@ -272,12 +274,16 @@ export class Entries {
     target: string | { readonly selector: string },
     options: TriggerOptions = {},
   ): Promise<(TriggerAnswer & { readonly id: string })[]> {
-    return this.transport.replayDeadLetters(target, checkedNote(options.note), options.waitMs ?? TRIGGER_WAIT_MS);
+    return this.transport.invoke(
+      'replay',
+      { target: typeof target === 'string' ? { id: target } : target, waitMs: options.waitMs ?? TRIGGER_WAIT_MS },
+      checkedNote(options.note),
+    );
   }
 
   /** Removes dead letters unpublished: the one of `target` (its id), or every one whose entry `{selector}` selects. */
   async discardDeadLetters(target: string | { readonly selector: string }, options: ChangeOptions = {}): Promise<DeadLetterView[]> {
-    return this.transport.discardDeadLetters(target, checkedNote(options.note));
+    return this.transport.invoke('discard', { target: typeof target === 'string' ? { id: target } : target }, checkedNote(options.note));
   }
 
   /**
@@ -286,7 +292,11 @@ export class Entries {
    */
   handle(name: string): EntryHandle {
     const pause = async (paused: boolean, options: ChangeOptions): Promise<EntryPauseAnswer> =>
-      (await this.transport.pause({ entry: name }, paused, checkedNote(options.note))) as EntryPauseAnswer;
+      (await this.transport.invoke(
+        paused ? 'pause' : 'resume',
+        { target: { entry: name } },
+        checkedNote(options.note),
+      )) as EntryPauseAnswer;
     return {
       name,
       describe: () => this.get(name),
@@ -295,7 +305,8 @@ export class Entries {
       pause: (options = {}) => pause(true, options),
       resume: (options = {}) => pause(false, options),
       trigger: async (options = {}) => {
-        const [run] = await this.transport.trigger({ entry: name }, checkedNote(options.note), options.waitMs ?? TRIGGER_WAIT_MS);
+        const waitMs = options.waitMs ?? TRIGGER_WAIT_MS;
+        const [run] = await this.transport.invoke('trigger', { target: { entry: name }, waitMs }, checkedNote(options.note));
         return run as TriggerAnswer;
       },
       backfill: async (options) => {
@@ -318,18 +329,23 @@ export class Entries {
   /** The entries of the store a label selector (`team=billing`) selects, and the verbs on all of them at once (one audit event). */
   selection(selector: string): SelectionHandle {
     const pause = async (paused: boolean, options: ChangeOptions): Promise<SelectionPauseAnswer> =>
-      (await this.transport.pause({ selector }, paused, checkedNote(options.note))) as SelectionPauseAnswer;
+      (await this.transport.invoke(
+        paused ? 'pause' : 'resume',
+        { target: { selector } },
+        checkedNote(options.note),
+      )) as SelectionPauseAnswer;
     return {
       pause: (options = {}) => pause(true, options),
       resume: (options = {}) => pause(false, options),
-      trigger: async (options = {}) => this.transport.trigger({ selector }, checkedNote(options.note), options.waitMs ?? TRIGGER_WAIT_MS),
+      trigger: async (options = {}) =>
+        this.transport.invoke('trigger', { target: { selector }, waitMs: options.waitMs ?? TRIGGER_WAIT_MS }, checkedNote(options.note)),
     };
   }
 
   /** The deployment's verbs: its stop (pause and resume of everything), its status, its audit trail. */
   deployment(): DeploymentHandle {
     const stop = async (paused: boolean, options: ChangeOptions): Promise<StopAnswer> =>
-      (await this.transport.pause({ all: true }, paused, checkedNote(options.note))) as StopAnswer;
+      (await this.transport.invoke(paused ? 'pause' : 'resume', { target: { all: true } }, checkedNote(options.note))) as StopAnswer;
     return {
       pause: (options = {}) => stop(true, options),
       resume: (options = {}) => stop(false, options),
@@ -337,6 +353,15 @@ export class Entries {
       status: () => this.transport.status(),
       audit: (options = {}) => this.transport.audit(options),
     };
+  }
+
+  /**
+   * Any verb of the table (operations/door.ts VERBS) by its name, with its input: what the handles'
+   * pause, resume and trigger and the dead-letter methods call, and how a verb added to the table is
+   * reached before it has a method of its own. `note`: why, kept by its audit event.
+   */
+  async invoke<V extends VerbName>(verb: V, input: VerbInput<V>, options: ChangeOptions = {}): Promise<VerbAnswer<V>> {
+    return this.transport.invoke(verb, input, checkedNote(options.note));
   }
 
   /** The store's version: it grows with every write that changed something (the Redis path; /api does not serve it). */

@@ -11,8 +11,7 @@ import type { AuditEventView } from '../control/audit-event-view.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { EntryPlan } from '../control/entry-plan.js';
 import type { SlotView } from '../control/entry-view-schema.js';
-import type { DeadLetterView } from '../control/dead-letter-view.js';
-import type { PauseAnswer, TriggerAnswer } from '../operations/control-verbs.js';
+import type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
 import type { BackfillBody, BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 
 /**
@@ -47,12 +46,6 @@ export interface DeploymentBrief {
   readonly paused: readonly string[];
 }
 
-/** One entry, the entries a label selector selects, or the whole deployment (its stop). */
-export type VerbTarget = { readonly entry: string } | { readonly selector: string } | { readonly all: true };
-
-/** One dead letter by its id, or every one whose entry a label selector selects. */
-export type DeadLetterPick = string | { readonly selector: string };
-
 export interface EntriesTransport {
   /**
    * Writes every entry or none (ENTRY_INVALID with every problem): the store's version and each
@@ -75,9 +68,8 @@ export interface EntriesTransport {
     planDigest: string | undefined,
     note: string | undefined,
   ): Promise<EntryPlan & { version: number }>;
-  pause(target: VerbTarget, paused: boolean, note: string | undefined): Promise<PauseAnswer>;
-  /** A run of each entry targeted, as the leader took it (or did not, within `waitMs` where the transport waits). */
-  trigger(target: Exclude<VerbTarget, { all: true }>, note: string | undefined, waitMs: number): Promise<TriggerAnswer[]>;
+  /** Runs a verb of the table (operations/verbs.ts: pause, resume, trigger, the dead letters); `note`: why, kept by its audit event. */
+  invoke<V extends VerbName>(verb: V, input: VerbInput<V>, note: string | undefined): Promise<VerbAnswer<V>>;
   /**
    * A backfill of the entry's slots in a past range queued for the leader and waited for up to
    * `waitMs` (left queued after it: `backfillProgress` reads on), or with `dryRun` a page of them.
@@ -86,12 +78,6 @@ export interface EntriesTransport {
   backfillProgress(name: string, id: string): Promise<BackfillResult>;
   history(name: string, limit: number, timezone: string | undefined): Promise<SlotView[]>;
   audit(query: AuditQuery & { readonly entry?: string }): Promise<AuditEventView[]>;
-  /** The dead-letter list the caller may read, oldest first; with `selector`, the items whose entry it selects. */
-  deadLetters(selector: string | undefined): Promise<DeadLetterView[]>;
-  /** Each item of `target` published again once (a manual run through the leader), as it was taken within `waitMs` where the transport waits. */
-  replayDeadLetters(target: DeadLetterPick, note: string | undefined, waitMs: number): Promise<(TriggerAnswer & { readonly id: string })[]>;
-  /** The items of `target` removed unpublished. */
-  discardDeadLetters(target: DeadLetterPick, note: string | undefined): Promise<DeadLetterView[]>;
   stop(): Promise<DeploymentStopView | null>;
   status(): Promise<DeploymentBrief>;
   version(): Promise<number>;

@@ -17,22 +17,21 @@ import type { RedisEntryStore, StoredEntry } from '../redis/entry-store.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { SchedulerKeys } from '../redis/keys.js';
 import type { ControlStore } from '../redis/control-store.js';
-import { awaitRuns, queueTriggers, readStop, setPaused } from '../operations/control-verbs.js';
-import type { EntryTarget } from '../operations/control-verbs.js';
+import { readStop } from '../operations/control-verbs.js';
+import { runVerb } from '../operations/door.js';
+import type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
+import type { Door } from '../operations/door.js';
 import { deleteEntry, putEntries } from '../operations/entry-verbs.js';
 import type { EntryStores } from '../operations/entry-verbs.js';
 import type { Operator } from '../operations/operator.js';
 import { scopedEntry } from '../operations/operator.js';
 import { parseGrants } from '../core/grants.js';
+import { selectorOrThrow } from '../core/label-selector.js';
 import type { Grant } from '../core/grants.js';
 import type { PlanStores } from '../operations/plan-verbs.js';
 import { auditTrail, entryHistory } from '../operations/read-verbs.js';
-import { deadLetterView } from '../control/dead-letter-view.js';
-import { discardDeadLetters, listDeadLetters, replayDeadLetters } from '../operations/dead-letter-verbs.js';
-import type { DeadLetterTarget, ScopeOf } from '../operations/dead-letter-verbs.js';
 import type { ScopedEntry } from '../core/grants.js';
-import type { LabelSelector } from '../core/label-selector.js';
-import type { DeadLetterPick, EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
+import type { EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
 import { backfillProgressOf, requestBackfill } from '../operations/backfill-verbs.js';
 import type { BackfillBody, BackfillDoor } from '../operations/backfill-verbs.js';
 import type { DeploymentDefinition } from '../control/deployment-definition.js';
@@ -73,15 +72,6 @@ export interface RedisConnectOptions {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
-
-async function selectorOf(text: string): Promise<LabelSelector> {
-  const { selectorOrThrow } = await import('../redis/entry-select.js');
-  return selectorOrThrow(text);
-}
-
-async function deadLetterTarget(target: DeadLetterPick): Promise<DeadLetterTarget> {
-  return typeof target === 'string' ? { id: target } : { selector: await selectorOf(target.selector) };
-}
 
 function record(stored: StoredEntry): EntryRecord {
   return {
@@ -175,7 +165,7 @@ class RedisTransport implements EntriesTransport {
 
   async list(options: { after?: string; limit?: number; selector?: string }): Promise<EntryRecord[]> {
     if (options.selector !== undefined && options.selector.trim() !== '') {
-      const { selectorOrThrow, selectedEntries } = await import('../redis/entry-select.js');
+      const { selectedEntries } = await import('../redis/entry-select.js');
       const selector = selectorOrThrow(options.selector);
       const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
       return (await this.call((store) => selectedEntries(store, selector, options.after, limit, DEFAULTS.ioChunk))).map(record);
@@ -240,49 +230,53 @@ class RedisTransport implements EntriesTransport {
     return inputs;
   }
 
-  async pause(target: { entry: string } | { selector: string } | { all: true }, paused: boolean, note: string | undefined) {
-    const control = await this.control();
-    const by = this.connection.by(note);
-    if ('all' in target) return this.call(() => setPaused(control, by, target, paused, Date.now()));
-    const targeted = await this.target(control, target);
-    return this.call(() => setPaused(control, by, targeted, paused, Date.now()));
-  }
-
-  async trigger(target: { entry: string } | { selector: string }, note: string | undefined, waitMs: number) {
-    const control = await this.control();
-    const targeted = await this.target(control, target);
-    const runs = await this.call(() => queueTriggers(control, this.connection.by(note), targeted, Date.now()));
-    const taken = await this.call(() => awaitRuns(control, runs, { waitMs, withdraw: true }));
-    if ('entry' in targeted && taken.length === 0)
-      return [{ entry: targeted.entry, taskId: runs[0]?.taskId ?? '', state: 'withdrawn' as const }];
-    return taken;
+  async invoke<V extends VerbName>(verb: V, input: VerbInput<V>, note: string | undefined): Promise<VerbAnswer<V>> {
+    const door = await this.door();
+    return this.call(() => runVerb(verb, door, this.connection.by(note), input));
   }
 
   /**
-   * An entry of the store or the leading config file (UNKNOWN_ENTRY else), or the store's entries a
-   * selector selects (NOTHING_SELECTED when none), with the owner and labels grants are decided on.
+   * The verbs' door here: an entry of the store or the leading config file (whose names its leader
+   * records; a config file's entry has no owner or labels here), the store's entries a selector
+   * selects, and a trigger no leader took in time withdrawn (its caller is told).
    */
-  private async target(control: ControlStore, target: { entry: string } | { selector: string }): Promise<EntryTarget> {
-    if ('entry' in target) {
-      const name = target.entry;
-      const stored = await this.call((store) => store.get(name));
-      // A config file's entry has no owner or labels here.
-      if (stored !== undefined) return { entry: name, scoped: [scopedEntry(stored.name, stored.entry)] };
-      if ((await this.call(() => control.leaderEntryNames()))?.includes(name) === true) return { entry: name, scoped: [] };
-      throw new BeatError(
-        ErrorCode.UnknownEntry,
-        `no entry ${shown(name)} in the store, nor in the leading config file (with no leader, or one of too many entries to name them, only the store's are known)`,
-      );
-    }
-    const { selectorOrThrow, selectedEntries } = await import('../redis/entry-select.js');
-    const selector = selectorOrThrow(target.selector);
-    const selected = await this.call((store) => selectedEntries(store, selector, undefined, Number.MAX_SAFE_INTEGER, DEFAULTS.ioChunk));
-    if (selected.length === 0)
-      throw new BeatError(
-        ErrorCode.NothingSelected,
-        `no entry of the store matches the selector ${shown(target.selector)}: nothing was done`,
-      );
-    return { selector: selector.text, entries: selected.map((e) => e.name), scoped: selected.map((e) => scopedEntry(e.name, e.entry)) };
+  private async door(): Promise<Door> {
+    const [control, { selectedEntries }] = await Promise.all([this.control(), import('../redis/entry-select.js')]);
+    const { store } = this.connection;
+    return {
+      control,
+      now: () => Date.now(),
+      entry: async (name) => {
+        const stored = await store.get(name);
+        if (stored !== undefined) return { entry: name, scoped: [scopedEntry(stored.name, stored.entry)] };
+        if ((await control.leaderEntryNames())?.includes(name) === true) return { entry: name, scoped: [] };
+        throw new BeatError(
+          ErrorCode.UnknownEntry,
+          `no entry ${shown(name)} in the store, nor in the leading config file (with no leader, or one of too many entries to name them, only the store's are known)`,
+        );
+      },
+      selector: (text) => selectorOrThrow(text),
+      selected: async (selector) =>
+        (await selectedEntries(store, selector, undefined, Number.MAX_SAFE_INTEGER, DEFAULTS.ioChunk)).map((e) =>
+          scopedEntry(e.name, e.entry),
+        ),
+      letterScope: async (letters) => {
+        // The store's entries the items name; a config file's entry, or one deleted since, has none here.
+        const scoped = new Map<string, ScopedEntry>();
+        for (const name of new Set(letters.map((l) => l.entry))) {
+          const stored = await store.get(name);
+          if (stored !== undefined) scoped.set(name, scopedEntry(stored.name, stored.entry));
+        }
+        // An entry of the leading config file runs too (with none known, not refused here: the
+        // leader refuses a run of an entry it does not have).
+        const leading = await control.leaderEntryNames();
+        return {
+          scopeOf: (name) => scoped.get(name),
+          runs: (name) => scoped.has(name) || leading === undefined || leading.includes(name),
+        };
+      },
+      withdrawUntaken: true,
+    };
   }
 
   async backfill(name: string, body: BackfillBody, waitMs: number) {
@@ -365,56 +359,6 @@ class RedisTransport implements EntriesTransport {
         ...(options.before === undefined ? {} : { before: options.before }),
       }),
     );
-  }
-
-  /** The items of the entries this client's grants may read; a selector selects on the store's entries (their owner and labels). */
-  async deadLetters(selectorText: string | undefined) {
-    const control = await this.control();
-    const selector = selectorText === undefined ? undefined : await selectorOf(selectorText);
-    const by = this.connection.by(undefined);
-    const scope = await this.call(async () => this.scopeOfDeadLetters(await control.deadLetters()));
-    return (await this.call(() => listDeadLetters(control, by, scope, selector))).map(deadLetterView);
-  }
-
-  /** Never withdrawn when not taken within `waitMs`: its item has left the list, so the run stays queued. */
-  async replayDeadLetters(target: DeadLetterPick, note: string | undefined, waitMs: number) {
-    const control = await this.control();
-    const by = this.connection.by(note);
-    const runs = await this.call(async () => {
-      const scope = await this.scopeOfDeadLetters(await control.deadLetters());
-      // An entry of the store, or of the leading config file (whose names its leader publishes; with
-      // none known, not refused here: the leader refuses a run of an entry it does not have).
-      const leading = await control.leaderEntryNames();
-      const runsNow = (name: string): boolean => scope(name) !== undefined || leading === undefined || leading.includes(name);
-      return replayDeadLetters(control, by, await deadLetterTarget(target), scope, Date.now(), runsNow);
-    });
-    const answers = await this.call(() => awaitRuns(control, runs, { waitMs, withdraw: false }));
-    return answers.map((a, i) => ({ id: runs[i]?.id ?? '', ...a }));
-  }
-
-  async discardDeadLetters(target: DeadLetterPick, note: string | undefined) {
-    const control = await this.control();
-    const by = this.connection.by(note);
-    const gone = await this.call(async () =>
-      discardDeadLetters(
-        control,
-        by,
-        await deadLetterTarget(target),
-        await this.scopeOfDeadLetters(await control.deadLetters()),
-        Date.now(),
-      ),
-    );
-    return gone.map(deadLetterView);
-  }
-
-  /** The owner and labels of the store's entries the items name (a config file's entry, or one deleted since, has none here). */
-  private async scopeOfDeadLetters(letters: readonly { readonly entry: string }[]): Promise<ScopeOf> {
-    const scoped = new Map<string, ScopedEntry>();
-    for (const name of new Set(letters.map((l) => l.entry))) {
-      const stored = await this.connection.store.get(name);
-      if (stored !== undefined) scoped.set(name, scopedEntry(stored.name, stored.entry));
-    }
-    return (name) => scoped.get(name);
   }
 
   async stop() {

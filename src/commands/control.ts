@@ -33,8 +33,12 @@ import { labelsText } from '../core/labels.js';
 import { nothingSelected, oneOrSelected, selectEntries, selected, selectorArg, selectorOption } from './selector-args.js';
 import { pushAll } from '../base/chunks.js';
 import { deploymentStopText } from '../control/deployment-stop.js';
-import { awaitRuns, queueTriggers, setPaused } from '../operations/control-verbs.js';
-import type { EntryTarget } from '../operations/control-verbs.js';
+import type { EntryPauseAnswer, SelectionPauseAnswer, StopAnswer } from '../operations/control-verbs.js';
+import { runVerb } from '../operations/door.js';
+import type { Door } from '../operations/door.js';
+import { scopeOf } from '../operations/operator.js';
+import type { ScopedEntry } from '../core/grants.js';
+import { selectorOrThrow } from '../core/label-selector.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -489,19 +493,9 @@ async function triggerCommand(
   const django = djangoOverride(io, undefined);
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
-    let target: EntryTarget;
-    if (selector !== undefined) {
-      const entries = await selectEntries(control, selector, django);
-      if (entries.length === 0) throw nothingSelected('trigger', selector);
-      await warnLeaderDiffers('trigger', control, io);
-      target = { selector: selector.text, entries: entries.map((e) => e.name) };
-    } else {
-      const entry = await requireEntry('trigger', control, positionals[0], django);
-      await requireLeaderHas('trigger', control, entry, io);
-      target = { entry };
-    }
-    const runs = await queueTriggers(control.control, control.audit(note), target, io.now());
-    const outcomes = await awaitRuns(control.control, runs, { waitMs: timeoutMs, withdraw: true });
+    const target = selector === undefined ? { entry: positionals[0] ?? '' } : { selector: selector.text };
+    const door = controlDoor('trigger', control, io, django);
+    const outcomes = await runVerb('trigger', door, control.audit(note), { target, waitMs: timeoutMs });
     for (const run of outcomes) {
       if (run.state === 'published') io.out(`triggered ${run.entry}: task id ${run.taskId}`);
       else if (run.state === 'refused') io.err(`beat trigger: the leader refused the manual run of "${run.entry}": ${run.refusal ?? ''}`);
@@ -527,6 +521,41 @@ async function warnLeaderDiffers(command: string, control: Control, io: Io): Pro
   if (mismatch !== undefined) io.err(`beat ${command}: WARNING: ${mismatch.message}`);
 }
 
+/**
+ * The control verbs' door on the CLI: an entry of the config file or a runtime source (the leader
+ * must have it: a leader running another config is named, not refused), the entries a selector
+ * selects among them all (a source that cannot be read fails it: a bulk action must not act on
+ * part of what its selector means), and a run no leader took in time withdrawn (exit 1).
+ * `strictLetters`: the dead letters' entries read as strictly (a replay or discard of a selection).
+ */
+export function controlDoor(command: string, control: Control, io: Io, django?: BrokerOverride, strictLetters = false): Door {
+  return {
+    control: control.control,
+    now: () => io.now(),
+    entry: async (name) => {
+      // No name (or an empty one) is asked for: "which entry?".
+      const entry = await requireEntry(command, control, name === '' ? undefined : name, django);
+      await requireLeaderHas(command, control, entry, io);
+      return { entry };
+    },
+    selector: (text) => selectorOrThrow(text),
+    selected: async (selector) => {
+      const entries = await selectEntries(control, selector, django);
+      if (entries.length === 0) throw nothingSelected(command, selector);
+      await warnLeaderDiffers(command, control, io);
+      return entries.map(scopeOf);
+    },
+    letterScope: async () => {
+      const view = await readControlView(control, undefined);
+      if (strictLetters) throwFailures(view);
+      const byName = new Map<string, ScopedEntry>();
+      for (const e of [...control.config.entries, ...view.entries]) byName.set(e.name, { name: e.name, labels: e.labels });
+      return { scopeOf: (name) => byName.get(name), runs: (name) => byName.has(name) };
+    },
+    withdrawUntaken: true,
+  };
+}
+
 /** `beat pause --all` / `beat resume --all`: the deployment-wide stop set or lifted. */
 export function allConflict(verb: 'pause' | 'resume', entry: string | undefined, selector: string | undefined): BeatError | undefined {
   if (entry === undefined && selector === undefined) return undefined;
@@ -545,7 +574,7 @@ async function pauseOrResumeAll(
 ): Promise<ExitCode> {
   const control = await openControl(io, values.config, values.broker);
   try {
-    const answer = await setPaused(control.control, control.audit(note), { all: true }, verb === 'pause', io.now());
+    const answer = (await runVerb(verb, controlDoor(verb, control, io), control.audit(note), { target: { all: true } })) as StopAnswer;
     const name = control.config.name;
     if (answer.stopped !== null) {
       const text = deploymentStopText(answer.stopped);
@@ -583,22 +612,19 @@ async function pauseOrResume(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   const pausing = verb === 'pause';
   try {
+    const door = controlDoor(verb, control, io, django);
     if (selector !== undefined) {
-      const entries = await selectEntries(control, selector, django);
-      if (entries.length === 0) throw nothingSelected(verb, selector);
-      await warnLeaderDiffers(verb, control, io);
-      const names = entries.map((e) => e.name);
-      const answer = await setPaused(control.control, control.audit(note), { selector: selector.text, entries: names }, pausing, io.now());
-      const { changed } = answer;
+      const answer = (await runVerb(verb, door, control.audit(note), { target: { selector: selector.text } })) as SelectionPauseAnswer;
+      const { changed, entries: names } = answer;
       io.out(
         `${pausing ? 'paused' : 'resumed'} ${changed.length} of ${names.length} entries -l ${selector.text}${changed.length > 0 ? `: ${changed.join(', ')}` : ''}${changed.length < names.length ? ` (the other ${names.length - changed.length} already were ${pausing ? 'paused' : 'active'})` : ''}`,
       );
       return ExitCode.Ok;
     }
-    const entry = await requireEntry(verb, control, positionals[0], django);
-    await requireLeaderHas(verb, control, entry, io);
-    const answer = await setPaused(control.control, control.audit(note), { entry }, pausing, io.now());
-    io.out(answer.changed ? `${pausing ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${pausing ? 'paused' : 'active'}`);
+    const { entry, changed } = (await runVerb(verb, door, control.audit(note), {
+      target: { entry: positionals[0] ?? '' },
+    })) as EntryPauseAnswer;
+    io.out(changed ? `${pausing ? 'paused' : 'resumed'} ${entry}` : `${entry} was already ${pausing ? 'paused' : 'active'}`);
     return ExitCode.Ok;
   } catch (error) {
     throw control.failure(verb, error);

@@ -6,35 +6,18 @@
  */
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { NOTE_MAX_CHARS, noteProblem } from '../base/note-text.js';
-import type { ScopedEntry } from '../core/grants.js';
 import type { LabelSelector } from '../core/label-selector.js';
-import { deadLetterView } from '../control/dead-letter-view.js';
-import { awaitRuns } from '../operations/control-verbs.js';
-import { discardDeadLetters, listDeadLetters, replayDeadLetters } from '../operations/dead-letter-verbs.js';
-import type { DeadLetterTarget, ScopeOf } from '../operations/dead-letter-verbs.js';
+import { runVerb } from '../operations/door.js';
+import type { DeadLetterPick } from '../operations/door.js';
+import { controlDoor } from './control.js';
 import { leaf } from './command-spec.js';
 import type { Command, OptionHelps } from './command-spec.js';
 import { redisOptions, withControl } from './control-open.js';
-import type { Control } from './control-open.js';
 import { ExitCode } from './io.js';
 import type { Io } from './io.js';
 import { parseCount } from './args.js';
 import { selectorArg, selectorOption } from './selector-args.js';
 import { renderTable } from './table.js';
-
-/**
- * The entries in force (the config file's, then the runtime sources'), by name, with their labels:
- * what -l selects on. `strict`: a source that cannot be read fails it (a bulk action must not act on
- * part of what its selector means).
- */
-async function scopeIn(control: Control, strict = false): Promise<ScopeOf & { readonly runs: (entry: string) => boolean }> {
-  const { readControlView, throwFailures } = await import('./runtime-view.js');
-  const view = await readControlView(control, undefined);
-  if (strict) throwFailures(view);
-  const byName = new Map<string, ScopedEntry>();
-  for (const e of [...control.config.entries, ...view.entries]) byName.set(e.name, { name: e.name, labels: e.labels });
-  return Object.assign((name: string) => byName.get(name), { runs: (name: string) => byName.has(name) });
-}
 
 const listSpec = leaf({
   name: 'dead-letter list',
@@ -123,7 +106,7 @@ function noteOf(verb: string, text: string | undefined): string | undefined {
 }
 
 /** ID, or --all with -l: exactly one of the two. */
-function targetOf(verb: string, id: string | undefined, all: boolean | undefined, selector: LabelSelector | undefined): DeadLetterTarget {
+function targetOf(verb: string, id: string | undefined, all: boolean | undefined, selector: LabelSelector | undefined): DeadLetterPick {
   const usage = `give a dead letter's ID (beat dead-letter list shows them), or --all -l SELECTOR`;
   if (id !== undefined) {
     if (all === true || selector !== undefined)
@@ -135,14 +118,15 @@ function targetOf(verb: string, id: string | undefined, all: boolean | undefined
     throw new BeatError(ErrorCode.Usage, `beat dead-letter ${verb}: ${selector === undefined ? 'no ID' : '-l without --all'}; ${usage}`);
   if (selector === undefined)
     throw new BeatError(ErrorCode.Usage, `beat dead-letter ${verb}: --all needs -l SELECTOR (the items whose entry it selects)`);
-  return { selector };
+  return { selector: selector.text };
 }
 
 async function listCommand(values: { config?: string; broker?: string; json?: boolean; selector?: string }, io: Io): Promise<ExitCode> {
   const selector = selectorArg('dead-letter list', values.selector);
   return withControl(io, 'dead-letter list', values, async (control) => {
-    const letters = await listDeadLetters(control.control, {}, await scopeIn(control), selector);
-    const views = letters.map(deadLetterView);
+    const views = await runVerb('deadLetters', controlDoor('dead-letter list', control, io), control.audit(undefined), {
+      selector: selector?.text,
+    });
     if (values.json === true) {
       io.out(JSON.stringify(views, null, 2));
       return ExitCode.Ok;
@@ -170,13 +154,11 @@ async function replayCommand(
   const target = targetOf('replay', positionals[0], values.all, selectorArg('dead-letter replay', values.selector));
   const timeoutMs = (values.timeout === undefined ? 10 : parseCount('dead-letter replay', '--timeout', values.timeout, 1, 300)) * 1000;
   return withControl(io, 'dead-letter replay', values, async (control) => {
-    const scope = await scopeIn(control, 'selector' in target);
-    const runs = await replayDeadLetters(control.control, control.audit(note), target, scope, io.now(), scope.runs);
+    const door = controlDoor('dead-letter replay', control, io, undefined, 'selector' in target);
     // Never withdrawn: the items have left the list, so the runs are the only record of them.
-    const outcomes = await awaitRuns(control.control, runs, { waitMs: timeoutMs, withdraw: false });
-    const idOf = new Map(runs.map((r) => [r.taskId, r.id]));
+    const outcomes = await runVerb('replay', door, control.audit(note), { target, waitMs: timeoutMs });
     for (const run of outcomes) {
-      const id = idOf.get(run.taskId) ?? '';
+      const { id } = run;
       if (run.state === 'published') io.out(`replayed ${id} (${run.entry}): task id ${run.taskId}`);
       else if (run.state === 'refused')
         io.err(
@@ -199,13 +181,8 @@ async function discardCommand(
   const note = noteOf('discard', values.note);
   const target = targetOf('discard', positionals[0], values.all, selectorArg('dead-letter discard', values.selector));
   return withControl(io, 'dead-letter discard', values, async (control) => {
-    const gone = await discardDeadLetters(
-      control.control,
-      control.audit(note),
-      target,
-      await scopeIn(control, 'selector' in target),
-      io.now(),
-    );
+    const door = controlDoor('dead-letter discard', control, io, undefined, 'selector' in target);
+    const gone = await runVerb('discard', door, control.audit(note), { target });
     for (const d of gone) io.out(`discarded ${d.id} (${d.entry})`);
     return ExitCode.Ok;
   });

@@ -7,6 +7,7 @@
  * values follow the label rules (labels.ts). Kubernetes' numeric `>`/`<` is not taken (labels here
  * are names, not numbers): it is refused with the alternatives. Pure.
  */
+import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { labelKeyProblem, labelValueProblem } from './labels.js';
 import type { Labels } from './labels.js';
 
@@ -219,4 +220,11 @@ export function selects(selector: LabelSelector, labels: Labels | undefined): bo
     }
   }
   return true;
+}
+
+/** A selector's text, parsed; one that does not parse is a BeatError (USAGE, or the door's `code`) naming the character. */
+export function selectorOrThrow(text: string, code: ErrorCode = ErrorCode.Usage): LabelSelector {
+  const parsed = parseSelector(text);
+  if (parsed.ok) return parsed.selector;
+  throw new BeatError(code, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
 }

@@ -19,9 +19,15 @@ import { VERSION } from '../base/version.js';
 import { deploymentGrant, grantFor } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
 import { entrySeriesOnly } from '../observe/entry-series.js';
-import { BODY_SCHEMAS, NOTE_BODY, PLAN_BODY, ROUTES, SELECTED_BODY, TRIGGER_BODY, planHorizonMs } from './api-routes.js';
+import { BODY_SCHEMAS, PLAN_BODY, ROUTES, planHorizonMs } from './api-routes.js';
+import { VERB_BODIES, VERB_ROUTES, stillQueued } from '../operations/verb-routes.js';
+import { runVerb } from '../operations/door.js';
+import type { VerbRoute } from '../operations/verb-routes.js';
+import type { DeadLetterPick, VerbTarget } from '../operations/door.js';
+import type { TriggerAnswer } from '../operations/control-verbs.js';
+import { selectorOrThrow } from '../core/label-selector.js';
 import type { RouteAccess } from './api-routes.js';
-import type { ApiEnv, ControlVerb, HttpHandlers, PlanRequest } from './api-ports.js';
+import type { ApiEnv, HttpHandlers, PlanRequest } from './api-ports.js';
 import { authorizeMetrics, authorizeRead, authorizeWrite, callerOf, challenge } from './auth.js';
 import type { Caller, HttpAccess } from './auth.js';
 import { plain, reply } from './answers.js';
@@ -115,12 +121,12 @@ export const API_BODY_MAX_BYTES = 4 * 1024 * 1024;
 /** A body of at most a note: `{"note": TEXT}`. */
 const NOTE_BODY_MAX_BYTES = 4096;
 
-/** The bodies of the control verbs: a note, and on a selection its `count`, on an entry's trigger its `waitMs`. */
-const CONTROL_BODIES = {
-  note: { schema: NOTE_BODY, shape: '{"note"?: TEXT}' },
-  selected: { schema: SELECTED_BODY, shape: '{"note"?: TEXT, "count"?: N}' },
-  trigger: { schema: TRIGGER_BODY, shape: '{"note"?: TEXT, "waitMs"?: MS}' },
-} as const;
+/** The shapes of the verbs' bodies (operations/verbs.ts VERB_BODIES), as a refusal names them. */
+const BODY_SHAPES: Readonly<Record<keyof typeof VERB_BODIES, string>> = {
+  Note: '{"note"?: TEXT}',
+  Selected: '{"note"?: TEXT, "count"?: N}',
+  Trigger: '{"note"?: TEXT, "waitMs"?: MS}',
+};
 
 /**
  * A control verb's body: its note (the body's `note` when a JSON body is sent, or the X-Beat-Note
@@ -130,13 +136,13 @@ const CONTROL_BODIES = {
 async function controlBody(
   req: IncomingMessage,
   path: string,
-  kind: keyof typeof CONTROL_BODIES,
+  kind: keyof typeof VERB_BODIES,
 ): Promise<{ note?: string; count?: number; waitMs?: number }> {
   const header = noteOf(req);
   const hasBody = req.headers['content-type'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (!hasBody) return header === undefined ? {} : { note: header };
-  const { schema, shape } = CONTROL_BODIES[kind];
-  const parsed = schema.safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
+  const shape = BODY_SHAPES[kind];
+  const parsed = VERB_BODIES[kind].safeParse(await readJsonBody(req, NOTE_BODY_MAX_BYTES, 1));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const what =
@@ -317,17 +323,6 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       return reply(answer.status, body, answer.headers);
     }
   };
-  const act = async (c: Ctx, by: Caller, verb: ControlVerb, target: { entry: string } | { selector: string } | { all: true }) => {
-    const kind = 'selector' in target ? 'selected' : verb === 'trigger' && 'entry' in target ? 'trigger' : 'note';
-    const { note, ...asked } = await controlBody(c.env.incoming, c.req.path, kind);
-    const answer = await control().act(verb, { ...target, ...asked }, { ...by, note });
-    const all = 'all' in target;
-    logger.info(
-      { event: EVENTS.apiWrite, who: by.who, outcome: all ? `${verb}-all` : verb, ...target },
-      all ? 'deployment-wide stop changed' : `API ${verb}`,
-    );
-    return reply(answer.status, answer.body);
-  };
   const plan = async (c: Ctx, by: Caller, apply: boolean): Promise<Response> => {
     const plans = handlers.plans ?? notServed('plans');
     const req = c.env.incoming;
@@ -348,48 +343,35 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
   };
 
   const verbs: Record<string, RouteHandler> = {};
-  for (const verb of ['pause', 'resume', 'trigger'] as const) {
-    verbs[`POST /api/entries/{name}/${verb}`] = (c, by) => act(c, by, verb, { entry: c.req.param('name') ?? '' });
-    verbs[`POST /api/selected/${verb}`] = (c, by) => {
-      const selector = c.req.query('selector');
-      if (selector === undefined || selector.trim() === '')
-        throw new ApiError(
-          ErrorCode.ApiBadRequest,
-          'selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every entry)',
-        );
-      return act(c, by, verb, { selector });
+  for (const route of VERB_ROUTES) verbs[`${route.method.toUpperCase()} ${route.path}`] = (c, by) => serveVerb(c, by, route);
+  /** A route of the verb table: its target and body made the verb's input, its answer the body's (202 while a run waits for the leader). */
+  const serveVerb = async (c: Ctx, by: Caller, route: VerbRoute): Promise<Response> => {
+    const door = handlers.door ?? notServed('the control verbs');
+    const { target, selector } = verbTarget(c, route);
+    const { note, count, ...asked } = route.body === undefined ? {} : await controlBody(c.env.incoming, c.req.path, route.body);
+    const input = {
+      ...(route.waitMs === undefined ? {} : { waitMs: route.waitMs }),
+      ...asked,
+      ...(selector === undefined ? {} : { selector }),
+      ...(target === undefined ? {} : { target: count === undefined ? target : { ...target, count } }),
     };
-  }
-
-  const deadLetterAct = async (c: Ctx, by: Caller, verb: 'replay' | 'discard', target: { id: string } | { selector: string }) => {
-    const served = control();
-    if (served.deadLetterAct === undefined) return notServed('the dead-letter verbs');
-    const { note } = await controlBody(c.env.incoming, c.req.path, 'note');
-    const answer = await served.deadLetterAct(verb, target, { ...by, note });
-    logger.info({ event: EVENTS.apiWrite, who: by.who, outcome: `dead-letter-${verb}`, ...target }, `API dead-letter ${verb}`);
-    return reply(answer.status, answer.body);
+    const answer: unknown = await runVerb(route.verb, door, { ...by, note }, input as never);
+    if (route.method !== 'get') {
+      const outcome = route.target === 'all' ? `${route.verb}-all` : route.verb;
+      logger.info({ event: EVENTS.apiWrite, who: by.who, outcome, ...target }, `API ${outcome}`);
+    }
+    const runs = answer as readonly TriggerAnswer[];
+    // A selection's trigger is answered as before its runs were too: its selector, entries and task ids.
+    const queued =
+      route.verb === 'trigger' && target !== undefined && 'selector' in target
+        ? { selector: selectorOrThrow(target.selector).text, entries: runs.map((r) => r.entry), taskIds: runs.map((r) => r.taskId) }
+        : {};
+    const body = route.one === true ? runs[0] : route.field === undefined ? answer : { ...queued, [route.field]: answer };
+    return reply(stillQueued(answer) ? 202 : 200, body);
   };
-  for (const verb of ['replay', 'discard'] as const) {
-    verbs[`POST /api/dead-letters/{id}/${verb}`] = (c, by) => deadLetterAct(c, by, verb, { id: c.req.param('id') ?? '' });
-    verbs[`POST /api/dead-letters/${verb}`] = (c, by) => {
-      const selector = c.req.query('selector');
-      if (selector === undefined || selector.trim() === '')
-        throw new ApiError(
-          ErrorCode.ApiBadRequest,
-          `selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every item); one item is POST /api/dead-letters/ID/${verb}`,
-        );
-      return deadLetterAct(c, by, verb, { selector });
-    };
-  }
 
   return {
     ...verbs,
-    'GET /api/dead-letters': async (c, by) => {
-      const served = control();
-      if (served.deadLetters === undefined) return notServed('the dead-letter list');
-      const selector = c.req.query('selector');
-      return reply(200, { deadLetters: await served.deadLetters(selector === undefined || selector === '' ? undefined : selector, by) });
-    },
     'GET /healthz': (c) => probe(c, false),
     'GET /readyz': (c) => probe(c, true),
     'GET /metrics': async (_c, by) => {
@@ -483,8 +465,6 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       return reply(200, { entry, runs: await control().history(entry, whole(c.req.query('limit'), DEFAULTS.runHistoryLength), by) });
     },
     'GET /api/stop': async () => reply(200, { stopped: (await control().stop()) ?? null }),
-    'PUT /api/stop': (c, by) => act(c, by, 'pause', { all: true }),
-    'DELETE /api/stop': (c, by) => act(c, by, 'resume', { all: true }),
     'POST /api/plan': (c, by) => plan(c, by, false),
     'POST /api/apply': (c, by) => plan(c, by, true),
     'GET /api/audit': async (c, by) => {
@@ -503,6 +483,34 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       return reply(200, { events, ...(events.length === asked.limit && last !== undefined ? { next: last.id } : {}) });
     },
   };
+}
+
+/**
+ * The target a verb's route names: the entry or dead letter of its path, the selection of its
+ * `?selector=` (required: a blank one would select everything), or the whole deployment; a list's
+ * optional `?selector=`.
+ */
+function verbTarget(c: Ctx, route: VerbRoute): { target?: VerbTarget | DeadLetterPick; selector?: string } {
+  const selector = c.req.query('selector');
+  switch (route.target) {
+    case 'entry':
+      return { target: { entry: c.req.param('name') ?? '' } };
+    case 'id':
+      return { target: { id: c.req.param('id') ?? '' } };
+    case 'all':
+      return { target: { all: true } };
+    case 'none':
+      return selector === undefined || selector === '' ? {} : { selector };
+    case 'selection':
+      if (selector === undefined || selector.trim() === '')
+        throw new ApiError(
+          ErrorCode.ApiBadRequest,
+          route.path.startsWith('/api/dead-letters/')
+            ? `selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every item); one item is POST /api/dead-letters/ID/${route.verb}`
+            : 'selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every entry)',
+        );
+      return { target: { selector } };
+  }
 }
 
 function notServed(what: string): never {

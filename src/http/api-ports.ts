@@ -9,7 +9,7 @@ import type { ConfigProblem } from '../base/errors.js';
 import type { BeatMetrics } from '../observe/metrics.js';
 import type { Grant, ScopedEntry } from '../core/grants.js';
 import type { AuditEventView } from '../control/audit-event-view.js';
-import type { DeadLetterView } from '../control/dead-letter-view.js';
+import type { Door } from '../operations/door.js';
 import type { EntryView } from '../control/entry-view-schema.js';
 import type { Caller, HttpAccess } from './auth.js';
 
@@ -76,37 +76,11 @@ export interface EntriesHandlers {
   backfillProgress?(name: string, id: string, by: Caller): Promise<{ status: number; body: unknown }>;
 }
 
-export type ControlVerb = 'pause' | 'resume' | 'trigger';
-
 export interface ControlHandlers {
-  /**
-   * The verb on one entry, on what `selector` (its text) selects, or (pause, resume) on the whole
-   * deployment: the status and body to answer. `count`: the number of entries the caller confirmed
-   * (the dashboard's dialog); another number selected now is SELECTION_CHANGED, nothing done.
-   */
-  act(
-    verb: ControlVerb,
-    target:
-      | { readonly entry: string; readonly waitMs?: number }
-      | { readonly selector: string; readonly count?: number }
-      | { readonly all: true },
-    by: Caller & { readonly note: string | undefined },
-  ): Promise<{ status: number; body: unknown }>;
   /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
   stop(): Promise<unknown>;
   /** An entry's last slots, newest first, each with its attempts (control/slot-view.ts; UNKNOWN_ENTRY when no entry of that name runs, or the caller may not read it). */
   history(entry: string, limit: number, by: Caller): Promise<unknown>;
-  /** The dead-letter list (issue 70) as the caller may read it, oldest first; with `selector`, the items whose entry it selects. */
-  deadLetters?(selector: string | undefined, by: Caller): Promise<readonly DeadLetterView[]>;
-  /**
-   * Replays or discards one dead letter, or every one whose entry `selector` selects (operations/
-   * dead-letter-verbs.ts): the status and body to answer. DEAD_LETTER_NOT_FOUND (404), FORBIDDEN (403).
-   */
-  deadLetterAct?(
-    verb: 'replay' | 'discard',
-    target: { readonly id: string } | { readonly selector: string },
-    by: Caller & { readonly note: string | undefined },
-  ): Promise<{ status: number; body: unknown }>;
 }
 
 /** A plan request's fields, checked for their types (the handlers check the entries and the owner's name). */
@@ -154,8 +128,10 @@ export interface HttpHandlers {
   readonly entries?: EntriesHandlers;
   /** POST /api/plan and /api/apply; without them, 404. */
   readonly plans?: PlanHandlers;
-  /** Pause, resume and trigger of an entry, a selection or (/api/stop) the deployment, and an entry's history; without them, 404. */
+  /** The stop's read and an entry's history; without them, 404. */
   readonly control?: ControlHandlers;
+  /** Where the verb table's routes (operations/verbs.ts: pause, resume, trigger, the dead letters) act; without it, 404. */
+  readonly door?: Door;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;
   /**

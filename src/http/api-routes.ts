@@ -13,8 +13,9 @@ import { ErrorCode } from '../base/errors.js';
 import { OVERLAP_POLICIES, entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 import { auditPageSchema } from '../control/audit-event-view.js';
-import { deadLetterViewSchema } from '../control/dead-letter-view.js';
 import { slotViewSchema } from '../control/entry-view-schema.js';
+import { VERB_BODIES, VERB_ROUTES, waitMs } from '../operations/verb-routes.js';
+import type { VerbRoute } from '../operations/verb-routes.js';
 
 /**
  * Who may call a route: anyone (the probes), readers (a token, the dashboard's session, or trusted
@@ -48,37 +49,9 @@ export const errorSchema = z.object({
   errorId: z.string().optional().describe('a 500: the id of its log line (beat.http.error)'),
 });
 
-const noteBody = z.object({ note: z.string().optional().describe('why (one line), kept by the audit trail') }).strict();
-
-/** How long the server waits for the leader to `what` before it answers 202 (the request left queued), ms. */
-const waitMs = (what: string) =>
-  z
-    .number()
-    .int()
-    .min(0)
-    .max(DEFAULTS.dashboardTriggerWaitMs)
-    .optional()
-    .describe(`how long to wait for the leader to ${what} before answering 202, ms (${DEFAULTS.dashboardTriggerWaitMs})`);
-
-/** `{"note"?: TEXT, "waitMs"?: MS}`, the body of an entry's trigger. */
-export const TRIGGER_BODY = noteBody.extend({ waitMs: waitMs('publish the run') }).strict();
 const entriesMap = z.record(z.string(), entrySchema);
+const note = VERB_BODIES.Note.shape.note;
 
-const selectedBody = noteBody
-  .extend({
-    count: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
-      .describe('the number of entries the confirmation named: another number selected now is 409 SELECTION_CHANGED, nothing done'),
-  })
-  .strict();
-
-/** `{"note"?: TEXT}`, the body of a control verb, checked by api-app.ts. */
-export const NOTE_BODY = noteBody;
-/** `{"note"?: TEXT, "count"?: N}`, the body of a verb on a selection. */
-export const SELECTED_BODY = selectedBody;
 /** A plan's body as api-app.ts checks it: its entries are the store's to check (ENTRY_INVALID naming each place). */
 export const PLAN_BODY = z.object({
   owner: z.string().describe("the owner's name: the entries it holds are the plan's to add, change and remove"),
@@ -105,7 +78,7 @@ const backfillBody = z
       .max(DEFAULTS.backfillLimitMax)
       .optional()
       .describe(`at most this many slots (${DEFAULTS.backfillLimit})`),
-    note: z.string().optional().describe('why (one line), kept by the audit trail'),
+    note,
     unrecorded: z.boolean().optional().describe('also publish the slots before the record starts, which may have run (docs/outcomes.md)'),
     overlap: z
       .enum(['allowAll', ...OVERLAP_POLICIES.filter((p) => p !== 'allow')])
@@ -163,9 +136,7 @@ export const BODY_SCHEMAS = {
   Entry: entrySchema,
   Entries: entriesMap,
   Plan: PLAN_BODY.extend({ entries: entriesMap }),
-  Note: noteBody,
-  Selected: selectedBody,
-  Trigger: TRIGGER_BODY,
+  ...VERB_BODIES,
   Backfill: backfillBody,
 } as const;
 
@@ -173,9 +144,6 @@ export const BODY_SCHEMAS = {
 function jsonBody(schema: keyof typeof BODY_SCHEMAS, description: string, required = true) {
   return { required, description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } };
 }
-
-/** A control verb's body: a note, or none (X-Beat-Note instead). */
-const noteOnly = jsonBody('Note', 'the note, or none (X-Beat-Note)', false);
 
 const json = (description: string) => ({ description, content: { 'application/json': { schema: z.unknown() } } });
 const text = (description: string) => ({ description, content: { 'text/plain': { schema: z.string() } } });
@@ -191,6 +159,8 @@ const named = z.object({ name: z.string().describe('the entry name, percent-enco
 interface Declared {
   readonly route: ReturnType<typeof createRoute>;
   readonly access: RouteAccess;
+  /** A verb's route: served by the verb table's one handler. */
+  readonly verb?: VerbRoute;
 }
 
 function declare(
@@ -206,7 +176,35 @@ function declare(
   return { access, route: createRoute({ method, path, summary, request, responses }) };
 }
 
-const controlVerbs = ['pause', 'resume', 'trigger'] as const;
+/** The path parameter each kind of a verb's target names, and its query. */
+const VERB_REQUESTS = {
+  entry: { params: named },
+  selection: { query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }) },
+  all: {},
+  id: { params: z.object({ id: z.string().describe("the dead letter's id") }) },
+  none: {
+    query: z.object({ selector: z.string().optional().describe("only the items whose entry's labels it selects, such as team=billing") }),
+  },
+} as const;
+
+const BODY_TEXTS = {
+  Note: 'the note, or none (X-Beat-Note)',
+  Selected: 'the note and the count confirmed, or none',
+  Trigger: 'the note and how long to wait, or none (X-Beat-Note)',
+} as const;
+
+/** A route of the verb table (operations/verbs.ts), as the document and the router take it. */
+function verbRouteOf(verb: VerbRoute): Declared {
+  const request = {
+    ...VERB_REQUESTS[verb.target],
+    ...(verb.body === undefined ? {} : { body: jsonBody(verb.body, BODY_TEXTS[verb.body], false) }),
+  };
+  const ok =
+    verb.answer === undefined
+      ? json('the answer')
+      : { description: 'the answer', content: { 'application/json': { schema: verb.answer } } };
+  return { ...declare(verb.method === 'get' ? 'read' : 'write', verb.method, verb.path, verb.summary, request, ok), verb };
+}
 
 /** The routes in the order they are matched (a fixed path before a parameter in the same place). */
 export const ROUTES = [
@@ -260,12 +258,7 @@ export const ROUTES = [
       content: { 'application/json': { schema: z.object({ entry: z.string(), runs: z.array(slotViewSchema) }) } },
     },
   ),
-  ...controlVerbs.map((verb) =>
-    declare('write', 'post', `/api/entries/{name}/${verb}`, `${verb} one entry`, {
-      params: named,
-      body: verb === 'trigger' ? jsonBody('Trigger', 'the note and how long to wait, or none (X-Beat-Note)', false) : noteOnly,
-    }),
-  ),
+  ...VERB_ROUTES.map(verbRouteOf),
   declare('write', 'post', '/api/entries/{name}/backfill', "fires an entry's slots of a past window (docs/runtime-entries.md)", {
     params: named,
     body: jsonBody('Backfill', 'the window and how'),
@@ -287,55 +280,7 @@ export const ROUTES = [
     { description: 'deleted' },
     '204',
   ),
-  ...controlVerbs.map((verb) =>
-    declare('write', 'post', `/api/selected/${verb}`, `${verb} the entries a label selector selects`, {
-      query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }),
-      body: jsonBody('Selected', 'the note and the count confirmed, or none', false),
-    }),
-  ),
-  declare(
-    'read',
-    'get',
-    '/api/dead-letters',
-    'the dead-letter list, oldest first: the slots that failed for good, of the entries the caller may read',
-    {
-      query: z.object({ selector: z.string().optional().describe("only the items whose entry's labels it selects, such as team=billing") }),
-    },
-    {
-      description: 'the items',
-      content: { 'application/json': { schema: z.object({ deadLetters: z.array(deadLetterViewSchema) }) } },
-    },
-  ),
-  ...(['replay', 'discard'] as const).map((verb) =>
-    declare(
-      'write',
-      'post',
-      `/api/dead-letters/${verb}`,
-      `${verb === 'replay' ? 'replays' : 'discards'} every dead letter whose entry a label selector selects (the operate grant on all of them, or nothing is done)`,
-      {
-        query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }),
-        body: noteOnly,
-      },
-    ),
-  ),
-  ...(['replay', 'discard'] as const).map((verb) =>
-    declare(
-      'write',
-      'post',
-      `/api/dead-letters/{id}/${verb}`,
-      verb === 'replay'
-        ? "publishes a dead letter again, once: a manual run of its slot's message through the leader (202 while queued)"
-        : 'removes a dead letter without running it',
-      { params: z.object({ id: z.string().describe("the dead letter's id") }), body: noteOnly },
-    ),
-  ),
   declare('read', 'get', '/api/stop', 'the deployment-wide stop, or null'),
-  declare('write', 'put', '/api/stop', 'stops the whole deployment (beat pause --all)', {
-    body: noteOnly,
-  }),
-  declare('write', 'delete', '/api/stop', 'lifts the deployment-wide stop (beat resume --all)', {
-    body: noteOnly,
-  }),
   declare(
     'write',
     'post',

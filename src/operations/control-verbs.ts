@@ -61,34 +61,6 @@ export type StopAnswer =
 export type PauseAnswer = EntryPauseAnswer | SelectionPauseAnswer | StopAnswer;
 
 /** Pauses (`paused` true) or resumes an entry, a selection, or the deployment (its stop set or lifted). */
-export function setPaused(
-  control: ControlStores,
-  by: Operator,
-  target: Extract<EntryTarget, { readonly entry: string }>,
-  paused: boolean,
-  nowMs: number,
-): Promise<EntryPauseAnswer>;
-export function setPaused(
-  control: ControlStores,
-  by: Operator,
-  target: Extract<EntryTarget, { readonly selector: string }>,
-  paused: boolean,
-  nowMs: number,
-): Promise<SelectionPauseAnswer>;
-export function setPaused(
-  control: ControlStores,
-  by: Operator,
-  target: { readonly all: true },
-  paused: boolean,
-  nowMs: number,
-): Promise<StopAnswer>;
-export function setPaused(
-  control: ControlStores,
-  by: Operator,
-  target: ControlTarget,
-  paused: boolean,
-  nowMs: number,
-): Promise<PauseAnswer>;
 export async function setPaused(
   control: ControlStores,
   by: Operator,

@@ -3,18 +3,10 @@
  * `list({ selector })`: what `GET /api/entries?selector=` and `beat entries list -l` select (an
  * entry that does not run has no labels to select by).
  */
-import { BeatError, ErrorCode, shown } from '../base/errors.js';
-import { parseSelector, selectorProblemText, selects } from '../core/label-selector.js';
+import { selects } from '../core/label-selector.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { storedLabels } from '../core/labels.js';
 import type { RedisEntryStore, StoredEntry } from './entry-store.js';
-
-/** A selector's text, parsed; one that does not parse is a USAGE error naming the character. */
-export function selectorOrThrow(text: string): LabelSelector {
-  const parsed = parseSelector(text);
-  if (parsed.ok) return parsed.selector;
-  throw new BeatError(ErrorCode.Usage, `selector ${shown(text)}: ${selectorProblemText(parsed.problem)}`);
-}
 
 /**
  * Up to `limit` entries after `after` that `selector` selects, reading the store a page at a time

@@ -123,7 +123,7 @@ export async function startHttp(
         now: () => options.clock.now(),
         audit: options.audit,
       }),
-      control: controlHandlers({
+      ...controlHandlers({
         control: reads.control,
         runs: reads.runs,
         findEntry: entryNamedIn(options.inForce, options.catalog),

@@ -32,6 +32,8 @@ let url: string;
 let config: string;
 let base: string;
 let client: Entries;
+/** The client through /api with the token. */
+let apiClient: Entries;
 let beatLog: () => string;
 /** The one `beat run`: it leads, and serves /api and the dashboard. */
 let beat: BeatProcess;
@@ -73,6 +75,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${await httpPortOf(beat)}`;
   session = await logIn();
   client = await Entries.connect({ url, deployment: NAME, who: 'client-test' });
+  apiClient = await Entries.connect({ api: base, token: TOKEN });
   // Two runtime entries a selector selects (the client selects among the store's entries).
   await client.setMany({
     s1: { task: 't.s1', schedule: 3600, labels: { team: 'billing' } },
@@ -90,6 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
+  await apiClient?.close();
   await fleet.killAll();
   redis?.disconnect();
   await server?.stop();
@@ -173,10 +177,29 @@ const DOORS: Record<string, { who: () => string; run: (verb: Verb, note: string)
       }[verb]();
     },
   },
+  // The verb table's one call (Entries.invoke, operations/door.ts VERBS), each verb by its name:
+  // straight to Redis, and through /api with the token.
+  invoke: { who: () => 'client-test', run: (verb, note) => byName(client, verb, note) },
+  'invoke-api': { who: () => 'api', run: (verb, note) => byName(apiClient, verb, note) },
   api: { who: () => 'api', run: (verb, note) => overApi(verb, note, BEARER) },
   // The page's door: the same routes, with the session its login opened (the token's name is "api").
   session: { who: () => 'dashboard:api', run: (verb, note) => overApi(verb, note, session) },
 };
+
+/** A verb by its name in the table, through a client's `invoke`. */
+async function byName(entries: Entries, verb: Verb, note: string): Promise<unknown> {
+  const entry = { entry: 'nightly' };
+  const selector = { selector: 'team=billing' };
+  const all = { all: true } as const;
+  if (verb === 'trigger') {
+    const runs = await entries.invoke('trigger', { target: entry }, { note });
+    expect(runs).toMatchObject([{ entry: 'nightly', state: 'published' }]);
+    return runs;
+  }
+  const name = verb.startsWith('pause') ? 'pause' : 'resume';
+  const target = verb.endsWith('-selected') ? selector : verb.endsWith('-all') ? all : entry;
+  return entries.invoke(name, { target }, { note });
+}
 
 /** A verb over /api, with a token or the dashboard's session. */
 async function overApi(verb: Verb, note: string, credential: Credential): Promise<unknown> {
@@ -248,6 +271,8 @@ describe('the operator verbs through every door', () => {
       { verb: 'resume-all', paused: [], stopped: false, published: 1 },
     ]);
     expect(seen['client']).toEqual(seen['cli']);
+    expect(seen['invoke']).toEqual(seen['cli']);
+    expect(seen['invoke-api']).toEqual(seen['cli']);
     expect(seen['api']).toEqual(seen['cli']);
     expect(seen['session']).toEqual(seen['cli']);
   }, 120_000);
@@ -272,9 +297,9 @@ describe('the operator verbs through every door', () => {
     // The answer is the one shape the OpenAPI document and the page's audit tab read, no field beside it.
     expect(auditPageSchema.parse(bySession.json)).toEqual(bySession.json);
     expect((bySession.json['events'] as { who: string }[]).map((e) => e.who)).toEqual(Array(VERBS.length).fill('dashboard:api'));
-    // The four manual runs (one per door), newest first, read alike (task events keep runs by default).
+    // The manual runs (one per door), newest first, read alike (task events keep runs by default).
     const history = await client.handle('nightly').history();
-    expect(history.map((r) => r.origin)).toEqual(['trigger', 'trigger', 'trigger', 'trigger']);
+    expect(history.map((r) => r.origin)).toEqual(Object.keys(DOORS).map(() => 'trigger'));
     expect(await api('GET', '/api/entries/nightly/history')).toEqual({ status: 200, json: { entry: 'nightly', runs: history } });
     expect(await api('GET', '/api/entries/nightly/history', undefined, session)).toEqual({
       status: 200,

@@ -359,7 +359,7 @@ class Selection(_OperatorVerbs):
         return self._verb("resume", note, count)
 
     def trigger(self, *, note: Optional[str] = None, count: Optional[int] = None) -> JSON:
-        """Queued for the leader: ``{selector, entries, taskIds}`` (202)."""
+        """Queued for the leader: ``{selector, entries, taskIds, runs}`` (202)."""
         return self._verb("trigger", note, count)
 
     def replay_dead_letters(self, *, note: Optional[str] = None) -> JSON:
