@@ -37,7 +37,7 @@ export const LAYERS = {
   // The API's request schemas are the config's (an entry's), so that its OpenAPI document shows what the store checks;
   // its answers' are the views every reader shares (control/'s entry view and audit event view, zod alone);
   // a token's grants are core's (core/grants.ts), read from the tokens file here; the verb table's
-  // routes are served by one handler over the door the service gives (operations/verbs.ts).
+  // routes are served by one handler over the door the service gives (operations/door.ts VERBS, operations/verb-routes.ts).
   http: ['operations', 'observe', 'control', 'config', 'core', 'base'],
   importers: ['config', 'core', 'core/cron', 'time', 'base'],
   // A plan's shape (control/entry-plan.ts) is what Entries.plan answers; redis, which it drives, sits above control too.

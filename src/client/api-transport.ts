@@ -14,7 +14,6 @@ import type { AuditEventView } from '../control/audit-event-view.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { EntryPlan } from '../control/entry-plan.js';
 import type { EntryView } from '../control/entry-view-schema.js';
-import type { SlotView } from '../control/entry-view-schema.js';
 import { VERB_BODIES, verbRoute } from '../operations/verb-routes.js';
 import type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
 import type { BackfillBody, BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
@@ -85,7 +84,7 @@ export async function apiTransport(options: ApiConnectOptions): Promise<EntriesT
   if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token))
     throw new BeatError(ErrorCode.Usage, 'Entries.connect: token must be the token of the tokens file (printable ASCII, no spaces)');
   const transport = new ApiTransport(base, options.token, options.timeoutMs ?? DEFAULTS.apiClientTimeoutMs);
-  await transport.stop();
+  await transport.invoke('stop', {}, undefined);
   return transport;
 }
 
@@ -221,7 +220,7 @@ class ApiTransport implements EntriesTransport {
   }
 
   /**
-   * The verb's route (operations/verbs.ts VERB_ROUTES): its target in the path or the query, the
+   * The verb's route (operations/verb-routes.ts VERB_ROUTES): its target in the path or the query, the
    * fields its body takes. The server waits up to 5 s for the leader (a shorter `waitMs` is sent),
    * then answers a run queued (left for the leader), not withdrawn; a selection's runs are answered queued.
    */
@@ -231,16 +230,29 @@ class ApiTransport implements EntriesTransport {
     const path = route.path
       .replace('{name}', encodeURIComponent(String(target['entry'])))
       .replace('{id}', encodeURIComponent(String(target['id'])));
-    const selector = (target['selector'] ?? (input as { selector?: string }).selector) as string | undefined;
+    const selector = target['selector'] as string | undefined;
     const waitMs = shorterWait((input as { waitMs?: number }).waitMs ?? Number.POSITIVE_INFINITY);
     const offered: Record<string, unknown> = { note, count: target['count'], waitMs };
     const fields = route.body === undefined ? [] : Object.keys(VERB_BODIES[route.body].shape);
     const body = Object.fromEntries(fields.filter((f) => offered[f] !== undefined).map((f) => [f, offered[f]]));
     const { body: answer } = await this.call<Record<string, unknown>>(route.method.toUpperCase() as Method, path, {
       ...(Object.keys(body).length === 0 ? {} : { body }),
-      query: { selector },
+      query: {
+        selector,
+        // The route's query fields (history's limit, the list's selector).
+        ...Object.fromEntries(Object.keys(route.query?.shape ?? {}).map((key) => [key, queryText(input, key)])),
+      },
     });
-    return (route.one === true ? [answer] : route.field === undefined ? answer : answer?.[route.field]) as VerbAnswer<V>;
+    if (route.one === true) return [answer] as VerbAnswer<V>;
+    if (route.field === undefined) return answer as VerbAnswer<V>;
+    const field = answer?.[route.field];
+    // An older tsbeat answers a selection's trigger without its runs: said, not read as none.
+    if (field === undefined)
+      throw new BeatError(
+        ErrorCode.Internal,
+        `${route.method.toUpperCase()} ${path}: the answer has no "${route.field}"; is the server an older tsbeat?`,
+      );
+    return field as VerbAnswer<V>;
   }
 
   /** The server waits for the leader up to `waitMs` (5 s at most); past that, its progress is read until it is done or `waitMs` is over. */
@@ -267,21 +279,11 @@ class ApiTransport implements EntriesTransport {
     return `${this.entryPath(name, 'backfill')}/${encodeURIComponent(id)}`;
   }
 
-  /** Times in the entry's own zone, as the API gives them. */
-  async history(name: string, limit: number) {
-    const { body } = await this.call<{ runs: SlotView[] }>('GET', this.entryPath(name, 'history'), { query: { limit: String(limit) } });
-    return body?.runs ?? [];
-  }
-
   async audit(query: { limit?: number; before?: string; entry?: string }) {
     const { body } = await this.call<{ events: AuditEventView[] }>('GET', '/api/audit', {
       query: { limit: String(query.limit ?? DEFAULTS.auditPageDefault), before: query.before, entry: query.entry },
     });
     return body?.events ?? [];
-  }
-
-  async stop() {
-    return (await this.call<{ stopped: DeploymentStopView | null }>('GET', '/api/stop')).body?.stopped ?? null;
   }
 
   async status(): Promise<DeploymentBrief> {
@@ -315,6 +317,12 @@ class ApiTransport implements EntriesTransport {
   async close(): Promise<void> {
     // Nothing held open: each call is its own request.
   }
+}
+
+/** An input's field as a query's text, if it has it. */
+function queryText(input: object, key: string): string | undefined {
+  const value = (input as Record<string, unknown>)[key];
+  return value === undefined ? undefined : String(value);
 }
 
 /**

@@ -321,7 +321,7 @@ export class Entries {
           0,
         )) as BackfillSlotsPage,
       backfillProgress: (id) => this.transport.backfillProgress(name, id),
-      history: (options = {}) => this.transport.history(name, options.limit ?? DEFAULTS.runHistoryLength, options.timezone),
+      history: (options = {}) => this.transport.invoke('history', { target: { entry: name }, ...options }, undefined),
       audit: (options = {}) => this.transport.audit({ ...options, entry: name }),
     };
   }
@@ -349,7 +349,7 @@ export class Entries {
     return {
       pause: (options = {}) => stop(true, options),
       resume: (options = {}) => stop(false, options),
-      stop: () => this.transport.stop(),
+      stop: () => this.transport.invoke('stop', {}, undefined),
       status: () => this.transport.status(),
       audit: (options = {}) => this.transport.audit(options),
     };

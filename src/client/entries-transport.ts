@@ -10,7 +10,6 @@ import type { EntryInput } from '../config/schema.js';
 import type { AuditEventView } from '../control/audit-event-view.js';
 import type { DeploymentStopView } from '../control/deployment-stop.js';
 import type { EntryPlan } from '../control/entry-plan.js';
-import type { SlotView } from '../control/entry-view-schema.js';
 import type { VerbAnswer, VerbInput, VerbName } from '../operations/door.js';
 import type { BackfillBody, BackfillResult, BackfillSlotsPage } from '../operations/backfill-verbs.js';
 
@@ -68,7 +67,7 @@ export interface EntriesTransport {
     planDigest: string | undefined,
     note: string | undefined,
   ): Promise<EntryPlan & { version: number }>;
-  /** Runs a verb of the table (operations/verbs.ts: pause, resume, trigger, the dead letters); `note`: why, kept by its audit event. */
+  /** Runs a verb of the table (operations/door.ts VERBS: pause, resume, trigger, the dead letters); `note`: why, kept by its audit event. */
   invoke<V extends VerbName>(verb: V, input: VerbInput<V>, note: string | undefined): Promise<VerbAnswer<V>>;
   /**
    * A backfill of the entry's slots in a past range queued for the leader and waited for up to
@@ -76,9 +75,7 @@ export interface EntriesTransport {
    */
   backfill(name: string, body: BackfillBody, waitMs: number): Promise<BackfillResult | BackfillSlotsPage>;
   backfillProgress(name: string, id: string): Promise<BackfillResult>;
-  history(name: string, limit: number, timezone: string | undefined): Promise<SlotView[]>;
   audit(query: AuditQuery & { readonly entry?: string }): Promise<AuditEventView[]>;
-  stop(): Promise<DeploymentStopView | null>;
   status(): Promise<DeploymentBrief>;
   version(): Promise<number>;
   close(): Promise<void>;

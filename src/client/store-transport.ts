@@ -29,7 +29,7 @@ import { parseGrants } from '../core/grants.js';
 import { selectorOrThrow } from '../core/label-selector.js';
 import type { Grant } from '../core/grants.js';
 import type { PlanStores } from '../operations/plan-verbs.js';
-import { auditTrail, entryHistory } from '../operations/read-verbs.js';
+import { auditTrail } from '../operations/read-verbs.js';
 import type { ScopedEntry } from '../core/grants.js';
 import type { EntriesTransport, EntryRecord, SetOutcome } from './entries-transport.js';
 import { backfillProgressOf, requestBackfill } from '../operations/backfill-verbs.js';
@@ -241,8 +241,12 @@ class RedisTransport implements EntriesTransport {
    * selects, and a trigger no leader took in time withdrawn (its caller is told).
    */
   private async door(): Promise<Door> {
-    const [control, { selectedEntries }] = await Promise.all([this.control(), import('../redis/entry-select.js')]);
-    const { store } = this.connection;
+    const [control, { selectedEntries }, { RedisRunHistory }] = await Promise.all([
+      this.control(),
+      import('../redis/entry-select.js'),
+      import('../redis/run-history-store.js'),
+    ]);
+    const { store, client, keys } = this.connection;
     return {
       control,
       now: () => Date.now(),
@@ -275,6 +279,7 @@ class RedisTransport implements EntriesTransport {
           runs: (name) => scoped.has(name) || leading === undefined || leading.includes(name),
         };
       },
+      history: async () => ({ runs: new RedisRunHistory(client, keys), zone: this.connection.timezone }),
       withdrawUntaken: true,
     };
   }
@@ -343,12 +348,6 @@ class RedisTransport implements EntriesTransport {
     return made;
   }
 
-  async history(name: string, limit: number, timezone: string | undefined) {
-    const { RedisRunHistory } = await import('../redis/run-history-store.js');
-    const runs = new RedisRunHistory(this.connection.client, this.connection.keys);
-    return this.call(() => entryHistory(runs, name, limit, timezone ?? this.connection.timezone));
-  }
-
   async audit(options: { limit?: number; before?: string; entry?: string }) {
     const { AuditLog } = await import('../redis/audit-log.js');
     const log = new AuditLog(this.connection.client, this.connection.keys);
@@ -359,11 +358,6 @@ class RedisTransport implements EntriesTransport {
         ...(options.before === undefined ? {} : { before: options.before }),
       }),
     );
-  }
-
-  async stop() {
-    const control = await this.control();
-    return this.call(() => readStop(control));
   }
 
   async status() {

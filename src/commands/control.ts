@@ -39,6 +39,7 @@ import type { Door } from '../operations/door.js';
 import { scopeOf } from '../operations/operator.js';
 import type { ScopedEntry } from '../core/grants.js';
 import { selectorOrThrow } from '../core/label-selector.js';
+import { retryPolicyOf } from '../config/retry-schema.js';
 
 /** The --note of a pause, resume or trigger, checked; undefined without one. */
 function noteOf(command: string, text: string | undefined): string | undefined {
@@ -551,6 +552,10 @@ export function controlDoor(command: string, control: Control, io: Io, django?: 
       const byName = new Map<string, ScopedEntry>();
       for (const e of [...control.config.entries, ...view.entries]) byName.set(e.name, { name: e.name, labels: e.labels });
       return { scopeOf: (name) => byName.get(name), runs: (name) => byName.has(name) };
+    },
+    history: async (name) => {
+      const entry = await requireControlEntry(command, control, name, django);
+      return { runs: control.runs, zone: entry.timezone, maxAttempts: retryPolicyOf(entry, control.config)?.attempts };
     },
     withdrawUntaken: true,
   };

@@ -14,7 +14,8 @@ import type { AttemptView, SlotView } from '../control/entry-view-schema.js';
 import { retryPolicyOf } from '../config/retry-schema.js';
 import { parseCount } from './args.js';
 import { djangoOverride } from './config-args.js';
-import { requireControlEntry } from './control.js';
+import { controlDoor } from './control.js';
+import { runVerb } from '../operations/door.js';
 import { openControl, redisOptions } from './control-open.js';
 import { ExitCode, terminalColumns } from './io.js';
 import type { Io } from './io.js';
@@ -188,8 +189,10 @@ async function historyCommand(
   const control = await openControl(io, values.config, values.broker, undefined, django);
   try {
     // A runtime entry's history is kept like a file entry's.
-    const entry = await requireControlEntry('history', control, name, django);
-    const runs = await entryHistory(control.runs, name, limit, entry.timezone, retryPolicyOf(entry, control.config)?.attempts);
+    const runs = await runVerb('history', controlDoor('history', control, io, django), control.audit(undefined), {
+      target: { entry: name },
+      limit,
+    });
     if (values.json) {
       io.out(JSON.stringify(runs));
       return ExitCode.Ok;

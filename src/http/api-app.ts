@@ -20,7 +20,7 @@ import { deploymentGrant, grantFor } from '../core/grants.js';
 import type { ScopedEntry } from '../core/grants.js';
 import { entrySeriesOnly } from '../observe/entry-series.js';
 import { BODY_SCHEMAS, PLAN_BODY, ROUTES, planHorizonMs } from './api-routes.js';
-import { VERB_BODIES, VERB_ROUTES, stillQueued } from '../operations/verb-routes.js';
+import { VERB_BODIES, VERB_ROUTES, queryValue, stillQueued } from '../operations/verb-routes.js';
 import { runVerb } from '../operations/door.js';
 import type { VerbRoute } from '../operations/verb-routes.js';
 import type { DeadLetterPick, VerbTarget } from '../operations/door.js';
@@ -121,7 +121,7 @@ export const API_BODY_MAX_BYTES = 4 * 1024 * 1024;
 /** A body of at most a note: `{"note": TEXT}`. */
 const NOTE_BODY_MAX_BYTES = 4096;
 
-/** The shapes of the verbs' bodies (operations/verbs.ts VERB_BODIES), as a refusal names them. */
+/** The shapes of the verbs' bodies (operations/verb-routes.ts VERB_BODIES), as a refusal names them. */
 const BODY_SHAPES: Readonly<Record<keyof typeof VERB_BODIES, string>> = {
   Note: '{"note"?: TEXT}',
   Selected: '{"note"?: TEXT, "count"?: N}',
@@ -297,7 +297,6 @@ function answerOtherMethods(app: OpenAPIHono<ApiEnv>): void {
 /** Each route's handler, by `METHOD /path` as ROUTES declares it. */
 function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logger): Record<string, RouteHandler> {
   const entries = () => handlers.entries ?? notServed('the entries API');
-  const control = () => handlers.control ?? notServed('the control verbs');
   const bodyDepth = () => (handlers.entries?.entryMaxDepth?.() ?? DEFAULTS.entryMaxDepth) + 4;
   const client = (req: IncomingMessage): string => `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
   let document: unknown;
@@ -347,27 +346,45 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
   /** A route of the verb table: its target and body made the verb's input, its answer the body's (202 while a run waits for the leader). */
   const serveVerb = async (c: Ctx, by: Caller, route: VerbRoute): Promise<Response> => {
     const door = handlers.door ?? notServed('the control verbs');
-    const { target, selector } = verbTarget(c, route);
+    const target = verbTarget(c, route);
     const { note, count, ...asked } = route.body === undefined ? {} : await controlBody(c.env.incoming, c.req.path, route.body);
+    // The route's query fields (history's limit, the list's selector), checked by its schema.
+    const asks = Object.keys(route.query?.shape ?? {}).flatMap((key) => {
+      const text = c.req.query(key);
+      return text === undefined || text === '' ? [] : [[key, queryValue(route, key, text)] as const];
+    });
     const input = {
       ...(route.waitMs === undefined ? {} : { waitMs: route.waitMs }),
+      ...Object.fromEntries(asks),
       ...asked,
-      ...(selector === undefined ? {} : { selector }),
       ...(target === undefined ? {} : { target: count === undefined ? target : { ...target, count } }),
     };
     const answer: unknown = await runVerb(route.verb, door, { ...by, note }, input as never);
     if (route.method !== 'get') {
-      const outcome = route.target === 'all' ? `${route.verb}-all` : route.verb;
-      logger.info({ event: EVENTS.apiWrite, who: by.who, outcome, ...target }, `API ${outcome}`);
+      // The outcome as the audit event's action names it (pause-all, dead-letter-replay).
+      const outcome =
+        route.target === 'all'
+          ? `${route.verb}-all`
+          : route.path.startsWith('/api/dead-letters/')
+            ? `dead-letter-${route.verb}`
+            : route.verb;
+      logger.info(
+        { event: EVENTS.apiWrite, who: by.who, outcome, ...target },
+        route.target === 'all' ? 'deployment-wide stop changed' : `API ${outcome}`,
+      );
     }
-    const runs = answer as readonly TriggerAnswer[];
+    const runs = route.verb === 'trigger' ? (answer as readonly TriggerAnswer[]) : [];
     // A selection's trigger is answered as before its runs were too: its selector, entries and task ids.
     const queued =
       route.verb === 'trigger' && target !== undefined && 'selector' in target
         ? { selector: selectorOrThrow(target.selector).text, entries: runs.map((r) => r.entry), taskIds: runs.map((r) => r.taskId) }
         : {};
-    const body = route.one === true ? runs[0] : route.field === undefined ? answer : { ...queued, [route.field]: answer };
-    return reply(stillQueued(answer) ? 202 : 200, body);
+    // An entry's answer names the entry (history's `{entry, runs}`).
+    const named = target !== undefined && 'entry' in target ? { entry: target.entry } : {};
+    const body = route.one === true ? runs[0] : route.field === undefined ? answer : { ...named, ...queued, [route.field]: answer };
+    // 202 while a run it queued waits for the leader (a trigger's, a replay's).
+    const queues = route.verb === 'trigger' || route.verb === 'replay';
+    return reply(queues && stillQueued(answer) ? 202 : 200, body);
   };
 
   return {
@@ -460,11 +477,6 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
       const answer = await store.backfillProgress(c.req.param('name') ?? '', c.req.param('id') ?? '', by);
       return reply(answer.status, answer.body);
     },
-    'GET /api/entries/{name}/history': async (c, by) => {
-      const entry = c.req.param('name') ?? '';
-      return reply(200, { entry, runs: await control().history(entry, whole(c.req.query('limit'), DEFAULTS.runHistoryLength), by) });
-    },
-    'GET /api/stop': async () => reply(200, { stopped: (await control().stop()) ?? null }),
     'POST /api/plan': (c, by) => plan(c, by, false),
     'POST /api/apply': (c, by) => plan(c, by, true),
     'GET /api/audit': async (c, by) => {
@@ -487,20 +499,19 @@ function routeHandlers(handlers: HttpHandlers, access: HttpAccess, logger: Logge
 
 /**
  * The target a verb's route names: the entry or dead letter of its path, the selection of its
- * `?selector=` (required: a blank one would select everything), or the whole deployment; a list's
- * optional `?selector=`.
+ * `?selector=` (required: a blank one would select everything), the whole deployment, or none.
  */
-function verbTarget(c: Ctx, route: VerbRoute): { target?: VerbTarget | DeadLetterPick; selector?: string } {
+function verbTarget(c: Ctx, route: VerbRoute): VerbTarget | DeadLetterPick | undefined {
   const selector = c.req.query('selector');
   switch (route.target) {
     case 'entry':
-      return { target: { entry: c.req.param('name') ?? '' } };
+      return { entry: c.req.param('name') ?? '' };
     case 'id':
-      return { target: { id: c.req.param('id') ?? '' } };
+      return { id: c.req.param('id') ?? '' };
     case 'all':
-      return { target: { all: true } };
+      return { all: true };
     case 'none':
-      return selector === undefined || selector === '' ? {} : { selector };
+      return undefined;
     case 'selection':
       if (selector === undefined || selector.trim() === '')
         throw new ApiError(
@@ -509,7 +520,7 @@ function verbTarget(c: Ctx, route: VerbRoute): { target?: VerbTarget | DeadLette
             ? `selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every item); one item is POST /api/dead-letters/ID/${route.verb}`
             : 'selector: give a label selector such as ?selector=team%3Dbilling (a blank one would select every entry)',
         );
-      return { target: { selector } };
+      return { selector };
   }
 }
 

@@ -76,13 +76,6 @@ export interface EntriesHandlers {
   backfillProgress?(name: string, id: string, by: Caller): Promise<{ status: number; body: unknown }>;
 }
 
-export interface ControlHandlers {
-  /** The deployment-wide stop as the API answers it: `{by, since, note}` (control/deployment-stop.ts DeploymentStopView), or null. */
-  stop(): Promise<unknown>;
-  /** An entry's last slots, newest first, each with its attempts (control/slot-view.ts; UNKNOWN_ENTRY when no entry of that name runs, or the caller may not read it). */
-  history(entry: string, limit: number, by: Caller): Promise<unknown>;
-}
-
 /** A plan request's fields, checked for their types (the handlers check the entries and the owner's name). */
 export interface PlanRequest {
   readonly owner: string;
@@ -128,9 +121,7 @@ export interface HttpHandlers {
   readonly entries?: EntriesHandlers;
   /** POST /api/plan and /api/apply; without them, 404. */
   readonly plans?: PlanHandlers;
-  /** The stop's read and an entry's history; without them, 404. */
-  readonly control?: ControlHandlers;
-  /** Where the verb table's routes (operations/verbs.ts: pause, resume, trigger, the dead letters) act; without it, 404. */
+  /** Where the verb table's routes (operations/verb-routes.ts: pause, resume, trigger, the stop, an entry's history, the dead letters) act; without it, 404. */
   readonly door?: Door;
   /** Who may read the schedule and write entries (no token: writes are refused, reads are loopback-only). */
   readonly access?: HttpAccess;

@@ -13,8 +13,7 @@ import { ErrorCode } from '../base/errors.js';
 import { OVERLAP_POLICIES, entrySchema } from '../config/schema.js';
 import { LOAD_HORIZON_RANGE, loadHorizonOf } from '../config/duration.js';
 import { auditPageSchema } from '../control/audit-event-view.js';
-import { slotViewSchema } from '../control/entry-view-schema.js';
-import { VERB_BODIES, VERB_ROUTES, waitMs } from '../operations/verb-routes.js';
+import { VERB_BODIES, VERB_ROUTES, waitMs, wholeNumber } from '../operations/verb-routes.js';
 import type { VerbRoute } from '../operations/verb-routes.js';
 
 /**
@@ -23,18 +22,6 @@ import type { VerbRoute } from '../operations/verb-routes.js';
  * `metrics`: anyone, or only a token with --http-metrics-token-required (auth.ts, authorizeMetrics).
  */
 export type RouteAccess = 'open' | 'metrics' | 'read' | 'write';
-
-/** A whole number of `name` from min to max, as text (a query's value), refused with a message naming both. */
-function wholeNumber(name: string, min: number, max: number, fallback: number) {
-  const error = (issue: { input?: unknown }): string =>
-    `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(String(issue.input).slice(0, 40))}`;
-  return z
-    .string()
-    .regex(/^\d{1,15}$/, { error })
-    .refine((text) => Number(text) >= min && Number(text) <= max, { error })
-    .optional()
-    .describe(`${min} to ${max}, ${fallback} by default`);
-}
 
 const flag = (name: string) =>
   z
@@ -182,9 +169,7 @@ const VERB_REQUESTS = {
   selection: { query: z.object({ selector: z.string().optional().describe('a label selector, such as team=billing (required)') }) },
   all: {},
   id: { params: z.object({ id: z.string().describe("the dead letter's id") }) },
-  none: {
-    query: z.object({ selector: z.string().optional().describe("only the items whose entry's labels it selects, such as team=billing") }),
-  },
+  none: {},
 } as const;
 
 const BODY_TEXTS = {
@@ -193,16 +178,18 @@ const BODY_TEXTS = {
   Trigger: 'the note and how long to wait, or none (X-Beat-Note)',
 } as const;
 
-/** A route of the verb table (operations/verbs.ts), as the document and the router take it. */
+/** A route of the verb table (operations/verb-routes.ts), as the document and the router take it. */
 function verbRouteOf(verb: VerbRoute): Declared {
+  const target: { params?: z.ZodObject; query?: z.ZodObject } = VERB_REQUESTS[verb.target];
   const request = {
-    ...VERB_REQUESTS[verb.target],
+    ...target,
+    ...(verb.query === undefined ? {} : { query: target.query === undefined ? verb.query : target.query.extend(verb.query.shape) }),
     ...(verb.body === undefined ? {} : { body: jsonBody(verb.body, BODY_TEXTS[verb.body], false) }),
   };
   const ok =
     verb.answer === undefined
       ? json('the answer')
-      : { description: 'the answer', content: { 'application/json': { schema: verb.answer } } };
+      : { description: verb.answer.description ?? 'the answer', content: { 'application/json': { schema: verb.answer } } };
   return { ...declare(verb.method === 'get' ? 'read' : 'write', verb.method, verb.path, verb.summary, request, ok), verb };
 }
 
@@ -244,20 +231,6 @@ export const ROUTES = [
   declare('write', 'put', '/api/entries', 'writes many entries, all or nothing', {
     body: jsonBody('Entries', 'entry name → entry'),
   }),
-  declare(
-    'read',
-    'get',
-    '/api/entries/{name}/history',
-    "an entry's last slots, newest first, each with its attempts (a failed run's retries), as beat history --json",
-    {
-      params: named,
-      query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
-    },
-    {
-      description: 'the slots: each the fields of its last attempt, with `attempts` (oldest first)',
-      content: { 'application/json': { schema: z.object({ entry: z.string(), runs: z.array(slotViewSchema) }) } },
-    },
-  ),
   ...VERB_ROUTES.map(verbRouteOf),
   declare('write', 'post', '/api/entries/{name}/backfill', "fires an entry's slots of a past window (docs/runtime-entries.md)", {
     params: named,
@@ -280,7 +253,6 @@ export const ROUTES = [
     { description: 'deleted' },
     '204',
   ),
-  declare('read', 'get', '/api/stop', 'the deployment-wide stop, or null'),
   declare(
     'write',
     'post',

@@ -1,6 +1,7 @@
 /**
  * The control verbs as every door calls them: pause, resume and trigger (of one entry, a selection
- * or the deployment) and the dead-letter list, replay and discard, each one function of VERBS over a `Door`.
+ * or the deployment), the stop's read, an entry's history, and the dead-letter list, replay and
+ * discard, each one function of VERBS over a `Door`.
  * A door (the service's /api, the TypeScript client's Redis path) says only what it alone knows:
  * which entries a name or a selector means and who may see them, and what becomes of a run no
  * leader took in time. The order of the checks, the grants, the audit and the wait are here, once.
@@ -11,7 +12,10 @@ import type { ScopedEntry } from '../core/grants.js';
 import type { LabelSelector } from '../core/label-selector.js';
 import { deadLetterView } from '../control/dead-letter-view.js';
 import type { DeadLetterView } from '../control/dead-letter-view.js';
-import { authorizeTarget, awaitRuns, queueTriggers, setPaused } from './control-verbs.js';
+import { authorizeTarget, awaitRuns, queueTriggers, readStop, setPaused } from './control-verbs.js';
+import { entryHistory } from './read-verbs.js';
+import type { SlotView } from '../control/entry-view-schema.js';
+import type { RedisRunHistory } from '../redis/run-history-store.js';
 import type { ControlStore } from '../redis/control-store.js';
 import type { EntryTarget, PauseAnswer, TriggerAnswer } from './control-verbs.js';
 import { discardDeadLetters, listDeadLetters, replayDeadLetters } from './dead-letter-verbs.js';
@@ -24,18 +28,29 @@ export interface Door {
   readonly now: () => number;
   /**
    * The entry of that name, with the owner and labels grants are decided on: UNKNOWN_ENTRY when
-   * this door knows none, or (answered alike, so that another team's is not told of) when `by` may
-   * not read it.
+   * this door knows none. /api answers one `by` may not read alike, so that another team's is not
+   * told of; the client's Redis path, whose credentials are the boundary, lets the grants refuse it.
    */
   entry(name: string, by: Operator): Promise<Extract<EntryTarget, { readonly entry: string }>>;
   /** A label selector's text parsed, or this door's refusal naming the character (USAGE, or API_BAD_REQUEST on /api). */
   selector(text: string): LabelSelector;
-  /** Every entry the selector selects that this door knows, in name order, whoever may read it (the verb decides). */
+  /**
+   * Every entry the selector selects that this door knows, in name order, whoever may read it (the
+   * verb decides). The CLI, whose caller holds every role, refuses an empty selection here, in its words.
+   */
   selected(selector: LabelSelector): Promise<readonly ScopedEntry[]>;
   /** The owner and labels of the entries `letters` name (undefined: not known here), and whether each runs now (a replay's run could be published). */
   letterScope(
     letters: readonly { readonly entry: string }[],
   ): Promise<{ readonly scopeOf: ScopeOf; readonly runs: (entry: string) => boolean }>;
+  /**
+   * Where an entry's run history is read, in the zone its times are shown in and with the attempts
+   * its retry policy allows (undefined: not known here); UNKNOWN_ENTRY as `entry` says.
+   */
+  history(
+    name: string,
+    by: Operator,
+  ): Promise<{ readonly runs: Pick<RedisRunHistory, 'list'>; readonly zone: string; readonly maxAttempts?: number | undefined }>;
   /**
    * What becomes of a manual run no leader took within the wait: withdrawn (the client's Redis
    * path, whose caller is told), or left queued for a leader to come (/api answers 202).
@@ -46,6 +61,33 @@ export interface Door {
 /** One entry, the entries a label selector selects (`count`: how many the caller confirmed), or the whole deployment. */
 export type VerbTarget =
   { readonly entry: string } | { readonly selector: string; readonly count?: number | undefined } | { readonly all: true };
+
+/**
+ * What a verb's input names: one entry, the entries a selector selects, the whole deployment, one
+ * dead letter by its id, or nothing (a list); on /api, what a route's path or query names.
+ */
+export type TargetKind = 'entry' | 'selection' | 'all' | 'id' | 'none';
+
+/** The kind of target an input names, as a route's `target` says it. */
+export function targetKind(input: object): TargetKind {
+  const { target } = input as { readonly target?: Record<string, unknown> };
+  if (target === undefined) return 'none';
+  const named = Object.keys(target).filter((key) => key !== 'count');
+  if (named.length !== 1) return refused(target);
+  if (typeof target['entry'] === 'string') return 'entry';
+  if (typeof target['selector'] === 'string') return 'selection';
+  if (typeof target['id'] === 'string') return 'id';
+  if (target['all'] === true) return 'all';
+  return refused(target);
+}
+
+/** A target of no known shape (a misspelt field from plain JavaScript), never read as the whole deployment. */
+function refused(target: object): never {
+  throw new BeatError(
+    ErrorCode.Usage,
+    `target ${shown(JSON.stringify(target))}: give {entry: NAME}, {selector: SELECTOR}, {id: ID} (a dead letter) or {all: true} (the deployment)`,
+  );
+}
 
 /**
  * The entries a selector selects, refused whole (FORBIDDEN, naming none of them nor their count)
@@ -68,12 +110,19 @@ async function selection(door: Door, by: Operator, text: string, count: number |
 }
 
 async function entryTarget(door: Door, by: Operator, target: Exclude<VerbTarget, { all: true }>): Promise<EntryTarget> {
-  return 'entry' in target ? door.entry(target.entry, by) : selection(door, by, target.selector, target.count);
+  const kind = targetKind({ target });
+  if (kind === 'entry' && 'entry' in target) return door.entry(target.entry, by);
+  if (kind === 'selection' && 'selector' in target) return selection(door, by, target.selector, target.count);
+  throw new BeatError(ErrorCode.Usage, `target ${shown(JSON.stringify(target))}: give {entry: NAME} or {selector: SELECTOR}`);
 }
 
 /** Pauses (`paused` true) or resumes an entry, a selection (one audit event), or the deployment (its stop set or lifted). */
 async function pause(door: Door, by: Operator, target: VerbTarget, paused: boolean): Promise<PauseAnswer> {
-  if ('all' in target) return setPaused(door.control, by, target, paused, door.now());
+  if ('all' in target) {
+    // `{all: false}` or a misspelt shape from plain JavaScript is refused (targetKind), never the deployment.
+    targetKind({ target });
+    return setPaused(door.control, by, { all: true }, paused, door.now());
+  }
   return setPaused(door.control, by, await entryTarget(door, by, target), paused, door.now());
 }
 
@@ -111,6 +160,17 @@ export const VERBS = {
     // No wait, and nothing to withdraw: each is queued (a leader takes none within no time).
     if (waitMs <= 0 && !door.withdrawUntaken) return runs.map((r) => ({ entry: r.entry, taskId: r.taskId, state: 'queued' }));
     return awaitRuns(door.control, runs, { waitMs, withdraw: door.withdrawUntaken });
+  },
+  /** The deployment-wide stop, or null. */
+  stop: (door: Door, _by: Operator, _input: object) => readStop(door.control),
+  /** An entry's last slots, newest first (`limit`, the whole history kept by default), each with its attempts; times in `timezone` or the door's. */
+  history: async (
+    door: Door,
+    by: Operator,
+    input: { readonly target: { readonly entry: string }; readonly limit?: number | undefined; readonly timezone?: string | undefined },
+  ): Promise<SlotView[]> => {
+    const { runs, zone, maxAttempts } = await door.history(input.target.entry, by);
+    return entryHistory(runs, input.target.entry, input.limit ?? DEFAULTS.runHistoryLength, input.timezone ?? zone, maxAttempts);
   },
   /** The dead letters the caller may read, oldest first; with a selector's text, those whose entry it selects. */
   deadLetters: async (door: Door, by: Operator, input: { readonly selector?: string | undefined }): Promise<DeadLetterView[]> => {

@@ -7,7 +7,31 @@
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
 import { deadLetterViewSchema } from '../control/dead-letter-view.js';
-import type { VerbName } from './door.js';
+import { slotViewSchema } from '../control/entry-view-schema.js';
+import { targetKind } from './door.js';
+import type { TargetKind, VerbName } from './door.js';
+
+/** A whole number of `name` from min to max, as text (a query's value), refused with a message naming both. */
+export function wholeNumber(name: string, min: number, max: number, fallback: number) {
+  const error = (issue: { input?: unknown }): string =>
+    `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(String(issue.input).slice(0, 40))}`;
+  const schema = z
+    .string()
+    .regex(/^\d{1,15}$/, { error })
+    .refine((text) => Number(text) >= min && Number(text) <= max, { error })
+    .optional()
+    .describe(`${min} to ${max}, ${fallback} by default`);
+  WHOLE_NUMBERS.add(schema);
+  return schema;
+}
+
+const WHOLE_NUMBERS = new WeakSet<z.ZodType>();
+
+/** A query field's value as a verb's input takes it: a whole number's (wholeNumber) as a number, else the text. */
+export function queryValue(route: VerbRoute, key: string, text: string): number | string {
+  const schema: unknown = route.query === undefined ? undefined : Object.getOwnPropertyDescriptor(route.query.shape, key)?.value;
+  return schema instanceof z.ZodType && WHOLE_NUMBERS.has(schema) ? Number(text) : text;
+}
 
 /** How long the server waits for the leader to `what` before it answers 202 (the request left queued), ms. */
 export const waitMs = (what: string) =>
@@ -43,15 +67,9 @@ export const VERB_BODIES = {
     .strict(),
 };
 
-/**
- * What a route's path and query name: one entry (`{name}`), the entries `?selector=` selects, the
- * whole deployment, one dead letter (`{id}`), or nothing (a list, `?selector=` optional).
- */
-export type RouteTarget = 'entry' | 'selection' | 'all' | 'id' | 'none';
-
 export interface VerbRoute {
   readonly verb: VerbName;
-  readonly target: RouteTarget;
+  readonly target: TargetKind;
   readonly method: 'get' | 'post' | 'put' | 'delete';
   readonly path: string;
   readonly summary: string;
@@ -64,6 +82,8 @@ export interface VerbRoute {
   readonly waitMs?: number;
   /** The answer's schema, for the OpenAPI document. */
   readonly answer?: z.ZodType;
+  /** Its query's fields besides a selection's `selector`, each into the input's field of its name (a `wholeNumber`'s as a number). */
+  readonly query?: z.ZodObject;
 }
 
 const controlRoutes = (['pause', 'resume', 'trigger'] as const).flatMap((verb): VerbRoute[] => [
@@ -114,6 +134,18 @@ const deadLetterRoutes = (['replay', 'discard'] as const).flatMap((verb): VerbRo
 
 /** Every route a verb is served on, in the order they are matched (a fixed path before a parameter in the same place). */
 export const VERB_ROUTES: readonly VerbRoute[] = [
+  {
+    verb: 'history',
+    target: 'entry',
+    method: 'get',
+    path: '/api/entries/{name}/history',
+    summary: "an entry's last slots, newest first, each with its attempts (a failed run's retries), as beat history --json",
+    field: 'runs',
+    query: z.object({ limit: wholeNumber('limit', 1, DEFAULTS.runHistoryLength, DEFAULTS.runHistoryLength) }),
+    answer: z
+      .object({ entry: z.string(), runs: z.array(slotViewSchema) })
+      .describe('the slots: each the fields of its last attempt, with `attempts` (oldest first)'),
+  },
   ...controlRoutes,
   {
     verb: 'deadLetters',
@@ -122,9 +154,11 @@ export const VERB_ROUTES: readonly VerbRoute[] = [
     path: '/api/dead-letters',
     summary: 'the dead-letter list, oldest first: the slots that failed for good, of the entries the caller may read',
     field: 'deadLetters',
-    answer: z.object({ deadLetters: z.array(deadLetterViewSchema) }),
+    query: z.object({ selector: z.string().optional().describe("only the items whose entry's labels it selects, such as team=billing") }),
+    answer: z.object({ deadLetters: z.array(deadLetterViewSchema) }).describe('the items'),
   },
   ...deadLetterRoutes,
+  { verb: 'stop', target: 'none', method: 'get', path: '/api/stop', summary: 'the deployment-wide stop, or null', field: 'stopped' },
   {
     verb: 'pause',
     target: 'all',
@@ -142,13 +176,6 @@ export const VERB_ROUTES: readonly VerbRoute[] = [
     body: 'Note',
   },
 ];
-
-/** The kind of target an input names, as a route's `target` says it. */
-export function targetKind(input: object): RouteTarget {
-  const { target } = input as { readonly target?: object };
-  if (target === undefined) return 'none';
-  return 'entry' in target ? 'entry' : 'selector' in target ? 'selection' : 'id' in target ? 'id' : 'all';
-}
 
 /** The route that serves `verb` on the kind of target `input` names. */
 export function verbRoute(verb: VerbName, input: object): VerbRoute {

@@ -31,7 +31,7 @@ import { redisStatus } from '../redis/connect.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { EntryCatalog } from '../runtime/entry-catalog.js';
 import { auditReader } from './audit-reader.js';
-import { controlHandlers } from './control-handlers.js';
+import { apiDoor } from './api-door.js';
 import type { Connections } from './connections.js';
 import { bookedSlots, dashboardSources } from './dashboard-sources.js';
 import { entryViews } from '../operations/read-verbs.js';
@@ -123,7 +123,7 @@ export async function startHttp(
         now: () => options.clock.now(),
         audit: options.audit,
       }),
-      ...controlHandlers({
+      door: apiDoor({
         control: reads.control,
         runs: reads.runs,
         findEntry: entryNamedIn(options.inForce, options.catalog),

@@ -4,7 +4,7 @@
  * may read), each with Replay and Discard for a logged-in user, behind a confirmation
  * (window.confirm), as the other actions. A replay publishes the slot's message again, once, through
  * the leader; the item leaves the list either way (a replay the leader drops unpublished puts it back).
- * The notice says what the answer says: published (200), or queued for the leader, or refused (202).
+ * The notice says what the answer says: published or refused by the leader (200), or queued for it (202).
  */
 import { get, post } from './api.js';
 import { h } from './dom.js';
@@ -12,7 +12,7 @@ import type { DeadLetterView, OverviewWire } from '../dashboard/wire.js';
 
 type Notice = (text: string, kind?: 'ok' | 'error') => void;
 
-/** POST …/replay's answer (service/control-handlers.ts deadLetterAct): one run per item. */
+/** POST …/replay's answer (operations/door.ts VERBS.replay): one run per item. */
 interface ReplayAnswer {
   readonly replayed?: readonly { readonly state?: string; readonly refusal?: string }[];
 }

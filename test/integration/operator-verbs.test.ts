@@ -301,6 +301,8 @@ describe('the operator verbs through every door', () => {
     const history = await client.handle('nightly').history();
     expect(history.map((r) => r.origin)).toEqual(Object.keys(DOORS).map(() => 'trigger'));
     expect(await api('GET', '/api/entries/nightly/history')).toEqual({ status: 200, json: { entry: 'nightly', runs: history } });
+    // The verb table's history through the client's /api path, its limit in the query.
+    expect(await apiClient.handle('nightly').history({ limit: 2 })).toEqual(history.slice(0, 2));
     expect(await api('GET', '/api/entries/nightly/history', undefined, session)).toEqual({
       status: 200,
       json: { entry: 'nightly', runs: history },

@@ -1,23 +1,19 @@
 /**
  * The service's door (operations/door.ts), on which /api's verb routes act: the entries this
- * replica holds in force (the config file's and the runtime catalog's), as the caller may read
- * them. And the stop's read and an entry's history.
+ * replica holds in force (the config file's and the runtime catalog's), as the caller may read them.
  */
 import { BeatError, ErrorCode, shown } from '../base/errors.js';
 import { selectorOrThrow, selects } from '../core/label-selector.js';
 import type { ResolvedEntry } from '../config/resolve.js';
 import { retryPolicyOf } from '../config/retry-schema.js';
 import type { RetrySettings } from '../config/retry-schema.js';
-import type { ControlHandlers } from '../http/api-ports.js';
-import { readStop } from '../operations/control-verbs.js';
 import type { Door } from '../operations/door.js';
 import type { Operator } from '../operations/operator.js';
 import type { ControlStore } from '../redis/control-store.js';
-import { entryHistory } from '../operations/read-verbs.js';
 import { mayRead, scopeOf } from '../operations/operator.js';
 import type { RedisRunHistory } from '../redis/run-history-store.js';
 
-export interface ControlHandlerInputs {
+export interface ApiDoorInputs {
   readonly control: ControlStore;
   readonly runs: Pick<RedisRunHistory, 'list'>;
   /** The entry of that name that runs, if any. */
@@ -29,7 +25,7 @@ export interface ControlHandlerInputs {
   readonly now: () => number;
 }
 
-export function controlHandlers(inputs: ControlHandlerInputs): { door: Door; control: ControlHandlers } {
+export function apiDoor(inputs: ApiDoorInputs): Door {
   /** The entry of that name that runs, when the caller may read it; else 404 as for one that does not run (a scoped caller learns nothing of another team's). */
   const running = (name: string, by: Operator): ResolvedEntry => {
     const entry = inputs.findEntry(name);
@@ -37,7 +33,7 @@ export function controlHandlers(inputs: ControlHandlerInputs): { door: Door; con
       throw new BeatError(ErrorCode.UnknownEntry, `no entry ${shown(name)} runs in this deployment`);
     return entry;
   };
-  const door: Door = {
+  return {
     control: inputs.control,
     now: inputs.now,
     entry: async (name, by) => ({ entry: name, scoped: [scopeOf(running(name, by))] }),
@@ -57,18 +53,12 @@ export function controlHandlers(inputs: ControlHandlerInputs): { door: Door; con
       },
       runs: (name) => inputs.findEntry(name) !== undefined,
     }),
+    // Another team's entry is answered as one that does not run (404), as GET /api/entries/NAME.
+    history: async (name, by) => {
+      const entry = running(name, by);
+      return { runs: inputs.runs, zone: entry.timezone, maxAttempts: retryPolicyOf(entry, inputs.config())?.attempts };
+    },
     // The request stays queued for the leader (there may be none now): answered 202.
     withdrawUntaken: false,
-  };
-  return {
-    door,
-    control: {
-      stop: () => readStop(inputs.control),
-      history: async (name, limit, by) => {
-        // Another team's entry is answered as one that does not run (404), as GET /api/entries/NAME.
-        const entry = running(name, by);
-        return entryHistory(inputs.runs, name, limit, entry.timezone, retryPolicyOf(entry, inputs.config())?.attempts);
-      },
-    },
   };
 }
