@@ -2,7 +2,7 @@
  * The control verbs as every door calls them: pause, resume and trigger (of one entry, a selection
  * or the deployment), the stop's read, an entry's history, and the dead-letter list, replay and
  * discard, each one function of VERBS over a `Door`.
- * A door (the service's /api, the TypeScript client's Redis path) says only what it alone knows:
+ * A door (the CLI, the service's /api, the TypeScript client's Redis path) says only what it alone knows:
  * which entries a name or a selector means and who may see them, and what becomes of a run no
  * leader took in time. The order of the checks, the grants, the audit and the wait are here, once.
  */
@@ -131,6 +131,8 @@ export type DeadLetterPick = { readonly id: string } | { readonly selector: stri
 
 /** A dead-letter verb's target with its selector parsed, and the owner and labels of the list's entries as this door knows them. */
 async function letters(door: Door, pick: DeadLetterPick) {
+  const kind = targetKind({ target: pick });
+  if (kind !== 'id' && kind !== 'selection') return refused(pick);
   const target = 'id' in pick ? pick : { selector: door.selector(pick.selector) };
   return { target, ...(await door.letterScope(await door.control.deadLetters())) };
 }
@@ -169,6 +171,7 @@ export const VERBS = {
     by: Operator,
     input: { readonly target: { readonly entry: string }; readonly limit?: number | undefined; readonly timezone?: string | undefined },
   ): Promise<SlotView[]> => {
+    if (targetKind(input) !== 'entry') return refused(input.target);
     const { runs, zone, maxAttempts } = await door.history(input.target.entry, by);
     return entryHistory(runs, input.target.entry, input.limit ?? DEFAULTS.runHistoryLength, input.timezone ?? zone, maxAttempts);
   },

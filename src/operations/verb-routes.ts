@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { DEFAULTS } from '../base/defaults.js';
+import { BeatError, ErrorCode } from '../base/errors.js';
 import { deadLetterViewSchema } from '../control/dead-letter-view.js';
 import { slotViewSchema } from '../control/entry-view-schema.js';
 import { targetKind } from './door.js';
@@ -181,7 +182,8 @@ export const VERB_ROUTES: readonly VerbRoute[] = [
 export function verbRoute(verb: VerbName, input: object): VerbRoute {
   const kind = targetKind(input);
   const route = VERB_ROUTES.find((r) => r.verb === verb && r.target === kind);
-  if (route === undefined) throw new Error(`no route serves ${verb} on ${kind}`);
+  if (route === undefined)
+    throw new BeatError(ErrorCode.Usage, `${verb} takes no target of this kind (${kind}): see docs/runtime-entries.md`);
   return route;
 }
 

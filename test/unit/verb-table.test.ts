@@ -5,8 +5,8 @@
  * JavaScript would otherwise stop everything).
  */
 import { describe, expect, it } from 'vitest';
-import { VERBS, targetKind } from '../../src/operations/door.js';
-import type { VerbName } from '../../src/operations/door.js';
+import { VERBS, runVerb, targetKind } from '../../src/operations/door.js';
+import type { Door, VerbName } from '../../src/operations/door.js';
 import { VERB_ROUTES, queryValue, verbRoute } from '../../src/operations/verb-routes.js';
 import { ROUTES } from '../../src/http/api-routes.js';
 
@@ -42,7 +42,9 @@ describe('the verb table', () => {
     expect(queryValue(verbRoute('history', { target: { entry: 'a' } }), 'limit', '3')).toBe(3);
     expect(queryValue(verbRoute('deadLetters', {}), 'selector', 'team=a')).toBe('team=a');
     // A verb on a target it does not take has no route (a trigger of the deployment).
-    expect(() => verbRoute('trigger', { target: { all: true } })).toThrow(/no route serves trigger on all/);
+    expect(() => verbRoute('trigger', { target: { all: true } })).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: expect.stringMatching(/trigger takes no target of this kind \(all\)/) as unknown }),
+    );
   });
 
   it('refuses a target of no known shape, never reading it as the whole deployment', () => {
@@ -53,5 +55,21 @@ describe('the verb table', () => {
     }
     expect(targetKind({ target: { all: true } })).toBe('all');
     expect(targetKind({})).toBe('none');
+  });
+
+  it('refuses a verb a target of another shape before it reads or writes anything, on every door', async () => {
+    // A door none of whose parts exists: reaching one would fail with a TypeError, not USAGE.
+    const door = {} as Door;
+    const by = { who: 'test' };
+    const bad: [VerbName, object][] = [
+      ['pause', { target: { all: false } }],
+      ['resume', { target: { name: 'nightly' } }],
+      ['trigger', { target: { all: true } }],
+      ['replay', { target: { all: true } }],
+      ['discard', { target: { name: 'x' } }],
+      ['history', { target: { selector: 'team=a' } }],
+    ];
+    for (const [verb, input] of bad)
+      await expect(runVerb(verb, door, by, input as never), `${verb} ${JSON.stringify(input)}`).rejects.toMatchObject({ code: 'USAGE' });
   });
 });
